@@ -1,0 +1,1 @@
+"""The real local stack for development and tests: Kafka, tritonserver, Prometheus."""

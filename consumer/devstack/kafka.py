@@ -1,0 +1,192 @@
+"""A real Apache Kafka broker from Maven Central jars: KRaft combined mode, one node, loopback."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from consumer.devstack.process import ProcessRecord, StackError, start_process
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>vmc.devstack</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{version}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
+      <version>2.0.17</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
+      <version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>2.24.3</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J2 = """Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Logger:
+      - name: kafka.server.KafkaRaftServer
+        level: INFO
+      - name: org.apache.kafka.common.utils.AppInfoParser
+        level: INFO
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: STDOUT
+"""
+
+
+def kafka_libs_dir(cache_dir: Path, version: str) -> Path:
+    return cache_dir / f"kafka-{version}" / "libs"
+
+
+def fetch_kafka_jars(cache_dir: Path, version: str) -> Path:
+    """The broker's runtime classpath folder, fetched once with `mvn` into `cache_dir`."""
+    libs = kafka_libs_dir(cache_dir, version)
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError("mvn not found: install Maven (Debian package 'maven') to fetch Kafka")
+    if shutil.which("java") is None:
+        raise StackError("java not found: Kafka 4.x needs Java 17 (Debian 'openjdk-17-jre')")
+    work = libs.parent
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pom.xml").write_text(_POM.format(version=version))
+    if libs.exists():
+        shutil.rmtree(libs)
+    result = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0 or not any(libs.glob(f"kafka_2.13-{version}.jar")):
+        raise StackError(f"mvn could not fetch Kafka {version}:\n{result.stdout[-2000:]}")
+    marker.touch()
+    return libs
+
+
+@dataclass(frozen=True)
+class KafkaPorts:
+    broker: int
+    controller: int
+
+
+class KafkaBroker:
+    """Formats storage on first start, starts `kafka.Kafka`, waits until metadata answers."""
+
+    def __init__(self, home: Path, libs: Path, ports: KafkaPorts, heap_mb: int) -> None:
+        self.home = home
+        self.libs = libs
+        self.ports = ports
+        self.heap_mb = heap_mb
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports.broker}"
+
+    def _write_config(self) -> Path:
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.ports.controller}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.ports.broker},"
+            f"CONTROLLER://127.0.0.1:{self.ports.controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.ports.broker}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.home / "data"),
+            "num.partitions": "1",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "6",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        path = self.home / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.home / "log4j2.yaml").write_text(_LOG4J2)
+        return path
+
+    def _java(self, *args: str) -> list[str]:
+        return [
+            "java", f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 256)}m", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.yaml'}",
+            "-cp", f"{self.libs}/*", *args,
+        ]
+
+    def _format_once(self, config: Path) -> None:
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"kafka storage format failed:\n{result.stdout[-1500:]}"
+                             f"{result.stderr[-1500:]}")
+
+    def launch(self, *, ttl_s: float, die_with_parent: bool) -> ProcessRecord:
+        """Start the process; the caller waits for `ready`."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self._write_config()
+        self._format_once(config)
+        record = start_process(
+            "kafka", self._java("kafka.Kafka", str(config)), log=self.home / "kafka.log",
+            ttl_s=ttl_s, die_with_parent=die_with_parent,
+        )
+        return record
+
+    def ready(self) -> bool:
+        """Metadata answers; a plain TCP connect first keeps librdkafka from logging refusals."""
+        from confluent_kafka.admin import AdminClient
+
+        with socket.create_connection(("127.0.0.1", self.ports.broker), timeout=1):
+            pass
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
+                             "log_level": 2})
+        metadata = admin.list_topics(timeout=2)
+        return bool(metadata.brokers)
+
+    def create_topics(self, partitions: Mapping[str, int]) -> None:
+        """Create the topics that do not exist yet (idempotent)."""
+        from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        existing = set(admin.list_topics(timeout=10).topics)
+        wanted = [NewTopic(name, count, 1) for name, count in partitions.items()
+                  if name not in existing]
+        if not wanted:
+            return
+        for name, future in admin.create_topics(wanted, operation_timeout=30).items():
+            try:
+                future.result(timeout=30)
+            except Exception as exc:
+                raise StackError(f"could not create topic {name}: {exc}") from exc
+
+    def version(self) -> str:
+        """The broker's own word on its version (AppInfoParser's log line)."""
+        for line in (self.home / "kafka.log").read_text(errors="replace").splitlines()[::-1]:
+            if "Kafka version:" in line:
+                return line.split("Kafka version:", 1)[1].split()[0]
+        return "unknown"

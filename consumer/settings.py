@@ -1,0 +1,229 @@
+"""The one typed configuration of the service.
+
+Built once at start-up (`load_settings`) from, highest priority first: explicit values,
+`VMC_*` environment variables (nested with `__`), an optional TOML file (`--config` or
+`VMC_CONFIG`), the addresses of a running local dev stack, then defaults. Every other module
+receives these objects; none reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "VMC_"
+ENV_NESTED_DELIMITER = "__"
+CONFIG_FILE_ENV = "VMC_CONFIG"
+DEV_STATE_DIR_ENV = "VMC_DEV__STATE_DIR"
+
+_SECRET_KEY = re.compile(r"(password|secret|token|credential|jaas|\.key\.pem|private)", re.I)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names each field and its env var."""
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are typos, and typos fail at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaTopics(Section):
+    """Topic names: the upload events read, and the three outputs written."""
+
+    input: str = "video.uploads"
+    verdicts: str = "video.moderation.verdicts"
+    tags: str = "video.content.tags"
+    dlq: str = "video.uploads.dlq"
+
+
+class KafkaSettings(Section):
+    """Broker connection; `client` is passed straight to librdkafka (SASL, SSL, OAUTHBEARER)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = "video-moderation"
+    topics: KafkaTopics = KafkaTopics()
+    client: dict[str, str | SecretStr] = Field(
+        default_factory=dict,
+        description="librdkafka properties; env keys use '_' for '.', e.g. "
+        "VMC_KAFKA__CLIENT__SASL_PASSWORD -> sasl.password",
+    )
+
+    @field_validator("client", mode="before")
+    @classmethod
+    def _normalise_client(cls, raw: Any) -> dict[str, str | SecretStr]:
+        """Env keys arrive lower-case with '_' (librdkafka names use '.'); hide secrets."""
+        if not isinstance(raw, Mapping):
+            raise ValueError("must be a mapping of librdkafka property -> value")
+        out: dict[str, str | SecretStr] = {}
+        for key, value in raw.items():
+            name = str(key).lower().replace("_", ".")
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            out[name] = SecretStr(text) if _SECRET_KEY.search(name) else text
+        return out
+
+    def librdkafka_config(self) -> dict[str, str]:
+        """The client properties with real secret values, for confluent-kafka only."""
+        cfg = {
+            k: v.get_secret_value() if isinstance(v, SecretStr) else v
+            for k, v in self.client.items()
+        }
+        cfg["bootstrap.servers"] = self.bootstrap_servers
+        return cfg
+
+
+class TritonSettings(Section):
+    """Where the inference server is and how long to wait for it."""
+
+    url: str = "127.0.0.1:8001"
+    protocol: Literal["grpc", "http"] = "grpc"
+    timeout_s: float = Field(10.0, gt=0)
+    metrics_url: str = "http://127.0.0.1:8002/metrics"
+
+
+class DecodeSettings(Section):
+    """Limits on each video: hostile or huge media must not take a worker down."""
+
+    max_bytes: int = Field(2 * 1024**3, gt=0)
+    max_duration_s: float = Field(4 * 3600.0, gt=0)
+    max_pixels: int = Field(8192 * 8192, gt=0)
+    max_streams: int = Field(16, gt=0)
+    max_keyframes: int = Field(16, gt=0)
+    min_interval_s: float = Field(1.0, ge=0)
+    timeout_s: float = Field(60.0, gt=0)
+    memory_limit_mb: int = Field(2048, gt=0)
+    workers: int = Field(2, gt=0)
+
+
+class PipelineSettings(Section):
+    """Bounds on concurrency, so memory stays flat and polling never stalls."""
+
+    max_inflight_videos: int = Field(64, gt=0)
+    batch_max_size: int = Field(16, gt=0)
+    batch_deadline_ms: float = Field(20.0, ge=0)
+    shutdown_grace_s: float = Field(30.0, ge=0)
+
+
+class MetricsSettings(Section):
+    """The one HTTP port serving /metrics, /healthz and /readyz."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(9108, gt=0, lt=65536)
+
+
+class LogSettings(Section):
+    """Structured JSON logs for machines, plain text for people."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class DevSettings(Section):
+    """The local stack of `vmc dev`: real Kafka, tritonserver and Prometheus on loopback."""
+
+    state_dir: Path = Path.home() / ".local" / "state" / "vmc" / "dev"
+    cache_dir: Path = Path.home() / ".cache" / "vmc"
+    kafka_version: str = "4.1.2"
+    kafka_heap_mb: int = Field(512, gt=63)
+    input_partitions: int = Field(6, gt=0)
+    start_timeout_s: float = Field(120.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told, composed from one model per concern."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+    )
+    _config_file: ClassVar[Path | None] = None
+
+    kafka: KafkaSettings = KafkaSettings()
+    triton: TritonSettings = TritonSettings()
+    decode: DecodeSettings = DecodeSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()
+    dev: DevSettings = DevSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._config_file))
+        sources.append(DevStackAddressSource(settings_cls))
+        return tuple(sources)
+
+    def redacted(self) -> dict[str, Any]:
+        """JSON-ready view with every secret masked, for `vmc config show` and logs."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
+
+
+class DevStackAddressSource(PydanticBaseSettingsSource):
+    """Addresses written by `vmc dev up`, so a developer's `vmc` finds the local stack."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        state_dir = Path(
+            os.environ.get(DEV_STATE_DIR_ENV) or DevSettings.model_fields["state_dir"].default
+        )
+        addresses = state_dir / "addresses.json"
+        try:
+            data = json.loads(addresses.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {
+            "kafka": {"bootstrap_servers": data["kafka_bootstrap"]},
+            "triton": {"url": data["triton_grpc"], "metrics_url": data["triton_metrics_url"]},
+        }
+
+
+def env_var_for(loc: tuple[str | int, ...]) -> str:
+    """The environment variable that sets the field at `loc` (e.g. VMC_KAFKA__GROUP_ID)."""
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(part).upper() for part in loc)
+
+
+def load_settings(
+    config_file: Path | str | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings once; invalid values raise `ConfigError` naming field and env var."""
+    path = config_file or os.environ.get(CONFIG_FILE_ENV)
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"config file not found: {path}")
+    bound: type[Settings] = type(
+        "Settings", (Settings,), {"_config_file": Path(path) if path else None,
+                                  "__module__": __name__},
+    )
+    try:
+        return bound(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc)
+            lines.append(f"{field}: {err['msg']} (env {env_var_for(loc)})")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc

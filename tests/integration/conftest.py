@@ -1,0 +1,103 @@
+"""Session fixtures that start the real local stack once (Kafka, tritonserver, Prometheus).
+
+If VMC_KAFKA__BOOTSTRAP_SERVERS and VMC_TRITON__URL are set (e.g. `eval "$(vmc dev status
+--env)"`), the tests use that stack instead. A part that cannot start fails the session with
+its log; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from consumer.devstack.process import StackError, free_port
+from consumer.devstack.stack import DevStack, StackAddresses
+from consumer.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    addresses: StackAddresses
+    consumer_metrics_port: int
+    versions: dict[str, str]
+
+
+def _external_stack() -> RunningStack | None:
+    bootstrap = os.environ.get("VMC_KAFKA__BOOTSTRAP_SERVERS")
+    triton = os.environ.get("VMC_TRITON__URL")
+    if not (bootstrap and triton):
+        return None
+    addresses = StackAddresses(
+        kafka_bootstrap=bootstrap,
+        triton_grpc=triton,
+        triton_http="",
+        triton_metrics_url=os.environ.get("VMC_TRITON__METRICS_URL", ""),
+        prometheus_url=os.environ.get("VMC_PROMETHEUS_URL", ""),
+    )
+    port = int(os.environ.get("VMC_METRICS__PORT", "9108"))
+    return RunningStack(addresses, port, {"kafka": "external", "triton": _triton_version(triton)})
+
+
+def _triton_version(url: str) -> str:
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(url)
+    return str(client.get_server_metadata().version)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          pytestconfig: pytest.Config) -> Iterator[RunningStack]:
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"[stack] {message}")
+
+    external = _external_stack()
+    if external is not None:
+        say(f"using the running stack: {external.addresses}")
+        yield external
+        return
+    base = load_settings()
+    dev = base.dev.model_copy(update={"state_dir": tmp_path_factory.mktemp("stack")})
+    metrics_port = free_port()
+    devstack = DevStack(dev, base.kafka.topics, metrics_port, ttl_s=3600, die_with_parent=True)
+    try:
+        addresses = devstack.up(log=say)
+    except StackError as exc:
+        pytest.fail(f"the local stack could not start: {exc}", pytrace=False)
+    versions = devstack.versions()
+    say(f"Apache Kafka {versions['kafka']} (KRaft) at {addresses.kafka_bootstrap}; "
+        f"tritonserver {versions['triton']} at {addresses.triton_grpc}; "
+        f"Prometheus at {addresses.prometheus_url}")
+    try:
+        yield RunningStack(addresses, metrics_port, versions)
+    finally:
+        devstack.down()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack: RunningStack) -> Settings:
+    """Settings pointing at the test stack, as `vmc` would build them from its env exports."""
+    return load_settings(
+        kafka={"bootstrap_servers": stack.addresses.kafka_bootstrap},
+        triton={"url": stack.addresses.triton_grpc,
+                "metrics_url": stack.addresses.triton_metrics_url},
+        metrics={"port": stack.consumer_metrics_port},
+    )
+
+
+@pytest.fixture
+def unique(request: pytest.FixtureRequest) -> str:
+    """A name no other test uses: for consumer groups and scratch topics."""
+    return f"t-{request.node.name[:40]}-{os.getpid()}-{id(request) % 100000}".replace("[", "-") \
+        .replace("]", "")
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]

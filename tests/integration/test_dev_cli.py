@@ -1,0 +1,48 @@
+"""`vmc dev up && vmc dev status && vmc dev down` as a user runs them: nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from consumer.devstack.process import ProcessRecord
+
+
+def _vmc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "consumer", *args], env=env, text=True,
+                          capture_output=True, timeout=300, check=False)
+
+
+def test_dev_up_status_smoke_down_leaves_no_process(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_")}
+    env["VMC_DEV__STATE_DIR"] = str(tmp_path / "state")
+    up = _vmc("dev", "up", "--ttl", "600", env=env)
+    try:
+        assert up.returncode == 0, up.stderr
+        exported = dict(line.split("=", 1) for line in up.stdout.split())
+        assert exported["VMC_KAFKA__BOOTSTRAP_SERVERS"].startswith("127.0.0.1:")
+
+        status = _vmc("dev", "status", env=env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert status.stdout.count("healthy") == 3
+
+        eval_lines = _vmc("dev", "status", "--env", env=env).stdout.splitlines()
+        assert f"export VMC_TRITON__URL={exported['VMC_TRITON__URL']}" in eval_lines
+
+        # `vmc` finds the stack by itself: no address in its environment.
+        smoke = _vmc("dev", "smoke", env=env)
+        assert smoke.returncode == 0, smoke.stderr
+        assert json.loads(smoke.stdout)["triton"]["output"][0][0] >= 0
+
+        records = [ProcessRecord(**r) for r in
+                   json.loads((tmp_path / "state" / "processes.json").read_text())]
+        assert {r.name for r in records} == {"kafka", "triton", "prometheus"}
+    finally:
+        down = _vmc("dev", "down", env=env)
+    assert down.returncode == 0
+    assert "kafka" in down.stdout
+    assert not any(r.alive() for r in records)
+    assert _vmc("dev", "status", env=env).returncode == 1

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from consumer.cli import build_parser, main
+
+
+def _subcommand_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name)
+                yield from _subcommand_paths(sub, (*prefix, name))
+
+
+def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = list(_subcommand_paths(build_parser()))
+    assert ("dev", "up") in paths and ("config", "show") in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as exit_:
+            main([*path, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: vmc " + " ".join(path) in capsys.readouterr().out
+
+
+def test_config_show_prints_json_with_masked_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VMC_KAFKA__CLIENT__SASL_PASSWORD", "pa55-w0rd")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "pa55-w0rd" not in out
+    shown = json.loads(out)
+    assert shown["kafka"]["client"]["sasl.password"] == "**********"
+    assert shown["kafka"]["topics"]["input"] == "video.uploads"
+
+
+def test_invalid_setting_exits_2_with_one_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VMC_METRICS__PORT", "not-a-port")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vmc: invalid configuration")
+    assert "VMC_METRICS__PORT" in err
+    assert "Traceback" not in err
+
+
+def test_version_reports_native_libraries(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info) >= {"vmc", "librdkafka", "pyav"}
+
+
+def test_dev_status_without_stack_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev", "status"]) == 1
+    assert "down" in capsys.readouterr().out
+    assert main(["dev", "status", "--env"]) == 1
+    assert "not up" in capsys.readouterr().err

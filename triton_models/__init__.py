@@ -1,0 +1,1 @@
+"""The Triton model repository of the consumer and the tooling that builds it."""
