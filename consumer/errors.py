@@ -1,0 +1,29 @@
+"""The project's error family. Third-party errors are converted once, at the edge, into these;
+the pipeline maps each class to one outcome (DLQ, `unprocessable` verdict, retry, pause, stop).
+"""
+
+from __future__ import annotations
+
+
+class ConsumerError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class EventError(ConsumerError):
+    """An input event is malformed or invalid: it goes to the DLQ untouched."""
+
+
+class MediaError(ConsumerError):
+    """A video cannot be opened, probed or decoded within limits: `unprocessable` verdict."""
+
+
+class InferenceError(ConsumerError):
+    """Triton answered, but not with usable outputs for this batch."""
+
+
+class InferenceUnavailable(InferenceError):
+    """Triton cannot be reached or is not ready: pause and retry, never a verdict."""
+
+
+class PublishError(ConsumerError):
+    """An output record could not be produced (missing topic, not authorised): stop."""
