@@ -1,0 +1,5 @@
+"""Upload events: the input contract, parsed and validated before any work starts."""
+
+from consumer.events.upload import InvalidEvent, UploadEvent, parse_upload_event
+
+__all__ = ["InvalidEvent", "UploadEvent", "parse_upload_event"]

@@ -1,0 +1,1 @@
+"""The spine: poll loop, offset watermarks, backpressure, rebalance and shutdown."""

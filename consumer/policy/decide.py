@@ -1,0 +1,104 @@
+"""From per-keyframe class scores to one verdict with reasons. Pure: no I/O.
+
+Each category's score on a keyframe is the max over the model labels mapped to it. A category
+triggers an action when at least k keyframes (k capped at the number analysed) reach its
+threshold; the verdict is the strongest action. Scores that are NaN, infinite or of the wrong
+shape fail closed to `review`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from consumer.policy.rules import PolicySettings
+
+ALLOW, REVIEW, BLOCK, UNPROCESSABLE = "allow", "review", "block", "unprocessable"
+INVALID_OUTPUT = "invalid_model_output"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a verdict is not `allow`: category, its score, the threshold hit, keyframe time."""
+
+    category: str
+    score: float | None
+    threshold: float | None
+    at_s: float | None
+    action: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str
+    reasons: list[Reason] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def category_scores(
+    scores: npt.NDArray[np.float32], labels: Sequence[str], categories: Mapping[str, str]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """[N, C] label scores -> {category: [N] max over the category's labels}."""
+    if scores.ndim != 2 or scores.shape[1] != len(labels):
+        raise ValueError(f"scores shape {scores.shape} does not match {len(labels)} labels")
+    out: dict[str, npt.NDArray[np.float32]] = {}
+    for index, label in enumerate(labels):
+        category = categories.get(label)
+        if category is None:
+            continue
+        column = scores[:, index]
+        out[category] = column if category not in out else np.maximum(out[category], column)
+    return out
+
+
+def _invalid(detail: str) -> Decision:
+    return Decision(REVIEW, [Reason(INVALID_OUTPUT, None, None, None, REVIEW, detail)])
+
+
+def decide(
+    per_category: Mapping[str, npt.NDArray[np.float32]],
+    pts_s: Sequence[float],
+    policy: PolicySettings,
+) -> Decision:
+    """Apply the policy to one video's category scores (one value per analysed keyframe)."""
+    n = len(pts_s)
+    if n == 0:
+        return _invalid("no keyframe scores")
+    for category, values in per_category.items():
+        if values.shape != (n,):
+            return _invalid(f"{category}: {values.shape[0] if values.ndim else 0} scores "
+                            f"for {n} keyframes")
+        if not np.all(np.isfinite(values)):
+            return _invalid(f"{category}: non-finite score")
+    for category, rule in policy.categories.items():
+        if category not in per_category and (rule.review is not None or rule.block is not None):
+            return _invalid(f"policy category {category!r} missing from model outputs")
+    reasons: list[Reason] = []
+    summary: dict[str, float] = {}
+    for category, values in sorted(per_category.items()):
+        top = int(np.argmax(values))
+        summary[category] = round(float(values[top]), 6)
+        applied = policy.categories.get(category)
+        if applied is None:
+            continue
+        k = min(applied.min_keyframes, n)
+        for action, threshold in ((BLOCK, applied.block), (REVIEW, applied.review)):
+            if threshold is None:
+                continue
+            if int(np.count_nonzero(values >= threshold)) >= k:
+                reasons.append(Reason(category, summary[category], threshold,
+                                      float(pts_s[top]), action))
+                break
+    verdict = BLOCK if any(r.action == BLOCK for r in reasons) else (
+        REVIEW if reasons else ALLOW)
+    reasons.sort(key=lambda r: (r.action != BLOCK, -(r.score or 0.0), r.category))
+    return Decision(verdict, reasons, summary)
+
+
+def unprocessable(reason: str, detail: str) -> Decision:
+    """The verdict for media that could not be analysed (the DLQ holds a copy)."""
+    return Decision(UNPROCESSABLE, [Reason(reason, None, None, None, UNPROCESSABLE, detail)])

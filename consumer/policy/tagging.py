@@ -1,0 +1,54 @@
+"""Content tags for search and recommendation: label coverage plus technical facts. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+BLACK_MEAN_LUMA = 16.0
+STATIC_MEAN_ABS_DIFF = 2.0
+
+
+@dataclass(frozen=True)
+class LabelTag:
+    """A label seen in the video: peak score, share of keyframes over the floor, first/last."""
+
+    model: str
+    label: str
+    score: float
+    coverage: float
+    first_s: float
+    last_s: float
+
+
+def label_tags(model: str, scores: npt.NDArray[np.float32], labels: Sequence[str],
+               pts_s: Sequence[float], min_score: float) -> list[LabelTag]:
+    """One tag per label reaching `min_score` on at least one keyframe, best first."""
+    out = []
+    for index, label in enumerate(labels):
+        column = scores[:, index]
+        hits = np.flatnonzero(column >= min_score)
+        if hits.size == 0:
+            continue
+        out.append(LabelTag(model, label, round(float(column.max()), 6),
+                            round(hits.size / len(pts_s), 6),
+                            float(pts_s[hits[0]]), float(pts_s[hits[-1]])))
+    return sorted(out, key=lambda t: (-t.score, t.label))
+
+
+def black_keyframes(frames: npt.NDArray[np.uint8], pts_s: Sequence[float]) -> list[float]:
+    """Times of keyframes that are (nearly) black: mean of all channels below 16."""
+    means = frames.reshape(len(frames), -1).mean(axis=1)
+    return [float(pts_s[i]) for i in np.flatnonzero(means < BLACK_MEAN_LUMA)]
+
+
+def is_static(frames: npt.NDArray[np.uint8]) -> bool:
+    """A still image or slideshow-like video: consecutive keyframes barely differ."""
+    if len(frames) < 2:
+        return False
+    as_int = frames.astype(np.int16)
+    diffs = np.abs(np.diff(as_int, axis=0)).reshape(len(frames) - 1, -1).mean(axis=1)
+    return bool(np.all(diffs < STATIC_MEAN_ABS_DIFF))

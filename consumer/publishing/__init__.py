@@ -1,0 +1,1 @@
+"""Publishing: verdict, tags and DLQ records, and the producer that writes them."""

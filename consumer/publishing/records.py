@@ -1,0 +1,106 @@
+"""The output contracts of design.md section 3, built from a decision. Pure.
+
+`verdict_id` is a hash of what determines a verdict (video, source offset, models and
+versions, policy version, run): a redelivered event yields the same id, so downstream upserts
+absorb at-least-once duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from consumer.policy.decide import Decision
+from consumer.policy.tagging import LabelTag
+
+LIVE_RUN_ID = "live"
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where an event came from: every output carries it, so any verdict traces back."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+def verdict_id(video_id: str, source: SourceRef, models: Mapping[str, str],
+               policy_version: str, run_id: str) -> str:
+    material = json.dumps([video_id, source.topic, source.partition, source.offset,
+                           sorted(models.items()), policy_version, run_id],
+                          separators=(",", ":"))
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def verdict_record(
+    *, video_id: str, decision: Decision, source: SourceRef, models: Mapping[str, str],
+    policy_version: str, run_id: str, keyframes_analyzed: int, duration_s: float | None,
+    processed_at: datetime, latency_s: float | None,
+) -> dict[str, Any]:
+    return {
+        "verdict_id": verdict_id(video_id, source, models, policy_version, run_id),
+        "video_id": video_id,
+        "verdict": decision.verdict,
+        "reasons": [{k: v for k, v in asdict(r).items() if v is not None or k in
+                     ("score", "threshold", "at_s")} for r in decision.reasons],
+        "scores": decision.scores,
+        "keyframes_analyzed": keyframes_analyzed,
+        "duration_s": duration_s,
+        "models": dict(models),
+        "policy_version": policy_version,
+        "run_id": run_id,
+        "source": asdict(source),
+        "processed_at": _iso(processed_at),
+        "latency_s": None if latency_s is None else round(latency_s, 3),
+    }
+
+
+def tags_record(
+    *, video_id: str, verdict_id_: str, labels: Sequence[LabelTag], technical: Mapping[str, Any],
+    source: SourceRef, run_id: str, processed_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "verdict_id": verdict_id_,
+        "video_id": video_id,
+        "labels": [asdict(tag) for tag in labels],
+        "technical": dict(technical),
+        "run_id": run_id,
+        "source": asdict(source),
+        "processed_at": _iso(processed_at),
+    }
+
+
+def dlq_headers(
+    *, stage: str, error: BaseException, reason: str, attempt: int, source: SourceRef,
+    original: Sequence[tuple[str, bytes | None]] | None = None, run_id: str = LIVE_RUN_ID,
+) -> list[tuple[str, bytes]]:
+    """The original headers, then ours: stage, error class and message, attempt, source."""
+    ours = {
+        "vmc.stage": stage,
+        "vmc.error.class": type(error).__name__,
+        "vmc.error.reason": reason,
+        "vmc.error.message": str(error)[:2000],
+        "vmc.attempt": str(attempt),
+        "vmc.source.topic": source.topic,
+        "vmc.source.partition": str(source.partition),
+        "vmc.source.offset": str(source.offset),
+        "vmc.run_id": run_id,
+    }
+    kept = [(k, v) for k, v in (original or ()) if v is not None and not k.startswith("vmc.")]
+    return kept + [(k, v.encode()) for k, v in ours.items()]
+
+
+def encode(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), allow_nan=False).encode()

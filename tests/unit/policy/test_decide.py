@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from consumer.policy import CategoryRule, PolicySettings, category_scores, decide
+from consumer.policy.decide import INVALID_OUTPUT
+
+PTS = [0.0, 2.0, 4.0, 6.0]
+POLICY = PolicySettings(version="test-1", categories={
+    "nudity": CategoryRule(review=0.5, block=0.8),
+    "suggestive": CategoryRule(review=0.7, min_keyframes=2),
+})
+
+
+def _scores(nudity: list[float], suggestive: list[float]) -> dict[str, np.ndarray]:
+    return {"nudity": np.array(nudity, np.float32),
+            "suggestive": np.array(suggestive, np.float32)}
+
+
+def test_clean_video_is_allowed_with_scores_summarised() -> None:
+    decision = decide(_scores([0.1, 0.2, 0.0, 0.1], [0.3, 0.1, 0.0, 0.2]), PTS, POLICY)
+    assert decision.verdict == "allow"
+    assert decision.reasons == []
+    assert decision.scores == {"nudity": pytest.approx(0.2), "suggestive": pytest.approx(0.3)}
+
+
+def test_block_reason_names_category_score_threshold_and_time() -> None:
+    decision = decide(_scores([0.1, 0.91, 0.3, 0.0], [0.0] * 4), PTS, POLICY)
+    assert decision.verdict == "block"
+    (reason,) = decision.reasons
+    assert (reason.category, reason.threshold, reason.at_s, reason.action) == \
+        ("nudity", 0.8, 2.0, "block")
+    assert reason.score == pytest.approx(0.91)
+
+
+def test_score_between_review_and_block_is_review() -> None:
+    assert decide(_scores([0.6, 0, 0, 0], [0] * 4), PTS, POLICY).verdict == "review"
+
+
+def test_k_of_n_needs_k_keyframes_over_threshold() -> None:
+    one = decide(_scores([0] * 4, [0.9, 0.1, 0.1, 0.1]), PTS, POLICY)
+    two = decide(_scores([0] * 4, [0.9, 0.1, 0.75, 0.1]), PTS, POLICY)
+    assert one.verdict == "allow"
+    assert two.verdict == "review"
+    assert two.reasons[0].at_s == 0.0
+
+
+def test_k_is_capped_at_the_number_of_keyframes() -> None:
+    decision = decide(_scores([0.0], [0.95]), [3.0], POLICY)
+    assert decision.verdict == "review"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_scores_fail_closed_to_review(bad: float) -> None:
+    decision = decide(_scores([0.1, bad, 0, 0], [0] * 4), PTS, POLICY)
+    assert decision.verdict == "review"
+    assert decision.reasons[0].category == INVALID_OUTPUT
+
+
+def test_missing_policy_category_fails_closed_to_review() -> None:
+    decision = decide({"nudity": np.zeros(4, np.float32)}, PTS, POLICY)
+    assert decision.verdict == "review"
+    assert "suggestive" in (decision.reasons[0].detail or "")
+
+
+def test_wrong_number_of_scores_fails_closed() -> None:
+    decision = decide(_scores([0.1, 0.1], [0.1, 0.1]), PTS, POLICY)
+    assert decision.verdict == "review"
+
+
+def test_category_scores_take_the_max_over_mapped_labels() -> None:
+    scores = np.array([[0.1, 0.7, 0.2], [0.9, 0.1, 0.0]], np.float32)
+    out = category_scores(scores, ("A", "B", "FACE"), {"A": "nudity", "B": "nudity"})
+    assert set(out) == {"nudity"}
+    np.testing.assert_allclose(out["nudity"], [0.7, 0.9])
+
+
+def test_category_scores_reject_a_label_count_mismatch() -> None:
+    with pytest.raises(ValueError, match="does not match 2 labels"):
+        category_scores(np.zeros((1, 3), np.float32), ("A", "B"), {})
+
+
+def test_block_below_review_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="below review"):
+        CategoryRule(review=0.9, block=0.5)
