@@ -1,0 +1,105 @@
+"""`vmc keyframes FILE_OR_URL...`: see what the sampler takes from a video, and why it fails.
+
+Runs the same isolated worker pool and the same source policy as the service (a local path
+argument is allowed as such: the user named it). One line, or one JSON object, per video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from consumer.cli import UserError
+from consumer.settings import Settings
+
+
+def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
+    import av
+
+    from consumer.errors import MediaError
+    from consumer.media import KeyframeExtractor, ResizeSpec
+    from consumer.media.sources import scheme_of
+
+    decode = settings.decode
+    if args.max is not None:
+        decode = decode.model_copy(update={"max_keyframes": args.max})
+    decode = decode.model_copy(update={"workers": min(decode.workers, len(args.inputs))})
+    source = settings.source
+    if any(scheme_of(uri) == "file" for uri in args.inputs):
+        source = source.model_copy(
+            update={"allowed_schemes": [*source.allowed_schemes, "file"]})
+    spec = ResizeSpec(args.size, args.mode)
+    failures: list[str] = []
+    with KeyframeExtractor(decode, source) as extractor:
+        futures = [(uri, extractor.submit(uri, [spec])) for uri in args.inputs]
+        for index, (uri, future) in enumerate(futures):
+            try:
+                result = future.result()
+            except MediaError as exc:
+                reason = getattr(exc, "reason", "media_error")
+                failures.append(f"{uri}: {reason}: {exc}")
+                continue
+            probe = result.probe
+            if args.out is not None:
+                folder = Path(args.out) / (f"{index:03d}-" + Path(uri.split("?")[0]).stem)
+                folder.mkdir(parents=True, exist_ok=True)
+                for pts_s, pixels in zip(result.pts_s, result.frames[spec], strict=True):
+                    frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                    frame.save(str(folder / f"{pts_s:010.3f}s.{args.format}"))
+            if args.json:
+                print(json.dumps(_as_json(uri, result.pts_s, probe)), flush=True)
+            else:
+                times = " ".join(f"{t:.2f}" for t in result.pts_s)
+                print(f"{uri}: {probe.container}/{probe.codec} {probe.width}x{probe.height} "
+                      f"{probe.duration_s:.1f}s rot={probe.rotation} "
+                      f"{len(result.pts_s)} keyframes at {times}", flush=True)
+    if len(failures) == 1 and len(args.inputs) == 1:
+        raise UserError(failures[0])
+    for line in failures:
+        print(f"vmc: {line}", file=sys.stderr)
+    if failures:
+        raise UserError(f"{len(failures)} of {len(args.inputs)} inputs failed")
+    return 0
+
+
+def _as_json(uri: str, pts_s: list[float], probe: Any) -> dict[str, Any]:
+    return {
+        "uri": uri,
+        "duration_s": probe.duration_s,
+        "width": probe.width,
+        "height": probe.height,
+        "fps": probe.fps,
+        "codec": probe.codec,
+        "container": probe.container,
+        "rotation": probe.rotation,
+        "has_audio": probe.has_audio,
+        "keyframes": [{"pts_s": t} for t in pts_s],
+    }
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "keyframes", help="sample and resize the keyframes of videos (files or URLs)",
+        description="Sample keyframes the way the service does (same limits, source policy "
+        "and isolated workers) and print one line, or one JSON object, per video.")
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_URL",
+                        help="local path, file://, http(s)://, gs:// or s3:// URI")
+    parser.add_argument("--max", type=_positive, help="most keyframes (decode.max_keyframes)")
+    parser.add_argument("--size", type=_positive, default=320, help="output side (default 320)")
+    parser.add_argument("--mode", choices=["pad", "stretch"], default="pad",
+                        help="pad to square at bottom/right (default) or stretch")
+    parser.add_argument("--out", metavar="DIR", help="write the resized keyframes as images")
+    parser.add_argument("--format", choices=["png", "jpg"], default="png",
+                        help="image format for --out (default png)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per video")
+    parser.set_defaults(handler=_keyframes)

@@ -1,0 +1,95 @@
+"""From a URI to resized keyframes, in this process (the worker pool adds isolation)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.video.frame import VideoFrame
+
+from consumer.media.errors import CorruptMedia, DecodeOutOfMemory, MediaRejected
+from consumer.media.probe import (
+    VideoProbe,
+    check_pixels,
+    open_container,
+    probe_container,
+    video_stream_of,
+)
+from consumer.media.resize import ResizeSpec, resize_frame
+from consumer.media.sampler import KeyframeSampler, choose_strategy
+from consumer.media.sources import open_source
+from consumer.settings import DecodeSettings, SourceSettings
+
+
+@dataclass
+class Keyframes:
+    """The sampled keyframes of one video, resized once per model input spec."""
+
+    probe: VideoProbe
+    pts_s: list[float]
+    frames: dict[ResizeSpec, npt.NDArray[np.uint8]]
+
+
+def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
+                      source: SourceSettings) -> Keyframes:
+    """Open, probe, sample and resize one video; every failure is a `MediaError` subclass.
+
+    No isolation: a hostile file can still crash or hang this process. Production goes
+    through `KeyframeExtractor`, which runs this in killable workers.
+    """
+    unique = list(dict.fromkeys(specs))
+    try:
+        with open_source(uri, source, decode.max_bytes) as opened:
+            container, name = open_container(opened)
+            with container:
+                probe = probe_container(container, name, opened.size_bytes, decode)
+                stream = video_stream_of(container)
+                sampler = KeyframeSampler(container, stream, probe.duration_s, decode)
+                strategy = choose_strategy(decode.sampling, opened.remote, stream,
+                                           len(sampler.targets))
+                frames = sampler.seek() if strategy == "seek" else sampler.scan()
+                result = _resize_each(frames, sampler, unique, probe, decode)
+                if not result.pts_s:
+                    result = _resize_each(sampler.first_frames(), sampler, unique, probe, decode)
+                if not result.pts_s:
+                    raise CorruptMedia("no decodable video frame")
+                return result
+    except MediaRejected:
+        raise
+    except MemoryError as exc:
+        raise DecodeOutOfMemory("out of memory while decoding "
+                                f"(decode.memory_limit_mb={decode.memory_limit_mb})") from exc
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot decode: {exc}") from exc
+
+
+def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,
+                 specs: list[ResizeSpec], probe: VideoProbe,
+                 decode: DecodeSettings) -> Keyframes:
+    """Resize frames as they arrive (no full-size frame is kept), then order them by time."""
+    resized: dict[float, list[npt.NDArray[np.uint8]]] = {}
+    rotation = 0
+    for frame in frames:
+        check_pixels(frame.width, frame.height, decode)
+        time_s = sampler.frame_time(frame)
+        if time_s in resized:
+            continue
+        if not resized:
+            rotation = round(frame.rotation or 0) % 360
+        resized[time_s] = [resize_frame(frame, spec, rotation) for spec in specs]
+        if len(resized) >= decode.max_keyframes:
+            break
+    times = sorted(resized)
+    return Keyframes(
+        probe=dataclasses.replace(probe, rotation=rotation),
+        pts_s=times,
+        frames={
+            spec: (np.stack([resized[t][i] for t in times]) if times
+                   else np.empty((0, spec.size, spec.size, 3), np.uint8))
+            for i, spec in enumerate(specs)
+        },
+    )
