@@ -1,23 +1,90 @@
-"""Assemble a ready Triton model repository (`<model>/config.pbtxt` + version folders)."""
+"""Assemble a ready Triton model repository (`<model>/config.pbtxt` + version folders).
+
+Layout per model, following Triton's convention (`name` equals the folder):
+
+    <model>/config.pbtxt        rendered from the spec for the target
+    <model>/labels.txt          one label per line, in output order
+    <model>/1/model.py          cpu: the python backend runner ...
+    <model>/1/model.onnx        ... and the ONNX it runs (also the onnxruntime target's file)
+    <model>/1/model.plan        gpu: built on the serving GPU by `build-engine`, never here
+    <model>/model.onnx          gpu: the engine's source, outside the version folder
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+from triton_models.configs import MODEL_FILES, Target, render_config
+from triton_models.specs import NSFW_DETECTOR, SPECS, ModelSpec
+
 SOURCE_DIR = Path(__file__).resolve().parent
 SMOKE_MODEL = "smoke"
+PYTHON_RUNNER = SOURCE_DIR / "python_backend" / "model.py"
+DEV_MODELS = (SMOKE_MODEL, NSFW_DETECTOR.name)
 
 
-def write_repository(out: Path, models: tuple[str, ...] = (SMOKE_MODEL,)) -> Path:
-    """Copy each model's source folder into `out`, replacing what was there."""
+def _fresh_dir(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def _place(source: Path, dest: Path) -> None:
+    """Hard-link when possible (the cache and the repository often share a disk), else copy."""
+    dest.unlink(missing_ok=True)
+    try:
+        dest.hardlink_to(source)
+    except OSError:
+        shutil.copyfile(source, dest)
+
+
+def copy_source_model(out: Path, name: str) -> Path:
+    """Copy a model kept as source in this package (`smoke`) into the repository."""
+    source = SOURCE_DIR / name
+    if not (source / "config.pbtxt").exists():
+        raise FileNotFoundError(f"no model source folder with config.pbtxt: {source}")
+    dest = out / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def write_model(out: Path, spec: ModelSpec, target: Target, onnx: Path) -> Path:
+    """Write one model folder for `target` from its spec and its (wrapped) ONNX."""
+    model_dir = _fresh_dir(out / spec.name)
+    (model_dir / "config.pbtxt").write_text(render_config(spec, target))
+    (model_dir / spec.labels_file).write_text("".join(f"{label}\n" for label in spec.labels))
+    version_dir = model_dir / spec.version
+    version_dir.mkdir()
+    if target == "gpu":
+        _place(onnx, model_dir / "model.onnx")
+        return model_dir
+    _place(onnx, version_dir / "model.onnx")
+    if target == "cpu":
+        shutil.copyfile(PYTHON_RUNNER, version_dir / MODEL_FILES["cpu"])
+    return model_dir
+
+
+def build_onnx(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The ONNX a spec'd model is served from, built once and cached under `cache_dir`."""
+    if spec.name == NSFW_DETECTOR.name:
+        from triton_models.nudenet_wrap import cached_nudenet_wrap
+
+        return cached_nudenet_wrap(cache_dir, spec)
+    raise ValueError(f"{spec.name}: no build recipe (tagging models come from export-torchvision)")
+
+
+def write_repository(out: Path, *, target: Target = "cpu", cache_dir: Path,
+                     models: tuple[str, ...] = DEV_MODELS) -> Path:
+    """Write `models` for `target` into `out`, replacing those folders and leaving others."""
     out.mkdir(parents=True, exist_ok=True)
     for name in models:
-        source = SOURCE_DIR / name
-        if not (source / "config.pbtxt").exists():
-            raise FileNotFoundError(f"no model source folder with config.pbtxt: {source}")
-        dest = out / name
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        if name in SPECS:
+            spec = SPECS[name]
+            write_model(out, spec, target, build_onnx(spec, cache_dir))
+        else:
+            copy_source_model(out, name)
     return out

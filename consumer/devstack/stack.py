@@ -157,7 +157,7 @@ class DevStack:
         start = time.monotonic()
         log(f"fetching Kafka {self.dev.kafka_version} jars (cached in {self.dev.cache_dir})")
         fetch_kafka_jars(self.dev.cache_dir, self.dev.kafka_version)
-        write_repository(self.state_dir / "models")
+        write_repository(self.state_dir / "models", target="cpu", cache_dir=self.dev.cache_dir)
         parts = (self.kafka, self.triton, self.prometheus)
         started: list[ProcessRecord] = []
         try:

@@ -1,0 +1,149 @@
+"""The tensor contract of each served model, declared once.
+
+The build tool renders every `config.pbtxt` from these specs and the consumer's Triton client
+reads them, so the two cannot drift apart (a unit test checks each rendered config against its
+spec). Pure data: importable without torch, onnx or onnxruntime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+INPUT_DTYPE = "UINT8"
+OUTPUT_DTYPE = "FP32"
+DETECTION_FIELDS = ("x1", "y1", "x2", "y2", "score", "class")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One served model: what the client sends, what comes back, how classes map to policy.
+
+    The input is always uint8 NHWC RGB `[B, input_size, input_size, 3]`: the client pads and
+    resizes (see `resize_mode`), the model normalises inside its graph.
+    """
+
+    name: str
+    version: str
+    input_name: str
+    input_size: int
+    resize_mode: Literal["pad", "stretch"]
+    scores_output: str
+    labels: tuple[str, ...]
+    categories: Mapping[str, str]
+    max_batch_size: int
+    detections_output: str | None = None
+    max_detections: int = 0
+    detection_score_threshold: float = 0.25
+    nms_iou_threshold: float = 0.45
+    preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_delay_us: int = 2000
+    max_queue_size: int = 256
+    labels_file: str = "labels.txt"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.categories) - set(self.labels)
+        if unknown:
+            raise ValueError(f"{self.name}: categories name unknown labels {sorted(unknown)}")
+        if self.detections_output is not None and self.max_detections < 1:
+            raise ValueError(f"{self.name}: a detections output needs max_detections >= 1")
+        if any(size > self.max_batch_size for size in self.preferred_batch_sizes):
+            raise ValueError(f"{self.name}: preferred batch sizes exceed max_batch_size")
+
+    @property
+    def input_dims(self) -> tuple[int, int, int]:
+        """Per-image input dims (Triton's `dims`, batch excluded)."""
+        return (self.input_size, self.input_size, 3)
+
+    def output_dims(self) -> dict[str, tuple[int, ...]]:
+        """Per-image dims of every output, by name, in the order the model returns them."""
+        dims: dict[str, tuple[int, ...]] = {self.scores_output: (len(self.labels),)}
+        if self.detections_output is not None:
+            dims[self.detections_output] = (self.max_detections, len(DETECTION_FIELDS))
+        return dims
+
+
+# NudeNet's class order (nudenet.nudenet.__labels), which is the order of its ONNX outputs.
+NUDENET_LABELS = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+
+# Exposed genitals or anus are sexual content; exposed breasts or buttocks are nudity; covered
+# intimate areas and an exposed belly are suggestive. Feet, armpits, a covered belly and a male
+# chest carry no policy meaning and are left out.
+NUDENET_CATEGORIES: Mapping[str, str] = MappingProxyType({
+    "FEMALE_GENITALIA_EXPOSED": "sexual",
+    "MALE_GENITALIA_EXPOSED": "sexual",
+    "ANUS_EXPOSED": "sexual",
+    "FEMALE_BREAST_EXPOSED": "nudity",
+    "BUTTOCKS_EXPOSED": "nudity",
+    "FEMALE_GENITALIA_COVERED": "suggestive",
+    "FEMALE_BREAST_COVERED": "suggestive",
+    "BUTTOCKS_COVERED": "suggestive",
+    "ANUS_COVERED": "suggestive",
+    "BELLY_EXPOSED": "suggestive",
+    "FACE_FEMALE": "face",
+    "FACE_MALE": "face",
+})
+
+NSFW_DETECTOR = ModelSpec(
+    name="nsfw_detector",
+    version="1",
+    input_name="images",
+    input_size=320,
+    resize_mode="pad",
+    scores_output="scores",
+    labels=NUDENET_LABELS,
+    categories=NUDENET_CATEGORIES,
+    max_batch_size=16,
+    detections_output="detections",
+    max_detections=32,
+    preferred_batch_sizes=(8, 16),
+)
+
+
+def classifier_spec(name: str, labels: tuple[str, ...], *, input_size: int = 224,
+                    max_batch_size: int = 32) -> ModelSpec:
+    """The spec of a tagging classifier exported by `export-torchvision`: softmax scores only."""
+    return ModelSpec(
+        name=name, version="1", input_name="images", input_size=input_size,
+        resize_mode="stretch", scores_output="scores", labels=labels,
+        categories=MappingProxyType({}), max_batch_size=max_batch_size,
+        preferred_batch_sizes=tuple(s for s in (8, 16, 32) if s <= max_batch_size),
+    )
+
+
+SPECS: Mapping[str, ModelSpec] = MappingProxyType({NSFW_DETECTOR.name: NSFW_DETECTOR})
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a served model; KeyError names the models that exist."""
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise KeyError(f"no model spec {name!r}; known: {sorted(SPECS)}") from None
+
+
+__all__ = [
+    "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_DETECTOR", "OUTPUT_DTYPE", "SPECS", "ModelSpec",
+    "classifier_spec", "get_spec",
+]
