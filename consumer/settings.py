@@ -8,6 +8,7 @@ receives these objects; none reads the environment itself.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -22,6 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from consumer.policy.rules import PolicySettings
 
 ENV_PREFIX = "VMC_"
 ENV_NESTED_DELIMITER = "__"
@@ -55,6 +58,9 @@ class KafkaSettings(Section):
 
     bootstrap_servers: str = "127.0.0.1:9092"
     group_id: str = "video-moderation"
+    transactional_id: str | None = Field(
+        None, description="exactly-once mode: stable per instance (e.g. the pod name); "
+        "default group id + host name")
     topics: KafkaTopics = KafkaTopics()
     client: dict[str, str | SecretStr] = Field(
         default_factory=dict,
@@ -92,6 +98,10 @@ class TritonSettings(Section):
     protocol: Literal["grpc", "http"] = "grpc"
     timeout_s: float = Field(10.0, gt=0)
     metrics_url: str = "http://127.0.0.1:8002/metrics"
+    breaker_failures: int = Field(3, gt=0)
+    breaker_reset_s: float = Field(5.0, gt=0)
+    retry_base_s: float = Field(0.2, gt=0)
+    retry_cap_s: float = Field(5.0, gt=0)
 
 
 class DecodeSettings(Section):
@@ -106,15 +116,45 @@ class DecodeSettings(Section):
     timeout_s: float = Field(60.0, gt=0)
     memory_limit_mb: int = Field(2048, gt=0)
     workers: int = Field(2, gt=0)
+    queue_size: int = Field(64, gt=0)
+    threads: int = Field(2, ge=0)
+    sampling: Literal["auto", "scan", "seek"] = "auto"
+
+
+class SourceSettings(Section):
+    """Where media may be read from: FFmpeg never opens a URL itself, this client does."""
+
+    allowed_schemes: list[str] = ["http", "https", "gs", "s3"]
+    allowed_hosts: list[str] = []
+    allowed_networks: list[str] = []
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0)
+    max_redirects: int = Field(3, ge=0)
+    range_chunk_bytes: int = Field(1024 * 1024, gt=0)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _valid_networks(cls, cidrs: list[str]) -> list[str]:
+        """A typo in a CIDR must fail at start, not open (or close) a hole at run time."""
+        for cidr in cidrs:
+            ipaddress.ip_network(cidr, strict=False)
+        return cidrs
 
 
 class PipelineSettings(Section):
     """Bounds on concurrency, so memory stays flat and polling never stalls."""
 
     max_inflight_videos: int = Field(64, gt=0)
+    resume_ratio: float = Field(0.5, gt=0, le=1)
     batch_max_size: int = Field(16, gt=0)
     batch_deadline_ms: float = Field(20.0, ge=0)
+    max_inflight_batches: int = Field(4, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0)
+    commit_interval_s: float = Field(1.0, gt=0)
+    max_event_bytes: int = Field(1024 * 1024, gt=0)
+    models: list[str] = Field(default_factory=lambda: ["nsfw_detector"], min_length=1)
+    delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    run_id: str = Field("live", min_length=1, max_length=128)
 
 
 class MetricsSettings(Section):
@@ -155,7 +195,9 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     triton: TritonSettings = TritonSettings()
     decode: DecodeSettings = DecodeSettings()
+    source: SourceSettings = SourceSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    policy: PolicySettings = PolicySettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     dev: DevSettings = DevSettings()

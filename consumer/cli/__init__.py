@@ -17,7 +17,9 @@ from consumer.settings import ConfigError, load_settings
 # Subcommand modules, in the order `vmc --help` lists them.
 _COMMAND_MODULES = (
     "consumer.cli.info",
+    "consumer.cli.run",
     "consumer.cli.dev",
+    "consumer.cli.keyframes",
 )
 
 

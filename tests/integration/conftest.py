@@ -24,6 +24,7 @@ class RunningStack:
     addresses: StackAddresses
     consumer_metrics_port: int
     versions: dict[str, str]
+    model_repository: Path | None = None
 
 
 def _external_stack() -> RunningStack | None:
@@ -76,7 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
         f"tritonserver {versions['triton']} at {addresses.triton_grpc}; "
         f"Prometheus at {addresses.prometheus_url}")
     try:
-        yield RunningStack(addresses, metrics_port, versions)
+        yield RunningStack(addresses, metrics_port, versions, dev.state_dir / "models")
     finally:
         devstack.down()
 

@@ -1,0 +1,99 @@
+"""The Triton edge: async gRPC inference for one model, errors mapped once into ours.
+
+Transient server states (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, a local cancel)
+become `InferenceUnavailable`: the batch is retried and the breaker counts it. Anything else,
+and a response without the declared output, is an `InferenceError` for that batch's videos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from consumer.errors import InferenceError, InferenceUnavailable
+from triton_models.specs import INPUT_DTYPE, ModelSpec
+
+RETRYABLE_STATUS = frozenset({
+    "StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.RESOURCE_EXHAUSTED",
+    "StatusCode.CANCELLED",
+})
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """One batch's scores [B, C] in label order, and the model version that produced them."""
+
+    scores: npt.NDArray[np.float32]
+    model_version: str
+
+
+def map_triton_error(exc: BaseException, spec: ModelSpec) -> InferenceError:
+    """Convert a tritonclient exception into the project's error family."""
+    status = getattr(exc, "status", lambda: None)()
+    message = getattr(exc, "message", lambda: str(exc))() or str(exc)
+    text = f"{spec.name}:{spec.version}: {status or type(exc).__name__}: {message}"
+    if status is None or status in RETRYABLE_STATUS:
+        return InferenceUnavailable(text)
+    return InferenceError(text)
+
+
+class TritonModelClient:
+    """Sends uint8 NHWC batches of one model; never blocks the caller on the network."""
+
+    def __init__(self, url: str, spec: ModelSpec, timeout_s: float) -> None:
+        import tritonclient.grpc as grpcclient
+
+        self.spec = spec
+        self.timeout_s = timeout_s
+        self._grpc = grpcclient
+        self._client = grpcclient.InferenceServerClient(url)
+
+    def infer_async(self, pixels: npt.NDArray[np.uint8],
+                    done: Callable[[BatchScores | InferenceError], None]) -> None:
+        """Start one request; `done` runs on a gRPC thread with scores or a mapped error."""
+        spec = self.spec
+        expected = (len(pixels), *spec.input_dims)
+        if pixels.dtype != np.uint8 or pixels.shape != expected:
+            raise ValueError(f"{spec.name}: batch {pixels.dtype}{pixels.shape}, "
+                             f"expected uint8{expected}")
+        tensor = self._grpc.InferInput(spec.input_name, list(pixels.shape), INPUT_DTYPE)
+        tensor.set_data_from_numpy(pixels)
+        outputs = [self._grpc.InferRequestedOutput(spec.scores_output)]
+
+        def callback(result: Any, error: Any) -> None:
+            done(self._to_scores(result, error, len(pixels)))
+
+        try:
+            self._client.async_infer(spec.name, [tensor], callback, outputs=outputs,
+                                     client_timeout=self.timeout_s)
+        except Exception as exc:
+            done(map_triton_error(exc, spec))
+
+    def _to_scores(self, result: Any, error: Any, rows: int) -> BatchScores | InferenceError:
+        spec = self.spec
+        if error is not None:
+            return map_triton_error(error, spec)
+        scores = result.as_numpy(spec.scores_output)
+        if scores is None:
+            return InferenceError(f"{spec.name}:{spec.version}: no {spec.scores_output!r} output")
+        if scores.shape != (rows, len(spec.labels)):
+            return InferenceError(f"{spec.name}:{spec.version}: {spec.scores_output} shape "
+                                  f"{scores.shape}, expected {(rows, len(spec.labels))}")
+        version = result.get_response().model_version or spec.version
+        return BatchScores(scores.astype(np.float32, copy=False), str(version))
+
+    def ready(self) -> bool:
+        """Server and model ready; any error means not ready (never raises)."""
+        try:
+            return bool(self._client.is_server_ready(client_timeout=self.timeout_s)
+                        and self._client.is_model_ready(self.spec.name,
+                                                        client_timeout=self.timeout_s))
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,70 @@
+"""librdkafka configurations of the pipeline's consumer and producer, from the settings.
+
+Order matters: sane defaults, then the user's `kafka.client` pass-through (SASL, SSL, tuning),
+then the properties the delivery guarantees depend on, which nothing may override.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from consumer.settings import KafkaSettings, PipelineSettings
+
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "auto.offset.reset": "earliest",
+    "queued.max.messages.kbytes": 1024,
+    "fetch.max.bytes": 4 * 1024 * 1024,
+    "max.poll.interval.ms": 300_000,
+    "session.timeout.ms": 45_000,
+}
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "linger.ms": 5,
+    "compression.type": "lz4",
+    "message.timeout.ms": 120_000,
+}
+
+
+# Properties only one side understands: librdkafka warns when the other side is given them.
+_CONSUMER_ONLY = ("group.", "auto.offset.reset", "enable.auto.", "auto.commit.",
+                  "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+                  "partition.assignment.strategy", "isolation.level", "fetch.", "queued.",
+                  "check.crcs", "enable.partition.eof")
+_PRODUCER_ONLY = ("acks", "linger.ms", "batch.", "compression.", "enable.idempotence",
+                  "transactional.id", "transaction.timeout.ms", "message.timeout.ms",
+                  "queue.buffering.", "retries", "retry.backoff", "delivery.timeout.ms",
+                  "request.required.acks", "max.in.flight", "partitioner")
+EOS_TRANSACTION_TIMEOUT_MS = 60_000
+
+
+def _without(cfg: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if not k.startswith(prefixes)}
+
+
+def consumer_config(kafka: KafkaSettings, group_id: str,
+                    pipeline: PipelineSettings) -> dict[str, Any]:
+    enforced = {
+        "group.id": group_id,
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # Exactly-once readers of our own outputs use read_committed; for the input topic it
+        # also hides aborted upload events from transactional upstream producers.
+        "isolation.level": "read_committed",
+    }
+    return {**CONSUMER_DEFAULTS, **_without(kafka.librdkafka_config(), _PRODUCER_ONLY),
+            **enforced}
+
+
+def producer_config(kafka: KafkaSettings, group_id: str,
+                    pipeline: PipelineSettings) -> dict[str, Any]:
+    cfg = {**PRODUCER_DEFAULTS, **_without(kafka.librdkafka_config(), _CONSUMER_ONLY),
+           "enable.idempotence": True, "acks": "all"}
+    if pipeline.delivery == "exactly_once":
+        cfg["transactional.id"] = kafka.transactional_id or \
+            f"{group_id}-{pipeline.run_id}-{socket.gethostname()}"
+        cfg.setdefault("transaction.timeout.ms", EOS_TRANSACTION_TIMEOUT_MS)
+        # librdkafka refuses a message timeout longer than the transaction timeout.
+        cfg["message.timeout.ms"] = min(int(cfg["message.timeout.ms"]),
+                                        int(cfg["transaction.timeout.ms"]))
+    return cfg

@@ -1,0 +1,657 @@
+"""The always-on pipeline: one explicit loop, nothing blocking for longer than a poll.
+
+poll -> parse -> decode (worker processes) -> cross-video micro-batches -> async Triton ->
+policy -> produce -> watermark commit. Completions from workers and gRPC threads arrive on one
+queue and are applied on the loop's thread, so all state has a single owner.
+
+Outcomes, decided here and only here: a malformed event goes to the DLQ; bad media gets an
+`unprocessable` verdict and a DLQ copy; an unreachable Triton opens the breaker, pauses every
+partition and retries (no offset advances); unusable model outputs fail closed to `review`; a
+failed delivery of our own output stops the consumer (never DLQ).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from consumer.errors import (
+    ConsumerError,
+    InferenceError,
+    InferenceUnavailable,
+    MediaError,
+    PublishError,
+)
+from consumer.events import InvalidEvent, parse_upload_event
+from consumer.inference.batcher import Batch, MicroBatcher
+from consumer.inference.breaker import Backoff, BreakerState, CircuitBreaker
+from consumer.inference.triton_client import BatchScores
+from consumer.media import ExtractorClosed, ExtractorQueueFull, Keyframes, ResizeSpec
+from consumer.pipeline.jobs import VideoJob
+from consumer.pipeline.offsets import OffsetTracker, TopicPartition
+from consumer.policy.decide import (
+    INVALID_OUTPUT,
+    REVIEW,
+    Decision,
+    Reason,
+    category_scores,
+    decide,
+    unprocessable,
+)
+from consumer.policy.tagging import black_keyframes, is_static, label_tags
+from consumer.publishing.records import (
+    SourceRef,
+    dlq_headers,
+    encode,
+    tags_record,
+    verdict_record,
+)
+from consumer.settings import Settings
+from triton_models.specs import ModelSpec
+
+log = logging.getLogger("consumer.pipeline")
+
+Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
+FATAL_DELIVERY_CODES = ("UNKNOWN_TOPIC", "TOPIC_AUTHORIZATION", "_UNKNOWN_PARTITION",
+                        "UNKNOWN_TOPIC_OR_PART", "CLUSTER_AUTHORIZATION")
+
+
+class _NoKeyframes(MediaError):
+    """The decoder returned a video without a single frame."""
+
+    reason = "no_keyframes"
+
+
+class Extractor(Protocol):
+    def submit(self, uri: str, specs: Sequence[ResizeSpec]) -> Future[Keyframes]: ...
+
+
+class ModelClient(Protocol):
+    spec: ModelSpec
+
+    def infer_async(self, pixels: npt.NDArray[np.uint8],
+                    done: Callable[[BatchScores | InferenceError], None]) -> None: ...
+
+    def ready(self) -> bool: ...
+
+
+class PipelineHooks:
+    """Observation points for metrics and health; the default does nothing."""
+
+    def event(self, outcome: str) -> None: ...
+    def verdict(self, verdict: str, latency_s: float | None) -> None: ...
+    def failure(self, stage: str, reason: str) -> None: ...
+    def keyframes(self, count: int, decode_s: float) -> None: ...
+    def batch(self, model: str, size: int, seconds: float) -> None: ...
+    def loop(self, inflight: int, paused: int, breaker: BreakerState) -> None: ...
+    def assignment(self, partitions: int) -> None: ...
+
+
+class Pipeline:
+    """Owns the loop; build it with the edges (Kafka clients, extractor, model clients)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: Any,
+        producer: Any,
+        extractor: Extractor,
+        models: Sequence[ModelClient],
+        *,
+        hooks: PipelineHooks | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.extractor = extractor
+        self.models = {client.spec.name: client for client in models}
+        self.hooks = hooks or PipelineHooks()
+        self.clock = clock
+        pipe = settings.pipeline
+        self.exactly_once = pipe.delivery == "exactly_once"
+        self.resize_specs = {name: ResizeSpec(c.spec.input_size, c.spec.resize_mode)
+                             for name, c in self.models.items()}
+        max_rows = pipe.max_inflight_videos * settings.decode.max_keyframes
+        self.batchers: dict[str, MicroBatcher[int]] = {
+            name: MicroBatcher(min(pipe.batch_max_size, c.spec.max_batch_size),
+                               pipe.batch_deadline_ms / 1000, max(max_rows, pipe.batch_max_size))
+            for name, c in self.models.items()
+        }
+        self.inflight_batches = dict.fromkeys(self.models, 0)
+        self.retry_at = dict.fromkeys(self.models, 0.0)
+        self.retry_attempt = dict.fromkeys(self.models, 0)
+        self.breaker = CircuitBreaker(settings.triton.breaker_failures,
+                                      settings.triton.breaker_reset_s)
+        self.backoff = Backoff(settings.triton.retry_base_s, settings.triton.retry_cap_s)
+        self.tracker = OffsetTracker()
+        self.jobs: dict[int, VideoJob] = {}
+        self.by_offset: dict[tuple[str, int, int], int] = {}
+        self.completions: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.assigned: set[TopicPartition] = set()
+        self.paused: set[TopicPartition] = set()
+        self.eos_ready: list[tuple[SourceRef, list[Record]]] = []
+        self.resubmit: deque[tuple[float, int]] = deque()
+        self._next_job = 0
+        self._last_commit = 0.0
+        self._stop_requested = False
+        self._stop_deadline: float | None = None
+        self._fatal: BaseException | None = None
+        self.last_loop_at = clock()
+
+    # ----------------------------------------------------------------- lifecycle
+    def request_stop(self) -> None:
+        """SIGTERM: stop taking events, drain in-flight work within the grace period."""
+        if not self._stop_requested:
+            self._stop_requested = True
+            self._stop_deadline = self.clock() + self.settings.pipeline.shutdown_grace_s
+            log.info("stop requested: draining", extra={"inflight": len(self.jobs)})
+
+    def run(self, until: Callable[[Pipeline], bool] | None = None) -> int:
+        """Loop until stopped (0), until `until` holds (0), or a fatal error (1)."""
+        topic = self.settings.kafka.topics.input
+        self._check_output_topics()
+        if self.exactly_once:
+            self.producer.init_transactions(30)
+        self.consumer.subscribe([topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+        try:
+            while self._fatal is None:
+                self.step()
+                if until is not None and until(self):
+                    break
+                if self._stop_requested and (not self.inflight() or self._grace_over()):
+                    break
+        finally:
+            self._close()
+        if self._fatal is not None:
+            log.error("stopped on a fatal error: %s", self._fatal)
+            return 1
+        return 0
+
+    def _grace_over(self) -> bool:
+        return self._stop_deadline is not None and self.clock() >= self._stop_deadline
+
+    def _close(self) -> None:
+        if self._fatal is None:
+            self._flush_outputs(timeout_s=10)
+            self._commit(force=True)
+        remaining = len(self.jobs)
+        self.consumer.close()
+        log.info("consumer closed", extra={"unfinished": remaining})
+
+    def step(self) -> None:
+        """One turn of the loop: poll, apply completions, dispatch batches, commit."""
+        now = self.clock()
+        self.last_loop_at = now
+        self._poll(self._poll_timeout(now))
+        self._retry_submits(now)
+        self._drain_completions()
+        self._dispatch(self.clock())
+        self.producer.poll(0)
+        self._drain_completions()
+        if self.exactly_once:
+            self._commit_transaction()
+        else:
+            self._commit()
+        self._apply_backpressure()
+        self.hooks.loop(self.inflight(), len(self.paused), self.breaker.state(self.clock()))
+
+    # ----------------------------------------------------------------- Kafka in
+    def _check_output_topics(self) -> None:
+        topics = self.settings.kafka.topics
+        wanted = [topics.input, topics.verdicts, topics.tags, topics.dlq]
+        try:
+            metadata = self.consumer.list_topics(timeout=10)
+        except Exception as exc:
+            raise PublishError(f"cannot read cluster metadata: {exc}") from exc
+        missing = [name for name in wanted if name not in metadata.topics
+                   or metadata.topics[name].error is not None]
+        if missing:
+            raise PublishError(f"topics missing or not authorised: {', '.join(missing)}")
+
+    def _poll_timeout(self, now: float) -> float:
+        if self._stop_requested or not self.inflight():
+            return 0.2
+        due = [d for b in self.batchers.values() if (d := b.due_in(now)) is not None]
+        return min([0.05, *due])
+
+    def inflight(self) -> int:
+        """Videos not yet committed: in progress, or finished and awaiting their transaction."""
+        return len(self.jobs) + len(self.eos_ready)
+
+    def _poll(self, timeout_s: float) -> None:
+        room = self.settings.pipeline.max_inflight_videos - self.inflight()
+        if self._stop_requested or room <= 0:
+            # Partitions are (being) paused; poll serves rebalances and heartbeats. A message
+            # fetched before the pause took effect is still taken: skipping it while a later
+            # offset completes would let the watermark pass it.
+            messages = [m for m in [self.consumer.poll(timeout_s)] if m is not None]
+        else:
+            messages = self.consumer.consume(num_messages=min(room, 64), timeout=timeout_s)
+        for msg in messages:
+            if msg.error() is not None:
+                log.warning("consumer error: %s", msg.error())
+                continue
+            self._accept(msg)
+
+    def _accept(self, msg: Any) -> None:
+        source = SourceRef(msg.topic(), msg.partition(), msg.offset())
+        job = VideoJob(self._next_job, source, msg.value() or b"", list(msg.headers() or []),
+                       self.clock())
+        self._next_job += 1
+        self.tracker.start(job.tp, source.offset)
+        self.jobs[job.job_id] = job
+        self.by_offset[(source.topic, source.partition, source.offset)] = job.job_id
+        try:
+            job.event = parse_upload_event(
+                msg.value(), job.headers, allowed_schemes=self._allowed_schemes(),
+                max_bytes=self.settings.pipeline.max_event_bytes)
+        except InvalidEvent as exc:
+            self.hooks.event("invalid")
+            self.hooks.failure("parse", exc.reason)
+            log.warning("invalid event %s: %s", source, exc)
+            self._publish(job, [self._dlq_record(job, "parse", exc, exc.reason)])
+            return
+        self.hooks.event("accepted")
+        self._submit(job)
+
+    def _submit(self, job: VideoJob) -> None:
+        """Hand the video to the decode workers; capacity errors retry, never fail the video."""
+        assert job.event is not None
+        try:
+            future = self.extractor.submit(job.event.uri, list(self.resize_specs.values()))
+        except (ExtractorQueueFull, ExtractorClosed) as exc:
+            self._on_capacity_error(job, exc)
+            return
+        job.decode = future
+        future.add_done_callback(self._completion("decoded", job.job_id))
+
+    def _on_capacity_error(self, job: VideoJob, exc: ConsumerError) -> None:
+        """Our own limits, not the video's fault: retry later (closed: leave it uncommitted)."""
+        if isinstance(exc, ExtractorQueueFull):
+            self.resubmit.append((self.clock() + 0.5, job.job_id))
+        log.warning("decode capacity: %s (%s stays pending)", exc, job.source)
+
+    def _allowed_schemes(self) -> set[str]:
+        """The source policy's schemes: an event may not name what the reader would refuse."""
+        return set(self.settings.source.allowed_schemes)
+
+    def _retry_submits(self, now: float) -> None:
+        while self.resubmit and self.resubmit[0][0] <= now:
+            _, job_id = self.resubmit.popleft()
+            job = self.jobs.get(job_id)
+            if job is not None:
+                self._submit(job)
+
+    # ----------------------------------------------------------------- completions
+    def _completion(self, kind: str, *context: Any) -> Callable[[Any], None]:
+        """A callback for another thread: it only queues; the loop applies the result."""
+
+        def put(result: Any) -> None:
+            self.completions.put((kind, (*context, result)))
+
+        return put
+
+    def _drain_completions(self) -> None:
+        while True:
+            try:
+                kind, payload = self.completions.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "decoded":
+                self._on_decoded(*payload)
+            elif kind == "inferred":
+                self._on_inferred(*payload)
+            elif kind == "delivered":
+                self._on_delivered(*payload)
+
+    def _on_decoded(self, job_id: int, future: Future[Keyframes]) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or future.cancelled():
+            return
+        try:
+            keyframes = future.result()
+        except (ExtractorQueueFull, ExtractorClosed) as exc:
+            self._on_capacity_error(job, exc)
+            return
+        except Exception as exc:
+            self._on_decoded_error(job, exc)
+            return
+        if not keyframes.pts_s:
+            self._on_decoded_error(job, _NoKeyframes("decoder returned no keyframe"))
+            return
+        job.keyframes = keyframes
+        self.hooks.keyframes(len(keyframes.pts_s), self.clock() - job.received_at)
+        now = self.clock()
+        for name, spec in self.resize_specs.items():
+            frames = keyframes.frames[spec]
+            job.scores[name] = np.full((len(frames), len(self.models[name].spec.labels)),
+                                       np.nan, np.float32)
+            job.rows_left[name] = len(frames)
+            self.batchers[name].add(job.job_id, frames, now)
+
+    def _on_decoded_error(self, job: VideoJob, exc: BaseException) -> None:
+        """Bad media: an `unprocessable` verdict plus the event in the DLQ."""
+        if isinstance(exc, MediaError):
+            reason = str(getattr(exc, "reason", type(exc).__name__))
+            log.info("unprocessable %s: %s", job.source, exc)
+        else:
+            # An unexpected failure inside extraction is a bug, but it is one video's bug.
+            reason = "internal_error"
+            log.error("extraction failed unexpectedly for %s", job.source, exc_info=exc)
+        self.hooks.failure("media", reason)
+        decision = unprocessable(reason, f"{type(exc).__name__}: {exc}")
+        verdict = self._verdict(job, decision, {}, keyframes_analyzed=0, duration_s=None)
+        self._publish(job, [self._out(job, self.settings.kafka.topics.verdicts, verdict),
+                            self._dlq_record(job, "media", exc, reason)],
+                      verdict=decision.verdict, latency=verdict.get("latency_s"))
+
+    def _on_inferred(self, name: str, batch: Batch[int], started: float,
+                     result: BatchScores | InferenceError) -> None:
+        self.inflight_batches[name] -= 1
+        now = self.clock()
+        if isinstance(result, InferenceUnavailable):
+            self.breaker.failure(now)
+            live = Batch(tuple(r for r in batch.rows if r.owner in self.jobs))
+            if live.rows:
+                self.batchers[name].requeue(live)
+            self.retry_at[name] = now + self.backoff.delay(self.retry_attempt[name])
+            self.retry_attempt[name] += 1
+            self.hooks.failure("inference", "unavailable")
+            log.warning("triton unavailable (%s); retrying %d rows", result, len(live))
+            return
+        self.breaker.success()
+        self.retry_attempt[name] = 0
+        self.hooks.batch(name, len(batch), now - started)
+        for i, row in enumerate(batch.rows):
+            job = self.jobs.get(row.owner)
+            if job is None:
+                continue
+            if isinstance(result, InferenceError):
+                job.inference_error = result
+            else:
+                job.scores[name][row.index] = result.scores[i]
+                job.versions[name] = result.model_version
+            job.rows_left[name] -= 1
+            if job.inference_done():
+                self._finish(job)
+        if isinstance(result, InferenceError):
+            self.hooks.failure("inference", "invalid_output")
+
+    # ----------------------------------------------------------------- inference out
+    def _dispatch(self, now: float) -> None:
+        limit = self.settings.pipeline.max_inflight_batches
+        for name, batcher in self.batchers.items():
+            while self.inflight_batches[name] < limit and now >= self.retry_at[name]:
+                due = batcher.due_in(now)
+                flush = self._stop_requested
+                if due is None or (due > 0 and not flush):
+                    break
+                if not self.breaker.allow(now):
+                    break
+                batch = batcher.take(now, flush=flush)
+                if batch is None:
+                    break
+                self.inflight_batches[name] += 1
+                self.models[name].infer_async(batch.tensor(),
+                                              self._completion("inferred", name, batch, now))
+
+    # ----------------------------------------------------------------- policy
+    def _finish(self, job: VideoJob) -> None:
+        assert job.keyframes is not None
+        keyframes = job.keyframes
+        pts = keyframes.pts_s
+        policy = self.settings.policy
+        if job.inference_error is not None:
+            decision = Decision(REVIEW, [Reason(INVALID_OUTPUT, None, None, None, REVIEW,
+                                                str(job.inference_error))])
+        else:
+            merged: dict[str, npt.NDArray[np.float32]] = {}
+            for name, scores in job.scores.items():
+                spec = self.models[name].spec
+                for category, values in category_scores(scores, spec.labels,
+                                                        spec.categories).items():
+                    merged[category] = values if category not in merged \
+                        else np.maximum(merged[category], values)
+            decision = decide(merged, pts, policy)
+        verdict = self._verdict(job, decision, job.versions, keyframes_analyzed=len(pts),
+                                duration_s=keyframes.probe.duration_s)
+        labels = []
+        for name, scores in job.scores.items():
+            finite = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
+            labels += label_tags(name, finite, self.models[name].spec.labels, pts,
+                                 policy.tag_min_score)
+        first_spec = next(iter(self.resize_specs.values()))
+        frames = keyframes.frames[first_spec]
+        probe = keyframes.probe
+        technical = {
+            "width": probe.width, "height": probe.height, "fps": round(probe.fps, 3),
+            "duration_s": probe.duration_s, "codec": probe.codec, "container": probe.container,
+            "rotation": probe.rotation, "has_audio": probe.has_audio,
+            "static": is_static(frames), "black_keyframes_at_s": black_keyframes(frames, pts),
+        }
+        tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
+                           labels=labels, technical=technical, source=job.source,
+                           run_id=self.settings.pipeline.run_id, processed_at=datetime.now(UTC))
+        topics = self.settings.kafka.topics
+        self._publish(job, [self._out(job, topics.verdicts, verdict),
+                            self._out(job, topics.tags, tags)],
+                      verdict=decision.verdict, latency=verdict.get("latency_s"))
+
+    def _verdict(self, job: VideoJob, decision: Decision, versions: Mapping[str, str], *,
+                 keyframes_analyzed: int, duration_s: float | None) -> dict[str, Any]:
+        event = job.event
+        assert event is not None
+        now = datetime.now(UTC)
+        models = {name: versions.get(name, self.models[name].spec.version)
+                  for name in self.models}
+        latency = (now - event.uploaded_at).total_seconds() if event.uploaded_at else None
+        return verdict_record(
+            video_id=event.video_id, decision=decision, source=job.source, models=models,
+            policy_version=self.settings.policy.version, run_id=self.settings.pipeline.run_id,
+            keyframes_analyzed=keyframes_analyzed, duration_s=duration_s, processed_at=now,
+            latency_s=latency)
+
+    # ----------------------------------------------------------------- Kafka out
+    def _out(self, job: VideoJob, topic: str, record: Mapping[str, Any]) -> Record:
+        headers = [("vmc.run_id", self.settings.pipeline.run_id.encode()),
+                   ("vmc.source", str(job.source).encode())]
+        return (topic, str(record["video_id"]).encode(), encode(record), headers)
+
+    def _dlq_record(self, job: VideoJob, stage: str, error: BaseException,
+                    reason: str) -> Record:
+        headers = dlq_headers(stage=stage, error=error, reason=reason, attempt=1,
+                              source=job.source, original=job.headers,
+                              run_id=self.settings.pipeline.run_id)
+        key = job.event.video_id.encode() if job.event else None
+        return (self.settings.kafka.topics.dlq, key, job.value, headers)
+
+    def _publish(self, job: VideoJob, records: list[Record], *, verdict: str | None = None,
+                 latency: float | None = None) -> None:
+        if verdict is not None:
+            self.hooks.verdict(verdict, latency)
+        if self.exactly_once:
+            self.tracker.done(job.tp, job.source.offset)
+            self.eos_ready.append((job.source, records))
+            self._forget(job)
+            return
+        job.acks_left = len(records)
+        deliver = self._completion("delivered", job.job_id)
+        for topic, key, value, headers in records:
+            self._produce(topic, key, value, headers, lambda err, _msg: deliver(err))
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes,
+                 headers: list[tuple[str, bytes]], callback: Callable[[Any, Any], None]) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, headers=headers,
+                                      on_delivery=callback)
+                return
+            except BufferError:
+                self.producer.poll(0.1)  # local queue full: serve deliveries, then retry
+
+    def _on_delivered(self, job_id: int, err: Any) -> None:
+        job = self.jobs.get(job_id)
+        if err is not None:
+            name = err.name() if hasattr(err, "name") else str(err)
+            self._fatal = PublishError(f"delivery failed for {job.source if job else job_id}: "
+                                       f"{name}: {err}")
+            self.hooks.failure("publish", "delivery")
+            return
+        if job is None:
+            return
+        job.acks_left -= 1
+        if job.acks_left == 0:
+            self.tracker.done(job.tp, job.source.offset)
+            self._forget(job)
+
+    def _forget(self, job: VideoJob) -> None:
+        self.jobs.pop(job.job_id, None)
+        self.by_offset.pop((job.source.topic, job.source.partition, job.source.offset), None)
+
+    def _flush_outputs(self, timeout_s: float) -> None:
+        if not self.exactly_once:
+            self.producer.flush(timeout_s)
+            self._drain_completions()
+
+    # ----------------------------------------------------------------- offsets
+    def _commit(self, *, force: bool = False) -> None:
+        if self.exactly_once:
+            if force:
+                self._commit_transaction(force=True)
+            return
+        now = self.clock()
+        if not force and now - self._last_commit < self.settings.pipeline.commit_interval_s:
+            return
+        self._last_commit = now
+        positions = {tp: pos for tp, pos in self.tracker.to_commit().items()
+                     if tp in self.assigned}
+        if positions:
+            self._commit_positions(positions)
+
+    def _commit_positions(self, positions: dict[TopicPartition, int]) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka import TopicPartition as KafkaTP
+
+        try:
+            self.consumer.commit(offsets=[KafkaTP(t, p, o) for (t, p), o in positions.items()],
+                                 asynchronous=False)
+        except KafkaException as exc:
+            log.warning("commit failed (will retry): %s", exc)
+            return
+        self.tracker.mark_committed(positions)
+
+    def _commit_transaction(self, *, force: bool = False) -> None:
+        """Exactly-once: produce the finished contiguous prefix and its offsets atomically."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka import TopicPartition as KafkaTP
+
+        now = self.clock()
+        if not force and now - self._last_commit < self.settings.pipeline.commit_interval_s:
+            return
+        positions = {tp: pos for tp, pos in self.tracker.to_commit().items()
+                     if tp in self.assigned}
+        if not positions:
+            return
+        self._last_commit = now
+
+        def covered(src: SourceRef) -> bool:
+            position = positions.get((src.topic, src.partition))
+            return position is not None and src.offset < position
+
+        batch = [records for src, records in self.eos_ready if covered(src)]
+        try:
+            self.producer.begin_transaction()
+            for records in batch:
+                for topic, key, value, headers in records:
+                    self._produce(topic, key, value, headers, lambda err, msg: None)
+            self.producer.send_offsets_to_transaction(
+                [KafkaTP(t, p, o) for (t, p), o in positions.items()],
+                self.consumer.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(30)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal() or "FENCED" in error.name():
+                self._fatal = PublishError(f"transactional producer fenced or fatal: {error}")
+                return
+            log.warning("transaction aborted, will retry: %s", error)
+            if error.txn_requires_abort():
+                self.producer.abort_transaction(30)
+            return
+        self.eos_ready = [item for item in self.eos_ready if not covered(item[0])]
+        self.tracker.mark_committed(positions)
+
+    # ----------------------------------------------------------------- rebalance
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        tps = {(p.topic, p.partition) for p in partitions}
+        self.assigned |= tps
+        log.info("assigned %s", sorted(tps))
+        self.hooks.assignment(len(self.assigned))
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        tps = [(p.topic, p.partition) for p in partitions]
+        log.info("revoked %s", sorted(tps))
+        if self.exactly_once:
+            self._commit_transaction(force=True)
+        else:
+            self.producer.flush(10)
+            self._drain_completions()
+        final = self.tracker.revoke(tps)
+        if final and not self.exactly_once:
+            self._commit_positions(final)
+        self._drop(set(tps))
+        self.hooks.assignment(len(self.assigned))
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        tps = [(p.topic, p.partition) for p in partitions]
+        log.warning("lost %s: dropping their work without committing", sorted(tps))
+        self.tracker.revoke(tps)
+        self._drop(set(tps))
+
+    def _drop(self, tps: set[TopicPartition]) -> None:
+        gone = {jid for jid, job in self.jobs.items() if job.tp in tps}
+        for jid in gone:
+            job = self.jobs[jid]
+            if job.decode is not None:
+                job.decode.cancel()
+            self._forget(job)
+        for batcher in self.batchers.values():
+            batcher.drop(gone)
+        self.eos_ready = [(s, r) for s, r in self.eos_ready if (s.topic, s.partition) not in tps]
+        self.assigned -= tps
+        self.paused -= tps
+
+    # ----------------------------------------------------------------- backpressure
+    def _apply_backpressure(self) -> None:
+        """Pause everything while over the bound, Triton is out, or we are stopping."""
+        from confluent_kafka import TopicPartition as KafkaTP
+
+        pipe = self.settings.pipeline
+        inflight = self.inflight()
+        triton_out = self.breaker.state(self.clock()) is not BreakerState.CLOSED
+        if self._stop_requested or triton_out or inflight >= pipe.max_inflight_videos:
+            want_paused = set(self.assigned)
+        elif inflight <= pipe.max_inflight_videos * pipe.resume_ratio:
+            want_paused = set()
+        else:
+            want_paused = self.paused & self.assigned
+        to_pause = want_paused - self.paused
+        to_resume = self.paused - want_paused
+        if to_pause:
+            self.consumer.pause([KafkaTP(t, p) for t, p in sorted(to_pause)])
+            log.info("paused %d partitions", len(to_pause),
+                     extra={"inflight": inflight, "triton_out": triton_out})
+        if to_resume:
+            self.consumer.resume([KafkaTP(t, p) for t, p in sorted(to_resume)])
+            log.info("resumed %d partitions", len(to_resume), extra={"inflight": inflight})
+        self.paused = want_paused

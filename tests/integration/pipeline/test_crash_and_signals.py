@@ -1,0 +1,130 @@
+"""Kill -9, SIGTERM and restarts of a real `vmc run` process: nothing lost, duplicates only
+where the delivery semantics allow them, and then with identical verdict ids."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from consumer.settings import KafkaTopics
+from tests.integration.conftest import RunningStack
+from tests.integration.pipeline.conftest import (
+    VmcProcess,
+    committed_vs_end,
+    pipeline_settings,
+    produce,
+    read_topic,
+    upload_event,
+    wait_for_records,
+)
+
+
+def _verdict_ids_by_video(messages: list) -> dict[str, set[str]]:  # type: ignore[type-arg]
+    out: dict[str, set[str]] = defaultdict(set)
+    for msg in messages:
+        record = json.loads(msg.value())
+        out[record["video_id"]].add(record["verdict_id"])
+    return out
+
+
+def test_sigterm_drains_exits_0_and_a_restart_duplicates_nothing(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+    tmp_path: Path,
+) -> None:
+    settings = pipeline_settings(stack, topics, group=unique)
+    n = 60
+    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
+                       for i in range(n)])
+    first = VmcProcess(settings, tmp_path / "first.log")
+    try:
+        wait_for_records(settings, topics.verdicts, 5, timeout_s=120)
+        first.signal(signal.SIGTERM)
+        assert first.wait(90) == 0, (tmp_path / "first.log").read_text()[-3000:]
+    finally:
+        first.stop()
+    drained = read_topic(settings, topics.verdicts, expect=0, timeout_s=5)
+    committed, _ = committed_vs_end(settings, unique)
+    assert sum(committed.values()) == len(drained), "drained work is exactly what was committed"
+
+    second = VmcProcess(settings, tmp_path / "second.log")
+    try:
+        verdicts = wait_for_records(settings, topics.verdicts, n, timeout_s=240)
+    finally:
+        second.signal(signal.SIGTERM)
+        assert second.wait(90) == 0
+    by_video = _verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+    assert len(by_video) == n
+    assert len(verdicts) == n, "a restart after a drain produces no duplicate"
+
+
+def test_kill_9_then_restart_loses_nothing_and_duplicates_share_verdict_ids(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+    tmp_path: Path,
+) -> None:
+    settings = pipeline_settings(stack, topics, group=unique)
+    n = 60
+    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
+                       for i in range(n)])
+    first = VmcProcess(settings, tmp_path / "first.log")
+    try:
+        wait_for_records(settings, topics.verdicts, 10, timeout_s=120)
+    finally:
+        first.signal(signal.SIGKILL)
+        first.stop()
+    second = VmcProcess(settings, tmp_path / "second.log")
+    try:
+        wait_for_records(settings, topics.verdicts, n, timeout_s=240)
+        committed = {}
+        for _ in range(30):
+            committed, ends = committed_vs_end(settings, unique)
+            if committed == ends:
+                break
+            time.sleep(1)
+    finally:
+        second.signal(signal.SIGTERM)
+        assert second.wait(90) == 0
+    by_video = _verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+    assert set(by_video) == {f"v{i}" for i in range(n)}, "every event has a verdict"
+    assert all(len(ids) == 1 for ids in by_video.values()), \
+        "a duplicate verdict must carry the same verdict_id"
+    assert committed == ends
+
+
+def test_exactly_once_kill_9_leaves_no_duplicate_for_read_committed_readers(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+    tmp_path: Path,
+) -> None:
+    settings = pipeline_settings(stack, topics, group=unique,
+                                 pipeline={"delivery": "exactly_once"},
+                                 kafka={"transactional_id": f"{unique}-tx"})
+    n = 40
+    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
+                       for i in range(n)])
+    first = VmcProcess(settings, tmp_path / "first.log")
+    try:
+        wait_for_records(settings, topics.verdicts, 8, timeout_s=120, read_committed=True)
+    finally:
+        first.signal(signal.SIGKILL)
+        first.stop()
+    second = VmcProcess(settings, tmp_path / "second.log")
+    try:
+        wait_for_records(settings, topics.verdicts, n, timeout_s=240, read_committed=True)
+    finally:
+        second.signal(signal.SIGTERM)
+        assert second.wait(90) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    committed_view = read_topic(settings, topics.verdicts, expect=n, read_committed=True,
+                                settle_s=3)
+    records = [json.loads(m.value()) for m in committed_view]
+    seen: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        seen[record["video_id"]].append(
+            f"{record['source']['partition']}@{record['source']['offset']} "
+            f"at {record['processed_at']}")
+    duplicates = {video: where for video, where in seen.items() if len(where) > 1}
+    assert not duplicates, f"duplicates for read_committed readers: {duplicates}"
+    assert set(seen) == {f"v{i}" for i in range(n)}, "exactly one verdict per event"
+    tags = read_topic(settings, topics.tags, expect=n, read_committed=True, settle_s=2)
+    assert len(tags) == n

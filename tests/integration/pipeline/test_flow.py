@@ -1,0 +1,90 @@
+"""Events in, verdicts and tags out, through the real broker, workers and tritonserver."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from consumer.settings import KafkaTopics
+from tests.integration.conftest import RunningStack
+from tests.integration.pipeline.conftest import (
+    committed_vs_end,
+    pipeline_settings,
+    produce,
+    read_topic,
+    running_pipeline,
+    upload_event,
+)
+
+
+def test_200_events_give_200_verdicts_and_tags_and_commit_to_the_end(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str
+) -> None:
+    settings = pipeline_settings(stack, topics, group=unique)
+    events = [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri())) for i in range(200)]
+    produce(settings, events)
+    with running_pipeline(settings):
+        verdicts = read_topic(settings, topics.verdicts, expect=200, timeout_s=300)
+        tags = read_topic(settings, topics.tags, expect=200, timeout_s=60)
+    assert len(verdicts) == 200
+    assert len(tags) == 200
+    records = [json.loads(m.value()) for m in verdicts]
+    assert {r["video_id"] for r in records} == {f"v{i}" for i in range(200)}
+    assert all(m.key().decode() == json.loads(m.value())["video_id"] for m in verdicts)
+    sources = {(r["source"]["partition"], r["source"]["offset"]) for r in records}
+    assert len(sources) == 200, "every verdict traces to its own source offset"
+    assert {r["source"]["topic"] for r in records} == {topics.input}
+    assert len({p for p, _ in sources}) == 6
+    for record in records:
+        assert record["verdict"] in ("allow", "review", "block")
+        assert record["keyframes_analyzed"] == 2
+        assert record["models"] == {"nsfw_detector": "1"}
+        assert len(record["verdict_id"]) == 32
+    tag_records = [json.loads(m.value()) for m in tags]
+    assert {t["verdict_id"] for t in tag_records} == {r["verdict_id"] for r in records}
+    assert all(t["technical"]["width"] == 160 for t in tag_records)
+    assert read_topic(settings, topics.dlq, expect=0, timeout_s=2) == []
+    committed, ends = committed_vs_end(settings, unique)
+    assert committed == ends
+
+
+def test_poison_events_go_to_the_dlq_untouched_while_the_rest_is_processed(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str
+) -> None:
+    settings = pipeline_settings(stack, topics, group=unique,
+                                 pipeline={"max_event_bytes": 4096})
+    poison = {
+        "not-json": b"\x00\x01 this is not json",
+        "missing-fields": json.dumps({"uri": sample_videos[0].as_uri()}).encode(),
+        "oversize": upload_event("big", sample_videos[0].as_uri())[:-1] +
+        b', "pad": "' + b"x" * 5000 + b'"}',
+        "bad-scheme": upload_event("ftp", "ftp://example.com/v.mp4"),
+    }
+    records: list[tuple[str | None, bytes]] = []
+    for i in range(24):
+        records.append((f"ok{i}", upload_event(f"ok{i}", sample_videos[i % 3].as_uri())))
+        if i % 6 == 0:
+            name = list(poison)[i // 6]
+            records.append((name, poison[name]))
+    produce(settings, records)
+    with running_pipeline(settings):
+        verdicts = read_topic(settings, topics.verdicts, expect=24, timeout_s=180)
+        dlq = read_topic(settings, topics.dlq, expect=4, timeout_s=60)
+    assert sorted(json.loads(m.value())["video_id"] for m in verdicts) == \
+        sorted(f"ok{i}" for i in range(24))
+    by_key = {m.key().decode() if m.key() else None: m for m in dlq}
+    assert len(dlq) == 4
+    reasons = Counter()
+    for name, value in poison.items():
+        original = [m for m in dlq if m.value() == value]
+        assert len(original) == 1, f"{name} not in the DLQ byte for byte"
+        headers = dict(original[0].headers())
+        assert headers["vmc.stage"] == b"parse"
+        assert headers["vmc.error.class"] == b"InvalidEvent"
+        reasons[headers["vmc.error.reason"].decode()] += 1
+        assert int(headers["vmc.source.offset"]) >= 0
+    assert reasons == {"not_json": 1, "invalid": 1, "too_large": 1, "unsupported_scheme": 1}
+    assert by_key is not None
+    committed, ends = committed_vs_end(settings, unique)
+    assert committed == ends

@@ -1,0 +1,203 @@
+"""Triton outages, group membership changes and slow videos: no loss, no DLQ for our faults."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumer.devstack.process import free_port, stop_process, wait_until
+from consumer.devstack.triton import TritonPorts, TritonServer
+from consumer.pipeline.runner import PipelineHooks
+from consumer.settings import KafkaTopics
+from tests.integration.conftest import RunningStack
+from tests.integration.pipeline.conftest import (
+    committed_vs_end,
+    pipeline_settings,
+    produce,
+    read_topic,
+    running_pipeline,
+    upload_event,
+    wait_for_records,
+)
+
+
+def _ids_by_video(messages: list[Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for msg in messages:
+        record = json.loads(msg.value())
+        out[record["video_id"]].add(record["verdict_id"])
+    return out
+
+
+def _wait_committed_to_end(settings: Any, group: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    committed, ends = committed_vs_end(settings, group)
+    while committed != ends and time.monotonic() < deadline:
+        time.sleep(0.5)
+        committed, ends = committed_vs_end(settings, group)
+    assert committed == ends
+
+
+def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+    tmp_path: Path,
+) -> None:
+    if stack.model_repository is None:
+        pytest.fail("this test starts its own tritonserver on the stack's model repository")
+    ports = TritonPorts(free_port(), free_port(), free_port())
+    triton = TritonServer(tmp_path / "triton", stack.model_repository, ports)
+    record = triton.launch(ttl_s=900, die_with_parent=True)
+    wait_until("private tritonserver", triton.ready, timeout_s=120, record=record)
+    stack_here = RunningStack(stack.addresses.__class__(**{
+        **stack.addresses.__dict__, "triton_grpc": triton.grpc_url}), 0, {})
+    settings = pipeline_settings(stack_here, topics, group=unique)
+    n = 40
+    events = [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri())) for i in range(n)]
+    try:
+        with running_pipeline(settings) as pipeline:
+            produce(settings, events[:20])
+            wait_for_records(settings, topics.verdicts, 20, timeout_s=120)
+            stop_process(record)
+            # The second wave arrives while Triton is down: it must wait, not fail.
+            produce(settings, events[20:])
+            wait_until("partitions paused", lambda: bool(pipeline.paused), timeout_s=60)
+            time.sleep(3)
+            assert len(read_topic(settings, topics.verdicts, expect=20, timeout_s=5)) == 20
+            record = triton.launch(ttl_s=900, die_with_parent=True)
+            wait_until("tritonserver back", triton.ready, timeout_s=120, record=record)
+            wait_for_records(settings, topics.verdicts, n, timeout_s=240)
+            wait_until("partitions resumed", lambda: not pipeline.paused, timeout_s=60)
+            _wait_committed_to_end(settings, unique)
+    finally:
+        stop_process(record)
+    by_video = _ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+    assert set(by_video) == {f"v{i}" for i in range(n)}
+    assert all(len(ids) == 1 for ids in by_video.values())
+    assert read_topic(settings, topics.dlq, expect=0, timeout_s=3) == [], \
+        "an outage of Triton is never the event's fault"
+
+
+def test_consumers_joining_and_leaving_the_group_lose_nothing(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+) -> None:
+    settings = pipeline_settings(stack, topics, group=unique, decode={"workers": 1})
+    n = 90
+    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
+                       for i in range(n)])
+    with contextlib.ExitStack() as members:
+        first = members.enter_context(running_pipeline(settings))
+        members.enter_context(running_pipeline(settings))
+        wait_for_records(settings, topics.verdicts, 15, timeout_s=180)
+        third = running_pipeline(settings)
+        members.enter_context(third)
+        wait_for_records(settings, topics.verdicts, 35, timeout_s=180)
+        first.request_stop()  # one member leaves (drains, commits, closes)
+        wait_for_records(settings, topics.verdicts, n, timeout_s=300)
+        _wait_committed_to_end(settings, unique, timeout_s=60)
+    by_video = _ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+    assert set(by_video) == {f"v{i}" for i in range(n)}
+    assert all(len(ids) == 1 for ids in by_video.values())
+
+
+class _DripHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one file slowly: small chunks with pauses (a slow origin, not a dead one)."""
+
+    payload = b""
+    seconds = 12.0
+
+    def do_GET(self) -> None:
+        body = self.payload
+        start, end = 0, len(body) - 1
+        if "Range" in self.headers:
+            first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
+            start, end = int(first or 0), min(int(last) if last else end, end)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        chunk = max(1, len(body) // 24)
+        for offset in range(start, end + 1, chunk):
+            self.wfile.write(body[offset:min(offset + chunk, end + 1)])
+            self.wfile.flush()
+            time.sleep(self.seconds / 24)
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.payload)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def _drip_server(payload: bytes) -> Iterator[str]:
+    handler = type("Drip", (_DripHandler,), {"payload": payload})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _CountingHooks(PipelineHooks):
+    def __init__(self) -> None:
+        self.assignment_changes = 0
+
+    def assignment(self, partitions: int) -> None:
+        self.assignment_changes += 1
+
+
+def test_a_video_slower_than_max_poll_interval_causes_no_rebalance(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+) -> None:
+    with _drip_server(sample_videos[0].read_bytes()) as slow_url:
+        settings = pipeline_settings(
+            stack, topics, group=unique,
+            kafka={"client": {"max.poll.interval.ms": "6000", "session.timeout.ms": "6000"}},
+            source={"allowed_schemes": ["file", "http"], "allowed_networks": ["127.0.0.0/8"],
+                    "read_timeout_s": 30},
+            decode={"timeout_s": 60})
+        records = [("slow", upload_event("slow", slow_url))]
+        records += [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
+                    for i in range(20)]
+        produce(settings, records)
+        hooks = _CountingHooks()
+        from consumer.cli.run import build_pipeline
+
+        with contextlib.ExitStack() as stack_:
+            pipeline = build_pipeline(settings, stack_)
+            pipeline.hooks = hooks
+            started = time.monotonic()
+            done = threading.Event()
+            thread = threading.Thread(target=lambda: (pipeline.run(), done.set()), daemon=True)
+            thread.start()
+            try:
+                verdicts = wait_for_records(settings, topics.verdicts, 21, timeout_s=180)
+                assignments_while_running = hooks.assignment_changes
+            finally:
+                pipeline.request_stop()
+                thread.join(120)
+    elapsed = time.monotonic() - started
+    ids = {json.loads(m.value())["video_id"] for m in verdicts}
+    assert "slow" in ids and len(ids) == 21
+    assert elapsed > 6, "the slow video must really outlast max.poll.interval.ms"
+    assert assignments_while_running == 1, "one assignment, no rebalance"
+    _wait_committed_to_end(settings, unique)
