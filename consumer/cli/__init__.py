@@ -18,6 +18,7 @@ from consumer.settings import ConfigError, load_settings
 _COMMAND_MODULES = (
     "consumer.cli.info",
     "consumer.cli.run",
+    "consumer.cli.scan",
     "consumer.cli.dev",
     "consumer.cli.keyframes",
 )

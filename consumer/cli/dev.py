@@ -70,6 +70,25 @@ def _smoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from consumer.devstack.demo import run_demo
+
+    try:
+        outputs = run_demo(settings, say=lambda msg: print(msg, file=sys.stderr))
+    except StackError as exc:
+        raise UserError(str(exc)) from exc
+    tags = {record["video_id"]: record for record in outputs["tags"]}
+    for verdict in sorted(outputs["verdicts"], key=lambda r: r["video_id"]):
+        tag = tags.get(verdict["video_id"], {})
+        print(json.dumps({
+            "video_id": verdict["video_id"], "verdict": verdict["verdict"],
+            "reasons": verdict["reasons"], "scores": verdict["scores"],
+            "labels": [(t["label"], t["score"], t["coverage"]) for t in tag.get("labels", [])],
+            "technical": tag.get("technical"), "latency_s": verdict["latency_s"],
+        }))
+    return 0 if outputs["verdicts"] else 1
+
+
 def register(commands: Any) -> None:
     dev = commands.add_parser(
         "dev", help="a real local stack: Kafka broker, tritonserver, Prometheus on loopback",
@@ -98,3 +117,7 @@ def register(commands: Any) -> None:
     smoke = sub.add_parser("smoke", help="push one upload event through the stack: produce, "
                            "read back, infer on Triton's smoke model; print JSON")
     smoke.set_defaults(handler=_smoke)
+    demo = sub.add_parser("demo", help="end to end on the local stack: sample videos -> upload "
+                          "events -> the consumer -> verdicts and tags, printed; the stack is "
+                          "left as it was")
+    demo.set_defaults(handler=_demo)

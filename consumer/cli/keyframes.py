@@ -21,16 +21,13 @@ def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
 
     from consumer.errors import MediaError
     from consumer.media import KeyframeExtractor, ResizeSpec
-    from consumer.media.sources import scheme_of
+    from consumer.media.sources import allowing_named_files
 
     decode = settings.decode
     if args.max is not None:
         decode = decode.model_copy(update={"max_keyframes": args.max})
     decode = decode.model_copy(update={"workers": min(decode.workers, len(args.inputs))})
-    source = settings.source
-    if any(scheme_of(uri) == "file" for uri in args.inputs):
-        source = source.model_copy(
-            update={"allowed_schemes": [*source.allowed_schemes, "file"]})
+    source = allowing_named_files(settings.source, args.inputs)
     spec = ResizeSpec(args.size, args.mode)
     failures: list[str] = []
     with KeyframeExtractor(decode, source) as extractor:

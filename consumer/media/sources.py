@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -45,6 +45,13 @@ def scheme_of(uri: str) -> str:
     """`file` for plain paths (including Windows drive letters), else the URI's scheme."""
     scheme = urlsplit(uri).scheme.lower()
     return "file" if len(scheme) <= 1 else scheme
+
+
+def allowing_named_files(source: SourceSettings, uris: Sequence[str]) -> SourceSettings:
+    """Allow `file` when an operator names local paths on the command line (never for events)."""
+    if "file" in source.allowed_schemes or not any(scheme_of(u) == "file" for u in uris):
+        return source
+    return source.model_copy(update={"allowed_schemes": [*source.allowed_schemes, "file"]})
 
 
 @contextlib.contextmanager

@@ -38,16 +38,8 @@ from consumer.inference.triton_client import BatchScores
 from consumer.media import ExtractorClosed, ExtractorQueueFull, Keyframes, ResizeSpec
 from consumer.pipeline.jobs import VideoJob
 from consumer.pipeline.offsets import OffsetTracker, TopicPartition
-from consumer.policy.decide import (
-    INVALID_OUTPUT,
-    REVIEW,
-    Decision,
-    Reason,
-    category_scores,
-    decide,
-    unprocessable,
-)
-from consumer.policy.tagging import black_keyframes, is_static, label_tags
+from consumer.policy.assess import assess
+from consumer.policy.decide import Decision, unprocessable
 from consumer.publishing.records import (
     SourceRef,
     dlq_headers,
@@ -409,44 +401,22 @@ class Pipeline:
     # ----------------------------------------------------------------- policy
     def _finish(self, job: VideoJob) -> None:
         assert job.keyframes is not None
-        keyframes = job.keyframes
-        pts = keyframes.pts_s
-        policy = self.settings.policy
-        if job.inference_error is not None:
-            decision = Decision(REVIEW, [Reason(INVALID_OUTPUT, None, None, None, REVIEW,
-                                                str(job.inference_error))])
-        else:
-            merged: dict[str, npt.NDArray[np.float32]] = {}
-            for name, scores in job.scores.items():
-                spec = self.models[name].spec
-                for category, values in category_scores(scores, spec.labels,
-                                                        spec.categories).items():
-                    merged[category] = values if category not in merged \
-                        else np.maximum(merged[category], values)
-            decision = decide(merged, pts, policy)
-        verdict = self._verdict(job, decision, job.versions, keyframes_analyzed=len(pts),
-                                duration_s=keyframes.probe.duration_s)
-        labels = []
-        for name, scores in job.scores.items():
-            finite = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
-            labels += label_tags(name, finite, self.models[name].spec.labels, pts,
-                                 policy.tag_min_score)
-        first_spec = next(iter(self.resize_specs.values()))
-        frames = keyframes.frames[first_spec]
-        probe = keyframes.probe
-        technical = {
-            "width": probe.width, "height": probe.height, "fps": round(probe.fps, 3),
-            "duration_s": probe.duration_s, "codec": probe.codec, "container": probe.container,
-            "rotation": probe.rotation, "has_audio": probe.has_audio,
-            "static": is_static(frames), "black_keyframes_at_s": black_keyframes(frames, pts),
-        }
+        result = assess(job.keyframes, job.scores,
+                        {name: client.spec for name, client in self.models.items()},
+                        self.settings.policy,
+                        inference_error=None if job.inference_error is None
+                        else str(job.inference_error))
+        verdict = self._verdict(job, result.decision, job.versions,
+                                keyframes_analyzed=len(job.keyframes.pts_s),
+                                duration_s=job.keyframes.probe.duration_s)
         tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
-                           labels=labels, technical=technical, source=job.source,
-                           run_id=self.settings.pipeline.run_id, processed_at=datetime.now(UTC))
+                           labels=result.labels, technical=result.technical,
+                           source=job.source, run_id=self.settings.pipeline.run_id,
+                           processed_at=datetime.now(UTC))
         topics = self.settings.kafka.topics
         self._publish(job, [self._out(job, topics.verdicts, verdict),
                             self._out(job, topics.tags, tags)],
-                      verdict=decision.verdict, latency=verdict.get("latency_s"))
+                      verdict=result.decision.verdict, latency=verdict.get("latency_s"))
 
     def _verdict(self, job: VideoJob, decision: Decision, versions: Mapping[str, str], *,
                  keyframes_analyzed: int, duration_s: float | None) -> dict[str, Any]:

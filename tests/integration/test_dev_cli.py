@@ -16,7 +16,7 @@ def _vmc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, timeout=300, check=False)
 
 
-def test_dev_up_status_smoke_down_leaves_no_process(tmp_path: Path) -> None:
+def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_")}
     env["VMC_DEV__STATE_DIR"] = str(tmp_path / "state")
     up = _vmc("dev", "up", "--ttl", "600", env=env)
@@ -36,6 +36,16 @@ def test_dev_up_status_smoke_down_leaves_no_process(tmp_path: Path) -> None:
         smoke = _vmc("dev", "smoke", env=env)
         assert smoke.returncode == 0, smoke.stderr
         assert json.loads(smoke.stdout)["triton"]["output"][0][0] >= 0
+
+        # The README's demo on a stack that is already up: it must leave it up.
+        demo = _vmc("--log-level", "WARNING", "dev", "demo", env=env)
+        assert demo.returncode == 0, demo.stderr[-3000:]
+        shown = {r["video_id"]: r for r in map(json.loads, demo.stdout.splitlines())}
+        assert shown["broken"]["verdict"] == "unprocessable"
+        assert shown["noise"]["verdict"] == "allow"
+        assert ("FACE_FEMALE" in {label for label, _, _ in shown["astronaut"]["labels"]})
+        assert shown["black"]["technical"]["black_keyframes_at_s"]
+        assert _vmc("dev", "status", env=env).returncode == 0, "demo left the stack up"
 
         records = [ProcessRecord(**r) for r in
                    json.loads((tmp_path / "state" / "processes.json").read_text())]

@@ -15,9 +15,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from consumer.devstack.samples import make_video
 from consumer.settings import KafkaTopics, Settings, load_settings
 from tests.integration.conftest import RunningStack
-from tests.videos import make_video
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +117,7 @@ def committed_vs_end(settings: Settings, group: str) -> tuple[dict[int, int], di
 @contextlib.contextmanager
 def running_pipeline(settings: Settings) -> Iterator[Any]:
     """`vmc run`'s pipeline in a thread of this process; drained and stopped on exit."""
-    from consumer.cli.run import build_pipeline
+    from consumer.pipeline.wiring import build_pipeline
 
     with contextlib.ExitStack() as stack:
         pipeline = build_pipeline(settings, stack)

@@ -180,11 +180,10 @@ def test_a_video_slower_than_max_poll_interval_causes_no_rebalance(
                     for i in range(20)]
         produce(settings, records)
         hooks = _CountingHooks()
-        from consumer.cli.run import build_pipeline
+        from consumer.pipeline.wiring import build_pipeline
 
         with contextlib.ExitStack() as stack_:
-            pipeline = build_pipeline(settings, stack_)
-            pipeline.hooks = hooks
+            pipeline = build_pipeline(settings, stack_, hooks=hooks)
             started = time.monotonic()
             done = threading.Event()
             thread = threading.Thread(target=lambda: (pipeline.run(), done.set()), daemon=True)

@@ -1,0 +1,106 @@
+"""`vmc scan`: the embedded default. Same sampler, models and policy as `vmc run`, without
+Kafka; the models run in-process (onnxruntime) unless `--triton URL` is given."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from consumer.cli import UserError
+from consumer.errors import InferenceError, MediaError
+from consumer.settings import Settings
+
+
+def _video_id(uri: str) -> str:
+    return PurePosixPath(urlsplit(uri).path).stem or uri
+
+
+def _scan(args: argparse.Namespace, settings: Settings) -> int:
+    from consumer.inference.scorers import OnnxScorer, Scorer, TritonScorer
+    from consumer.media import KeyframeExtractor, ResizeSpec
+    from consumer.media.sources import allowing_named_files
+    from consumer.policy.assess import assess
+    from consumer.policy.decide import unprocessable
+    from consumer.publishing.records import SourceRef, verdict_record
+    from triton_models.specs import get_spec
+
+    try:
+        specs = [get_spec(name) for name in settings.pipeline.models]
+    except KeyError as exc:
+        raise UserError(str(exc.args[0])) from exc
+    with contextlib.ExitStack() as stack:
+        scorers: dict[str, Scorer] = {}
+        for spec in specs:
+            if args.triton:
+                triton = TritonScorer(spec, args.triton, settings.triton.timeout_s)
+                stack.callback(triton.close)
+                scorers[spec.name] = triton
+            else:
+                from triton_models.repository import build_onnx
+
+                try:
+                    scorers[spec.name] = OnnxScorer(spec,
+                                                    build_onnx(spec, settings.dev.cache_dir))
+                except InferenceError as exc:
+                    raise UserError(str(exc)) from exc
+        resize = {name: ResizeSpec(s.spec.input_size, s.spec.resize_mode)
+                  for name, s in scorers.items()}
+        decode = settings.decode.model_copy(
+            update={"workers": min(settings.decode.workers, len(args.inputs))})
+        extractor = stack.enter_context(KeyframeExtractor(
+            decode, allowing_named_files(settings.source, args.inputs)))
+        futures = [(uri, extractor.submit(uri, list(resize.values()))) for uri in args.inputs]
+        for index, (uri, future) in enumerate(futures):
+            started = datetime.now(UTC)
+            common: dict[str, Any] = {
+                "video_id": _video_id(uri), "source": SourceRef("scan", 0, index),
+                "policy_version": settings.policy.version, "run_id": "scan",
+            }
+            try:
+                keyframes = future.result()
+                scores = {name: scorer.scores(keyframes.frames[resize[name]])
+                          for name, scorer in scorers.items()}
+            except MediaError as exc:
+                decision = unprocessable(str(getattr(exc, "reason", "media")), str(exc))
+                record = verdict_record(**common, decision=decision,
+                                        models={n: s.version for n, s in scorers.items()},
+                                        keyframes_analyzed=0, duration_s=None,
+                                        processed_at=datetime.now(UTC), latency_s=None)
+            except InferenceError as exc:
+                raise UserError(f"inference failed for {uri}: {exc}") from exc
+            else:
+                result = assess(keyframes, scores, {n: s.spec for n, s in scorers.items()},
+                                settings.policy)
+                now = datetime.now(UTC)
+                record = verdict_record(**common, decision=result.decision,
+                                        models={n: s.version for n, s in scorers.items()},
+                                        keyframes_analyzed=len(keyframes.pts_s),
+                                        duration_s=keyframes.probe.duration_s,
+                                        processed_at=now,
+                                        latency_s=(now - started).total_seconds())
+                if args.tags:
+                    record["tags"] = {"labels": [vars(t) for t in result.labels],
+                                      "technical": result.technical}
+            record["uri"] = uri
+            print(json.dumps(record), flush=True)
+    return 0
+
+
+def register(commands: Any) -> None:
+    scan = commands.add_parser(
+        "scan", help="classify videos directly: one verdict JSON per video, no Kafka",
+        description="The same keyframe sampler, models and policy as `vmc run`, for files or "
+        "URLs named here. Models run in-process with onnxruntime on the ONNX that Triton "
+        "serves (built once into dev.cache_dir; needs the `models` extra), or on a Triton "
+        "server with --triton. A video that cannot be analysed gets an `unprocessable` verdict.",
+    )
+    scan.add_argument("inputs", nargs="+", metavar="FILE_OR_URL",
+                      help="local path, file://, http(s)://, gs:// or s3:// URI")
+    scan.add_argument("--triton", metavar="HOST:PORT", help="score on this Triton (gRPC)")
+    scan.add_argument("--tags", action="store_true", help="include labels and technical facts")
+    scan.set_defaults(handler=_scan)

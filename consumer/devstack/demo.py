@@ -1,0 +1,126 @@
+"""The end-to-end demo on the local stack: sample videos -> events -> `vmc run` -> outputs.
+
+It brings the stack up if needed (and down again if it was not up), makes a few videos, sends
+them as upload events to demo topics of their own, runs the real pipeline until every video
+has its verdict and tags, and returns those records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consumer.devstack.samples import make_still_video, make_video
+from consumer.devstack.stack import DevStack, StackAddresses
+from consumer.settings import KafkaTopics, Settings, load_settings
+
+
+def sample_videos(folder: Path) -> dict[str, Path]:
+    """A photo of a person, a noisy clip, a black clip, and a file that is not a video."""
+    folder.mkdir(parents=True, exist_ok=True)
+    videos = {"noise": make_video(folder / "noise.mp4", seconds=4, width=320, height=240),
+              "black": make_still_video(folder / "black.mp4",
+                                        np.zeros((240, 320, 3), np.uint8))}
+    try:
+        from skimage import data
+
+        photo = np.asarray(data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
+        videos["astronaut"] = make_still_video(folder / "astronaut.mp4", photo)
+    except ImportError:
+        pass
+    broken = folder / "broken.mp4"
+    broken.write_bytes(b"<html>not a video</html>")
+    videos["broken"] = broken
+    return videos
+
+
+def _create_topics(bootstrap: str, topics: KafkaTopics) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topics.input, 6, 1), NewTopic(topics.verdicts, 3, 1),
+                                   NewTopic(topics.tags, 3, 1), NewTopic(topics.dlq, 1, 1)])
+    for future in futures.values():
+        future.result(30)
+
+
+def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopics,
+                   group: str) -> Settings:
+    data = base.model_dump()
+    data["kafka"].update(bootstrap_servers=addresses.kafka_bootstrap, group_id=group,
+                         topics=topics.model_dump())
+    data["triton"].update(url=addresses.triton_grpc)
+    # The demo reads files it made itself; events from elsewhere never get `file`.
+    data["source"]["allowed_schemes"] = [*base.source.allowed_schemes, "file"]
+    data["decode"]["max_keyframes"] = 4
+    return load_settings(**data)
+
+
+def _collect(settings: Settings, topic: str, count: int, timeout_s: float) -> list[Any]:
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+                         "group.id": f"{settings.kafka.group_id}-reader-{topic}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(records) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            value = msg.value() if msg is not None and not msg.error() else None
+            if value:
+                records.append(json.loads(value))
+    finally:
+        consumer.close()
+    return records
+
+
+def run_demo(settings: Settings, say: Callable[[str], None],
+             timeout_s: float = 300) -> dict[str, list[Any]]:
+    """Run the demo; returns the verdict and tag records. The stack is left as it was."""
+    from confluent_kafka import Producer
+
+    from consumer.pipeline.wiring import build_pipeline
+
+    stack = DevStack(settings.dev, settings.kafka.topics, settings.metrics.port)
+    was_up = all(part.healthy for part in stack.status())
+    addresses = stack.up(log=say)
+    try:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        topics = KafkaTopics(input=f"demo-{stamp}.uploads", verdicts=f"demo-{stamp}.verdicts",
+                             tags=f"demo-{stamp}.tags", dlq=f"demo-{stamp}.dlq")
+        _create_topics(addresses.kafka_bootstrap, topics)
+        demo = _demo_settings(settings, addresses, topics, group=f"demo-{stamp}")
+        videos = sample_videos(settings.dev.state_dir / "demo-videos")
+        producer = Producer({"bootstrap.servers": addresses.kafka_bootstrap,
+                             "enable.idempotence": True})
+        for video_id, path in videos.items():
+            event = {"video_id": video_id, "uri": path.as_uri(),
+                     "uploaded_at": datetime.now(UTC).isoformat(), "content_type": "video/mp4"}
+            producer.produce(topics.input, key=video_id, value=json.dumps(event))
+        producer.flush(30)
+        say(f"produced {len(videos)} upload events to {topics.input}; running the consumer")
+        with contextlib.ExitStack() as resources:
+            pipeline = build_pipeline(demo, resources)
+            thread = threading.Thread(target=pipeline.run, name="pipeline", daemon=True)
+            thread.start()
+            try:
+                verdicts = _collect(demo, topics.verdicts, len(videos), timeout_s)
+                tags = _collect(demo, topics.tags, len(videos) - 1, 30)
+            finally:
+                pipeline.request_stop()
+                thread.join(60)
+        return {"verdicts": verdicts, "tags": tags}
+    finally:
+        if not was_up:
+            stack.down()
+            say("stack stopped (it was not up before the demo)")

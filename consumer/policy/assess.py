@@ -1,0 +1,63 @@
+"""One video's keyframes and model scores -> decision, label tags, technical facts. Pure.
+
+Both `vmc run` and `vmc scan` call this, so a verdict means the same wherever it is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from consumer.media import Keyframes
+from consumer.policy.decide import INVALID_OUTPUT, REVIEW, Decision, Reason, category_scores, decide
+from consumer.policy.rules import PolicySettings
+from consumer.policy.tagging import LabelTag, black_keyframes, is_static, label_tags
+from triton_models.specs import ModelSpec
+
+
+@dataclass(frozen=True)
+class Assessment:
+    decision: Decision
+    labels: list[LabelTag] = field(default_factory=list)
+    technical: dict[str, Any] = field(default_factory=dict)
+
+
+def assess(
+    keyframes: Keyframes,
+    scores: Mapping[str, npt.NDArray[np.float32]],
+    specs: Mapping[str, ModelSpec],
+    policy: PolicySettings,
+    *,
+    inference_error: str | None = None,
+) -> Assessment:
+    """Merge category scores over models (max), apply the policy, and describe the video."""
+    pts = keyframes.pts_s
+    if inference_error is not None:
+        decision = Decision(REVIEW, [Reason(INVALID_OUTPUT, None, None, None, REVIEW,
+                                            inference_error)])
+    else:
+        merged: dict[str, npt.NDArray[np.float32]] = {}
+        for name, model_scores in scores.items():
+            spec = specs[name]
+            for category, values in category_scores(model_scores, spec.labels,
+                                                    spec.categories).items():
+                merged[category] = values if category not in merged \
+                    else np.maximum(merged[category], values)
+        decision = decide(merged, pts, policy)
+    labels: list[LabelTag] = []
+    for name, model_scores in scores.items():
+        finite = np.nan_to_num(model_scores, nan=0.0, posinf=0.0, neginf=0.0)
+        labels += label_tags(name, finite, specs[name].labels, pts, policy.tag_min_score)
+    frames = next(iter(keyframes.frames.values()))
+    probe = keyframes.probe
+    technical = {
+        "width": probe.width, "height": probe.height, "fps": round(probe.fps, 3),
+        "duration_s": probe.duration_s, "codec": probe.codec, "container": probe.container,
+        "rotation": probe.rotation, "has_audio": probe.has_audio,
+        "static": is_static(frames), "black_keyframes_at_s": black_keyframes(frames, pts),
+    }
+    return Assessment(decision, labels, technical)
