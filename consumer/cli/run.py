@@ -6,13 +6,36 @@ import argparse
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consumer.cli import UserError
 from consumer.errors import PublishError
 from consumer.settings import ConfigError, Settings
 
+if TYPE_CHECKING:
+    from consumer.pipeline.runner import Pipeline
+
 log = logging.getLogger("consumer.cli.run")
+
+
+class _StopOnSignal:
+    """SIGTERM/SIGINT drain the pipeline; one that comes during start-up is remembered."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.pipeline: Pipeline | None = None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if self.pipeline is not None:
+            self.pipeline.request_stop()
+
+    def attach(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        if self.requested:
+            pipeline.request_stop()
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,13 +43,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.exactly_once:
         settings.pipeline = settings.pipeline.model_copy(update={"delivery": "exactly_once"})
+    stop = _StopOnSignal()
     with contextlib.ExitStack() as stack:
         try:
             pipeline = build_pipeline(settings, stack)
         except ConfigError as exc:
             raise UserError(str(exc)) from exc
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: pipeline.request_stop())
+        stop.attach(pipeline)
         log.info("consuming", extra={"topic": settings.kafka.topics.input,
                                      "group": settings.kafka.group_id,
                                      "models": settings.pipeline.models,

@@ -139,7 +139,9 @@ class KafkaBroker:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            # `=` form: a base64url id may start with '-' and would read as an option.
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                       f"--config={config}"),
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:

@@ -7,10 +7,13 @@ from one `up` to the next while free), `processes.json` (what `down` stops) and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from consumer.devstack.kafka import KafkaBroker, KafkaPorts, fetch_kafka_jars, kafka_libs_dir
@@ -30,6 +33,8 @@ from triton_models.repository import write_repository
 _PORT_NAMES = ("kafka", "kafka_controller", "triton_http", "triton_grpc", "triton_metrics",
                "prometheus")
 DEFAULT_TTL_S = 12 * 3600.0
+PORT_RACE_RETRIES = 2
+_PORT_TAKEN = re.compile(r"already in use", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,12 @@ class DevStack:
             saved = {}
         return {name: saved.get(name) or free_port() for name in _PORT_NAMES}
 
-    def _refresh_busy_ports(self) -> None:
+    def _refresh_busy_ports(self, *, fresh: bool = False) -> None:
         """Ports saved by an earlier `up` may have been taken by something else since."""
         taken = set()
         for name in _PORT_NAMES:
+            if fresh:
+                self.ports[name] = free_port()
             while not port_is_free(self.ports[name]) or self.ports[name] in taken:
                 self.ports[name] = free_port()
             taken.add(self.ports[name])
@@ -153,15 +160,47 @@ class DevStack:
             return self.addresses()
         self.down()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._refresh_busy_ports()
         start = time.monotonic()
         log(f"fetching Kafka {self.dev.kafka_version} jars (cached in {self.dev.cache_dir})")
         fetch_kafka_jars(self.dev.cache_dir, self.dev.kafka_version)
         write_repository(self.state_dir / "models", target="cpu", cache_dir=self.dev.cache_dir)
-        parts = (self.kafka, self.triton, self.prometheus)
+        for attempt in range(PORT_RACE_RETRIES + 1):
+            self._refresh_busy_ports(fresh=attempt > 0)
+            logs = self._log_sizes()
+            try:
+                self._start_parts(log, start)
+                break
+            except StackError as exc:
+                # A port found free can be taken before the server binds it: try new ones.
+                if attempt == PORT_RACE_RETRIES or not self._lost_a_port(logs):
+                    raise
+                log(f"a port was taken while starting, retrying on new ports: {exc}")
+        addresses = self.addresses()
+        (self.state_dir / "addresses.json").write_text(
+            json.dumps(addresses.__dict__, indent=2)
+        )
+        log(f"stack up in {time.monotonic() - start:.1f}s")
+        return addresses
+
+    def _log_sizes(self) -> dict[Path, int]:
+        paths = [self.kafka.home / "kafka.log", self.triton.home / "triton.log",
+                 self.prometheus.home / "prometheus.log"]
+        return {p: p.stat().st_size if p.exists() else 0 for p in paths}
+
+    def _lost_a_port(self, since: dict[Path, int]) -> bool:
+        """Did any part log a bind failure during this attempt?"""
+        for path, offset in since.items():
+            with contextlib.suppress(OSError), open(path, "rb") as handle:
+                handle.seek(offset)
+                if _PORT_TAKEN.search(handle.read().decode(errors="replace")):
+                    return True
+        return False
+
+    def _start_parts(self, log: Callable[[str], None], start: float) -> None:
+        """Launch all parts at once, then wait for each; on any failure stop them all."""
         started: list[ProcessRecord] = []
         try:
-            for part in parts:
+            for part in (self.kafka, self.triton, self.prometheus):
                 started.append(part.launch(ttl_s=self.ttl_s, die_with_parent=self.die_with_parent))
                 self._save(started)
             for record, check in zip(started, self._checks().values(), strict=True):
@@ -173,12 +212,6 @@ class DevStack:
         except BaseException:
             self.down()
             raise
-        addresses = self.addresses()
-        (self.state_dir / "addresses.json").write_text(
-            json.dumps(addresses.__dict__, indent=2)
-        )
-        log(f"stack up in {time.monotonic() - start:.1f}s")
-        return addresses
 
     def _topic_partitions(self) -> dict[str, int]:
         return {

@@ -64,4 +64,5 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def delay(self, attempt: int) -> float:
-        return self._rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** max(attempt, 0)))
+        exponent = min(max(attempt, 0), 30)  # 2**1024 would overflow a float
+        return self._rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** exponent))

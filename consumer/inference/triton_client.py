@@ -65,7 +65,12 @@ class TritonModelClient:
         outputs = [self._grpc.InferRequestedOutput(spec.scores_output)]
 
         def callback(result: Any, error: Any) -> None:
-            done(self._to_scores(result, error, len(pixels)))
+            try:
+                outcome = self._to_scores(result, error, len(pixels))
+            except Exception as exc:  # never lose a completion on gRPC's thread
+                outcome = InferenceError(f"{spec.name}:{spec.version}: unreadable response: "
+                                         f"{exc}")
+            done(outcome)
 
         try:
             self._client.async_infer(spec.name, [tensor], callback, outputs=outputs,

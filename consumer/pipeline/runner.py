@@ -57,6 +57,12 @@ FATAL_DELIVERY_CODES = ("UNKNOWN_TOPIC", "TOPIC_AUTHORIZATION", "_UNKNOWN_PARTIT
                         "UNKNOWN_TOPIC_OR_PART", "CLUSTER_AUTHORIZATION")
 
 
+def _covered(positions: Mapping[TopicPartition, int], src: SourceRef) -> bool:
+    """Is this source offset below the position about to be committed for its partition?"""
+    position = positions.get((src.topic, src.partition))
+    return position is not None and src.offset < position
+
+
 class _NoKeyframes(MediaError):
     """The decoder returned a video without a single frame."""
 
@@ -127,12 +133,13 @@ class Pipeline:
         self.backoff = Backoff(settings.triton.retry_base_s, settings.triton.retry_cap_s)
         self.tracker = OffsetTracker()
         self.jobs: dict[int, VideoJob] = {}
-        self.by_offset: dict[tuple[str, int, int], int] = {}
         self.completions: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.assigned: set[TopicPartition] = set()
         self.paused: set[TopicPartition] = set()
         self.eos_ready: list[tuple[SourceRef, list[Record]]] = []
         self.resubmit: deque[tuple[float, int]] = deque()
+        self.waiting_rows: deque[int] = deque()
+        self._txn_committing: dict[TopicPartition, int] | None = None
         self._next_job = 0
         self._last_commit = 0.0
         self._stop_requested = False
@@ -234,6 +241,9 @@ class Pipeline:
             if msg.error() is not None:
                 log.warning("consumer error: %s", msg.error())
                 continue
+            if (msg.topic(), msg.partition()) not in self.assigned:
+                # Fetched before a revoke took effect: the partition's new owner reads it.
+                continue
             self._accept(msg)
 
     def _accept(self, msg: Any) -> None:
@@ -243,7 +253,6 @@ class Pipeline:
         self._next_job += 1
         self.tracker.start(job.tp, source.offset)
         self.jobs[job.job_id] = job
-        self.by_offset[(source.topic, source.partition, source.offset)] = job.job_id
         try:
             job.event = parse_upload_event(
                 msg.value(), job.headers, allowed_schemes=self._allowed_schemes(),
@@ -284,6 +293,10 @@ class Pipeline:
             job = self.jobs.get(job_id)
             if job is not None:
                 self._submit(job)
+        for _ in range(len(self.waiting_rows)):
+            job = self.jobs.get(self.waiting_rows.popleft())
+            if job is not None:
+                self._queue_rows(job)
 
     # ----------------------------------------------------------------- completions
     def _completion(self, kind: str, *context: Any) -> Callable[[Any], None]:
@@ -324,13 +337,21 @@ class Pipeline:
             return
         job.keyframes = keyframes
         self.hooks.keyframes(len(keyframes.pts_s), self.clock() - job.received_at)
+        self._queue_rows(job)
+
+    def _queue_rows(self, job: VideoJob) -> None:
+        """Queue every model's rows of a decoded video, or retry later if a batcher is full."""
+        assert job.keyframes is not None
+        frames = {name: job.keyframes.frames[spec] for name, spec in self.resize_specs.items()}
+        if not all(self.batchers[n].has_room(len(f)) for n, f in frames.items()):
+            self.waiting_rows.append(job.job_id)
+            return
         now = self.clock()
-        for name, spec in self.resize_specs.items():
-            frames = keyframes.frames[spec]
-            job.scores[name] = np.full((len(frames), len(self.models[name].spec.labels)),
+        for name, rows in frames.items():
+            job.scores[name] = np.full((len(rows), len(self.models[name].spec.labels)),
                                        np.nan, np.float32)
-            job.rows_left[name] = len(frames)
-            self.batchers[name].add(job.job_id, frames, now)
+            job.rows_left[name] = len(rows)
+            self.batchers[name].add(job.job_id, rows, now)
 
     def _on_decoded_error(self, job: VideoJob, exc: BaseException) -> None:
         """Bad media: an `unprocessable` verdict plus the event in the DLQ."""
@@ -395,8 +416,11 @@ class Pipeline:
                 if batch is None:
                     break
                 self.inflight_batches[name] += 1
-                self.models[name].infer_async(batch.tensor(),
-                                              self._completion("inferred", name, batch, now))
+                done = self._completion("inferred", name, batch, now)
+                try:
+                    self.models[name].infer_async(batch.tensor(), done)
+                except Exception as exc:  # a bug at the edge: fail this batch closed
+                    done(InferenceError(f"{name}: request not sent: {exc}"))
 
     # ----------------------------------------------------------------- policy
     def _finish(self, job: VideoJob) -> None:
@@ -487,7 +511,6 @@ class Pipeline:
 
     def _forget(self, job: VideoJob) -> None:
         self.jobs.pop(job.job_id, None)
-        self.by_offset.pop((job.source.topic, job.source.partition, job.source.offset), None)
 
     def _flush_outputs(self, timeout_s: float) -> None:
         if not self.exactly_once:
@@ -529,42 +552,80 @@ class Pipeline:
         now = self.clock()
         if not force and now - self._last_commit < self.settings.pipeline.commit_interval_s:
             return
+        self._last_commit = now
+        if self._txn_committing is not None:
+            self._finish_commit(self._txn_committing)  # a commit that timed out: retry it
+            return
         positions = {tp: pos for tp, pos in self.tracker.to_commit().items()
                      if tp in self.assigned}
         if not positions:
             return
-        self._last_commit = now
-
-        def covered(src: SourceRef) -> bool:
-            position = positions.get((src.topic, src.partition))
-            return position is not None and src.offset < position
-
-        batch = [records for src, records in self.eos_ready if covered(src)]
         try:
             self.producer.begin_transaction()
-            for records in batch:
-                for topic, key, value, headers in records:
-                    self._produce(topic, key, value, headers, lambda err, msg: None)
+            for src, records in self.eos_ready:
+                if _covered(positions, src):
+                    for topic, key, value, headers in records:
+                        self._produce(topic, key, value, headers, lambda err, msg: None)
             self.producer.send_offsets_to_transaction(
                 [KafkaTP(t, p, o) for (t, p), o in positions.items()],
                 self.consumer.consumer_group_metadata(), 30)
+        except KafkaException as exc:
+            self._abort_transaction(exc.args[0])
+            return
+        self._finish_commit(positions)
+
+    def _finish_commit(self, positions: dict[TopicPartition, int]) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
             self.producer.commit_transaction(30)
         except KafkaException as exc:
             error = exc.args[0]
-            if error.fatal() or "FENCED" in error.name():
-                self._fatal = PublishError(f"transactional producer fenced or fatal: {error}")
+            if error.retriable() and not error.txn_requires_abort() and not error.fatal():
+                # It may have committed in the background: retry the same commit, never a
+                # new transaction with the same records.
+                self._txn_committing = positions
+                log.warning("transaction commit not confirmed, retrying: %s", error)
                 return
-            log.warning("transaction aborted, will retry: %s", error)
-            if error.txn_requires_abort():
-                self.producer.abort_transaction(30)
+            self._txn_committing = None
+            self._abort_transaction(error)
             return
-        self.eos_ready = [item for item in self.eos_ready if not covered(item[0])]
+        self._txn_committing = None
+        self.eos_ready = [item for item in self.eos_ready if not _covered(positions, item[0])]
         self.tracker.mark_committed(positions)
+
+    def _abort_transaction(self, error: Any) -> None:
+        """Abort and keep the finished records for the next transaction; fatal stops us."""
+        from confluent_kafka import KafkaException
+
+        if error.fatal():
+            self._fatal = PublishError(f"transactional producer fenced or fatal: {error}")
+            return
+        log.warning("transaction aborted, will retry: %s", error)
+        try:
+            self.producer.abort_transaction(30)
+        except KafkaException as exc:
+            if exc.args[0].fatal():
+                self._fatal = PublishError(f"transaction abort failed fatally: {exc.args[0]}")
+            else:
+                log.warning("transaction abort failed, will retry: %s", exc.args[0])
 
     # ----------------------------------------------------------------- rebalance
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        from confluent_kafka import TopicPartition as KafkaTP
+
         tps = {(p.topic, p.partition) for p in partitions}
+        self.tracker.revoke(list(tps))  # a partition that comes back starts a fresh window
         self.assigned |= tps
+        # librdkafka keeps an application pause across revoke and reassignment: set the state
+        # of new partitions explicitly, paused only if everything is paused right now.
+        fresh = [KafkaTP(t, p) for t, p in sorted(tps)]
+        if self._should_pause_all():
+            consumer.pause(fresh)
+            self.paused |= tps
+        else:
+            consumer.resume(fresh)
+            self.paused -= tps
         log.info("assigned %s", sorted(tps))
         self.hooks.assignment(len(self.assigned))
 
@@ -602,14 +663,27 @@ class Pipeline:
         self.paused -= tps
 
     # ----------------------------------------------------------------- backpressure
+    def _triton_out(self) -> bool:
+        """Open breaker, or half-open with work to try; half-open and idle lets events in,
+        or no trial call could ever be made."""
+        state = self.breaker.state(self.clock())
+        if state is BreakerState.OPEN:
+            return True
+        busy = any(self.batchers.values()) or any(self.inflight_batches.values())
+        return state is BreakerState.HALF_OPEN and busy
+
+    def _should_pause_all(self) -> bool:
+        over = self.inflight() >= self.settings.pipeline.max_inflight_videos
+        return self._stop_requested or over or self._triton_out()
+
     def _apply_backpressure(self) -> None:
         """Pause everything while over the bound, Triton is out, or we are stopping."""
         from confluent_kafka import TopicPartition as KafkaTP
 
         pipe = self.settings.pipeline
         inflight = self.inflight()
-        triton_out = self.breaker.state(self.clock()) is not BreakerState.CLOSED
-        if self._stop_requested or triton_out or inflight >= pipe.max_inflight_videos:
+        triton_out = self._triton_out()
+        if self._should_pause_all():
             want_paused = set(self.assigned)
         elif inflight <= pipe.max_inflight_videos * pipe.resume_ratio:
             want_paused = set()

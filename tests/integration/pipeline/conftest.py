@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import threading
 import time
@@ -62,6 +63,12 @@ def upload_event(video_id: str, uri: str) -> bytes:
     return json.dumps({"video_id": video_id, "uri": uri,
                        "uploaded_at": datetime.now(UTC).isoformat(),
                        "content_type": "video/mp4"}).encode()
+
+
+def uploads(videos: list[Path], count: int) -> list[tuple[str | None, bytes]]:
+    """`count` upload events with ids v0, v1, ..., cycling over `videos`."""
+    return [(f"v{i}", upload_event(f"v{i}", videos[i % len(videos)].as_uri()))
+            for i in range(count)]
 
 
 def produce(settings: Settings, records: list[tuple[str | None, bytes]],
@@ -197,3 +204,53 @@ def wait_for_records(settings: Settings, topic: str, at_least: int, timeout_s: f
             return got
         if time.monotonic() > deadline:
             pytest.fail(f"{topic}: {len(got)} records after {timeout_s}s, wanted {at_least}")
+
+
+class _DripHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one file slowly: small chunks with pauses (a slow origin, not a dead one)."""
+
+    payload = b""
+    seconds = 12.0
+
+    def do_GET(self) -> None:
+        body = self.payload
+        start, end = 0, len(body) - 1
+        if "Range" in self.headers:
+            first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
+            start, end = int(first or 0), min(int(last) if last else end, end)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        chunk = max(1, len(body) // 24)
+        for offset in range(start, end + 1, chunk):
+            self.wfile.write(body[offset:min(offset + chunk, end + 1)])
+            self.wfile.flush()
+            time.sleep(self.seconds / 24)
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.payload)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def drip_server(payload: bytes, seconds: float = 12.0) -> Iterator[str]:
+    """A 127.0.0.1 HTTP server that takes `seconds` to send `payload` (a slow origin)."""
+    handler = type("Drip", (_DripHandler,), {"payload": payload, "seconds": seconds})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from consumer.settings import KafkaTopics
@@ -14,10 +15,12 @@ from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
     VmcProcess,
     committed_vs_end,
+    drip_server,
     pipeline_settings,
     produce,
     read_topic,
     upload_event,
+    uploads,
     wait_for_records,
 )
 
@@ -34,30 +37,43 @@ def test_sigterm_drains_exits_0_and_a_restart_duplicates_nothing(
     stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
     tmp_path: Path,
 ) -> None:
-    settings = pipeline_settings(stack, topics, group=unique)
-    n = 60
-    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
-                       for i in range(n)])
-    first = VmcProcess(settings, tmp_path / "first.log")
-    try:
-        wait_for_records(settings, topics.verdicts, 5, timeout_s=120)
-        first.signal(signal.SIGTERM)
-        assert first.wait(90) == 0, (tmp_path / "first.log").read_text()[-3000:]
-    finally:
-        first.stop()
-    drained = read_topic(settings, topics.verdicts, expect=0, timeout_s=5)
+    with drip_server(sample_videos[0].read_bytes(), seconds=10) as slow_url:
+        settings = pipeline_settings(
+            stack, topics, group=unique,
+            source={"allowed_schemes": ["file", "http"], "allowed_networks": ["127.0.0.0/8"],
+                    "read_timeout_s": 30})
+        first_wave = [("slow", upload_event("slow", slow_url)), *uploads(sample_videos, 20)]
+        produce(settings, first_wave)
+        first = VmcProcess(settings, tmp_path / "first.log")
+        try:
+            wait_for_records(settings, topics.verdicts, 5, timeout_s=120)
+            signalled_at = datetime.now(UTC)
+            first.signal(signal.SIGTERM)
+            assert first.wait(90) == 0, (tmp_path / "first.log").read_text()[-3000:]
+        finally:
+            first.stop()
+    drained = [json.loads(m.value()) for m in
+               read_topic(settings, topics.verdicts, expect=len(first_wave), timeout_s=10)]
+    slow = [r for r in drained if r["video_id"] == "slow"]
+    assert slow, "the video in flight at SIGTERM was drained, not dropped"
+    assert datetime.fromisoformat(slow[0]["processed_at"]) > signalled_at
     committed, _ = committed_vs_end(settings, unique)
     assert sum(committed.values()) == len(drained), "drained work is exactly what was committed"
 
+    second_wave = [(f"w{i}", upload_event(f"w{i}", sample_videos[i % 3].as_uri()))
+                   for i in range(20)]
+    produce(settings, second_wave)
     second = VmcProcess(settings, tmp_path / "second.log")
     try:
-        verdicts = wait_for_records(settings, topics.verdicts, n, timeout_s=240)
+        wait_for_records(settings, topics.verdicts, len(first_wave) + len(second_wave),
+                         timeout_s=240)
     finally:
         second.signal(signal.SIGTERM)
-        assert second.wait(90) == 0
-    by_video = _verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
-    assert len(by_video) == n
-    assert len(verdicts) == n, "a restart after a drain produces no duplicate"
+        assert second.wait(90) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    everything = read_topic(settings, topics.verdicts, expect=41, settle_s=3)
+    by_video = _verdict_ids_by_video(everything)
+    assert len(by_video) == len(first_wave) + len(second_wave)
+    assert len(everything) == len(by_video), "a restart after a drain produces no duplicate"
 
 
 def test_kill_9_then_restart_loses_nothing_and_duplicates_share_verdict_ids(
@@ -66,8 +82,7 @@ def test_kill_9_then_restart_loses_nothing_and_duplicates_share_verdict_ids(
 ) -> None:
     settings = pipeline_settings(stack, topics, group=unique)
     n = 60
-    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
-                       for i in range(n)])
+    produce(settings, uploads(sample_videos, n))
     first = VmcProcess(settings, tmp_path / "first.log")
     try:
         wait_for_records(settings, topics.verdicts, 10, timeout_s=120)
@@ -101,8 +116,7 @@ def test_exactly_once_kill_9_leaves_no_duplicate_for_read_committed_readers(
                                  pipeline={"delivery": "exactly_once"},
                                  kafka={"transactional_id": f"{unique}-tx"})
     n = 40
-    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
-                       for i in range(n)])
+    produce(settings, uploads(sample_videos, n))
     first = VmcProcess(settings, tmp_path / "first.log")
     try:
         wait_for_records(settings, topics.verdicts, 8, timeout_s=120, read_committed=True)

@@ -15,6 +15,7 @@ from tests.integration.pipeline.conftest import (
     read_topic,
     running_pipeline,
     upload_event,
+    uploads,
 )
 
 
@@ -22,8 +23,7 @@ def test_200_events_give_200_verdicts_and_tags_and_commit_to_the_end(
     stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str
 ) -> None:
     settings = pipeline_settings(stack, topics, group=unique)
-    events = [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri())) for i in range(200)]
-    produce(settings, events)
+    produce(settings, uploads(sample_videos, 200))
     with running_pipeline(settings):
         verdicts = read_topic(settings, topics.verdicts, expect=200, timeout_s=300)
         tags = read_topic(settings, topics.tags, expect=200, timeout_s=60)

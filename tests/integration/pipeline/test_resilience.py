@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +19,13 @@ from consumer.settings import KafkaTopics
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
     committed_vs_end,
+    drip_server,
     pipeline_settings,
     produce,
     read_topic,
     running_pipeline,
     upload_event,
+    uploads,
     wait_for_records,
 )
 
@@ -61,7 +61,7 @@ def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
         **stack.addresses.__dict__, "triton_grpc": triton.grpc_url}), 0, {})
     settings = pipeline_settings(stack_here, topics, group=unique)
     n = 40
-    events = [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri())) for i in range(n)]
+    events = uploads(sample_videos, n)
     try:
         with running_pipeline(settings) as pipeline:
             produce(settings, events[:20])
@@ -91,8 +91,7 @@ def test_consumers_joining_and_leaving_the_group_lose_nothing(
 ) -> None:
     settings = pipeline_settings(stack, topics, group=unique, decode={"workers": 1})
     n = 90
-    produce(settings, [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
-                       for i in range(n)])
+    produce(settings, uploads(sample_videos, n))
     with contextlib.ExitStack() as members:
         first = members.enter_context(running_pipeline(settings))
         members.enter_context(running_pipeline(settings))
@@ -108,55 +107,6 @@ def test_consumers_joining_and_leaving_the_group_lose_nothing(
     assert all(len(ids) == 1 for ids in by_video.values())
 
 
-class _DripHandler(http.server.BaseHTTPRequestHandler):
-    """Serves one file slowly: small chunks with pauses (a slow origin, not a dead one)."""
-
-    payload = b""
-    seconds = 12.0
-
-    def do_GET(self) -> None:
-        body = self.payload
-        start, end = 0, len(body) - 1
-        if "Range" in self.headers:
-            first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
-            start, end = int(first or 0), min(int(last) if last else end, end)
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.end_headers()
-        chunk = max(1, len(body) // 24)
-        for offset in range(start, end + 1, chunk):
-            self.wfile.write(body[offset:min(offset + chunk, end + 1)])
-            self.wfile.flush()
-            time.sleep(self.seconds / 24)
-
-    def do_HEAD(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.payload)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@contextlib.contextmanager
-def _drip_server(payload: bytes) -> Iterator[str]:
-    handler = type("Drip", (_DripHandler,), {"payload": payload})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 class _CountingHooks(PipelineHooks):
     def __init__(self) -> None:
         self.assignment_changes = 0
@@ -168,7 +118,7 @@ class _CountingHooks(PipelineHooks):
 def test_a_video_slower_than_max_poll_interval_causes_no_rebalance(
     stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
 ) -> None:
-    with _drip_server(sample_videos[0].read_bytes()) as slow_url:
+    with drip_server(sample_videos[0].read_bytes()) as slow_url:
         settings = pipeline_settings(
             stack, topics, group=unique,
             kafka={"client": {"max.poll.interval.ms": "6000", "session.timeout.ms": "6000"}},
@@ -176,8 +126,7 @@ def test_a_video_slower_than_max_poll_interval_causes_no_rebalance(
                     "read_timeout_s": 30},
             decode={"timeout_s": 60})
         records = [("slow", upload_event("slow", slow_url))]
-        records += [(f"v{i}", upload_event(f"v{i}", sample_videos[i % 3].as_uri()))
-                    for i in range(20)]
+        records += uploads(sample_videos, 20)
         produce(settings, records)
         hooks = _CountingHooks()
         from consumer.pipeline.wiring import build_pipeline

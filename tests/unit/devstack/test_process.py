@@ -87,3 +87,23 @@ def test_die_with_parent_reaches_the_child_of_a_dead_parent(tmp_path: Path) -> N
     pid, start = (int(x) for x in pidfile.read_text().split())
     record = ProcessRecord("s", pid, start, "")
     wait_until("orphan ends", lambda: not record.alive(), timeout_s=10)
+
+
+def test_storage_format_accepts_a_cluster_id_that_starts_with_a_dash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import uuid
+
+    from consumer.devstack.kafka import KafkaBroker, KafkaPorts, kafka_libs_dir
+    from consumer.settings import DevSettings
+
+    libs = kafka_libs_dir(DevSettings().cache_dir, DevSettings().kafka_version)
+    if not (libs / ".complete").exists() or shutil.which("java") is None:
+        pytest.fail(f"Kafka jars missing in {libs}: run `vmc dev fetch` (bootstrap does)")
+    dashed = uuid.UUID(bytes=bytes.fromhex("fb") + bytes(15))  # base64url: "-w..."
+    monkeypatch.setattr(uuid, "uuid4", lambda: dashed)
+    broker = KafkaBroker(tmp_path / "kafka", libs, KafkaPorts(19092, 19093), heap_mb=128)
+    broker.home.mkdir()
+    broker._format_once(broker._write_config())
+    assert (tmp_path / "kafka" / "data" / "meta.properties").exists()

@@ -48,3 +48,7 @@ def test_backoff_is_jittered_within_an_exponential_cap() -> None:
     assert all(0 <= d <= 1.0 for d in delays)
     assert max(backoff.delay(0) for _ in range(200)) <= 0.1
     assert len({round(d, 6) for d in delays}) > 100
+
+
+def test_backoff_survives_a_very_long_outage() -> None:
+    assert 0 <= Backoff(base_s=0.1, cap_s=5.0).delay(5000) <= 5.0
