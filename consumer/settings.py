@@ -162,6 +162,8 @@ class MetricsSettings(Section):
 
     host: str = "0.0.0.0"
     port: int = Field(9108, gt=0, lt=65536)
+    liveness_timeout_s: float = Field(30.0, gt=0)
+    statistics_interval_s: float = Field(5.0, gt=0)
 
 
 class LogSettings(Section):

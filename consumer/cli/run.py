@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     stop = _StopOnSignal()
     with contextlib.ExitStack() as stack:
         try:
-            pipeline = build_pipeline(settings, stack)
+            pipeline = build_pipeline(settings, stack, observe=True)
         except ConfigError as exc:
             raise UserError(str(exc)) from exc
         stop.attach(pipeline)

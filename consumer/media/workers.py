@@ -156,8 +156,10 @@ class _Worker:
         self._decode = decode
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        self.starts = 0
 
     def start(self) -> None:
+        self.starts += 1
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_worker_main, args=(child, *self._args),
                                     name="vmc-decode", daemon=True)
@@ -242,6 +244,11 @@ class KeyframeExtractor:
         ]
         for thread in self._threads:
             thread.start()
+
+    @property
+    def restarts(self) -> int:
+        """Workers started again after a crash, kill or timeout (for a crash-loop alert)."""
+        return sum(max(0, worker.starts - 1) for worker in self._workers)
 
     @property
     def pending(self) -> int:

@@ -88,10 +88,12 @@ class PipelineHooks:
     def event(self, outcome: str) -> None: ...
     def verdict(self, verdict: str, latency_s: float | None) -> None: ...
     def failure(self, stage: str, reason: str) -> None: ...
-    def keyframes(self, count: int, decode_s: float) -> None: ...
-    def batch(self, model: str, size: int, seconds: float) -> None: ...
+    def dead_letter(self, stage: str) -> None: ...
+    def keyframes_decoded(self, count: int, decode_s: float) -> None: ...
+    def batch(self, model: str, size: int, capacity: int, seconds: float) -> None: ...
     def loop(self, inflight: int, paused: int, breaker: BreakerState) -> None: ...
     def assignment(self, partitions: int) -> None: ...
+    def statistics(self, stats_json: str) -> None: ...
 
 
 class Pipeline:
@@ -336,7 +338,7 @@ class Pipeline:
             self._on_decoded_error(job, _NoKeyframes("decoder returned no keyframe"))
             return
         job.keyframes = keyframes
-        self.hooks.keyframes(len(keyframes.pts_s), self.clock() - job.received_at)
+        self.hooks.keyframes_decoded(len(keyframes.pts_s), self.clock() - job.received_at)
         self._queue_rows(job)
 
     def _queue_rows(self, job: VideoJob) -> None:
@@ -385,7 +387,7 @@ class Pipeline:
             return
         self.breaker.success()
         self.retry_attempt[name] = 0
-        self.hooks.batch(name, len(batch), now - started)
+        self.hooks.batch(name, len(batch), self.batchers[name].max_size, now - started)
         for i, row in enumerate(batch.rows):
             job = self.jobs.get(row.owner)
             if job is None:
@@ -464,6 +466,7 @@ class Pipeline:
 
     def _dlq_record(self, job: VideoJob, stage: str, error: BaseException,
                     reason: str) -> Record:
+        self.hooks.dead_letter(stage)
         headers = dlq_headers(stage=stage, error=error, reason=reason, attempt=1,
                               source=job.source, original=job.headers,
                               run_id=self.settings.pipeline.run_id)

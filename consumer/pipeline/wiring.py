@@ -9,8 +9,12 @@ from consumer.settings import ConfigError, Settings
 
 
 def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
-                   hooks: PipelineHooks | None = None) -> Pipeline:
-    """Wire the edges; `stack` closes them. Inconsistent settings raise `ConfigError`."""
+                   hooks: PipelineHooks | None = None, *, observe: bool = False) -> Pipeline:
+    """Wire the edges; `stack` closes them. Inconsistent settings raise `ConfigError`.
+
+    With `observe`, the pipeline reports to Prometheus metrics and the HTTP port of
+    `settings.metrics` serves /metrics, /healthz and /readyz.
+    """
     from confluent_kafka import Consumer, KafkaException, Producer
 
     from consumer.inference.triton_client import TritonModelClient
@@ -29,8 +33,21 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     except KeyError as exc:
         raise ConfigError(f"pipeline.models: {exc.args[0]}") from exc
     group = settings.kafka.group_id
+    metrics = None
+    if observe:
+        from prometheus_client import CollectorRegistry
+
+        from consumer.observability.metrics import ConsumerMetrics
+
+        registry = CollectorRegistry()
+        metrics = ConsumerMetrics(registry, settings.kafka.topics.input)
+        hooks = metrics
+    kafka_cfg = consumer_config(settings.kafka, group, settings.pipeline)
+    if metrics is not None:
+        kafka_cfg["statistics.interval.ms"] = int(settings.metrics.statistics_interval_s * 1000)
+        kafka_cfg["stats_cb"] = metrics.statistics
     try:
-        consumer = Consumer(consumer_config(settings.kafka, group, settings.pipeline))
+        consumer = Consumer(kafka_cfg)
         producer = Producer(producer_config(settings.kafka, group, settings.pipeline))
     except KafkaException as exc:
         raise ConfigError(f"invalid Kafka client configuration: {exc.args[0].str()}") from exc
@@ -40,4 +57,20 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
               for spec in specs]
     for model in models:
         stack.callback(model.close)
-    return Pipeline(settings, consumer, producer, extractor, models, hooks=hooks)
+    pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks)
+    if metrics is not None:
+        from consumer.observability.health import HealthServer, PipelineProbes
+        from consumer.observability.metrics import WorkerPoolCollector
+
+        registry.register(WorkerPoolCollector(lambda: extractor.restarts,
+                                              lambda: extractor.pending))
+        probes = PipelineProbes(pipeline, [model.ready for model in models],
+                                liveness_timeout_s=settings.metrics.liveness_timeout_s)
+        try:
+            server = HealthServer(settings.metrics.host, settings.metrics.port, registry,
+                                  probes.live, probes.ready)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve metrics on {settings.metrics.host}:"
+                              f"{settings.metrics.port}: {exc}") from exc
+        stack.callback(server.close)
+    return pipeline

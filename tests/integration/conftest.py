@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from consumer.devstack.process import StackError, free_port
+from consumer.devstack.process import (
+    ProcessRecord,
+    StackError,
+    free_port,
+    stop_process,
+    wait_until,
+)
+from consumer.devstack.samples import make_video
 from consumer.devstack.stack import DevStack, StackAddresses
-from consumer.settings import Settings, load_settings
+from consumer.settings import KafkaTopics, Settings, load_settings
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture(scope="session")
+def sample_videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three small H.264 clips with different content, 2 s each, keyframe every 0.5 s."""
+    folder = tmp_path_factory.mktemp("videos")
+    return [make_video(folder / f"clip{i}.mp4", seed=i) for i in range(3)]
+
+
+@pytest.fixture
+def topics(stack_settings: Settings, unique: str) -> KafkaTopics:
+    """Fresh input (6 partitions) and output topics for one test."""
+    names = KafkaTopics(input=f"{unique}.in", verdicts=f"{unique}.verdicts",
+                        tags=f"{unique}.tags", dlq=f"{unique}.dlq")
+    admin = AdminClient(stack_settings.kafka.librdkafka_config())
+    futures = admin.create_topics([NewTopic(names.input, 6, 1), NewTopic(names.verdicts, 3, 1),
+                                   NewTopic(names.tags, 3, 1), NewTopic(names.dlq, 1, 1)])
+    for future in futures.values():
+        future.result(30)
+    return names
+
+
+@pytest.fixture(scope="session")
 def stack_settings(stack: RunningStack) -> Settings:
     """Settings pointing at the test stack, as `vmc` would build them from its env exports."""
     return load_settings(
@@ -102,3 +130,38 @@ def unique(request: pytest.FixtureRequest) -> str:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+class PrivateTriton:
+    """A tritonserver of one test's own, on the stack's model repository: stop it at will."""
+
+    def __init__(self, home: Path, model_repository: Path) -> None:
+        from consumer.devstack.triton import TritonPorts, TritonServer
+
+        ports = TritonPorts(free_port(), free_port(), free_port())
+        self.server = TritonServer(home, model_repository, ports)
+        self.record: ProcessRecord | None = None
+
+    @property
+    def url(self) -> str:
+        return self.server.grpc_url
+
+    def start(self) -> None:
+        self.record = self.server.launch(ttl_s=900, die_with_parent=True)
+        wait_until("private tritonserver", self.server.ready, timeout_s=120, record=self.record)
+
+    def stop(self) -> None:
+        if self.record is not None:
+            stop_process(self.record)
+
+
+@pytest.fixture
+def private_triton(stack: RunningStack, tmp_path: Path) -> Iterator[PrivateTriton]:
+    if stack.model_repository is None:
+        pytest.fail("a private tritonserver needs the stack's model repository (own stack)")
+    triton = PrivateTriton(tmp_path / "triton", stack.model_repository)
+    triton.start()
+    try:
+        yield triton
+    finally:
+        triton.stop()

@@ -14,31 +14,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from consumer.devstack.samples import make_video
 from consumer.settings import KafkaTopics, Settings, load_settings
 from tests.integration.conftest import RunningStack
-
-
-@pytest.fixture(scope="session")
-def sample_videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Three small H.264 clips with different content, 2 s each, keyframe every 0.5 s."""
-    folder = tmp_path_factory.mktemp("videos")
-    return [make_video(folder / f"clip{i}.mp4", seed=i) for i in range(3)]
-
-
-@pytest.fixture
-def topics(stack_settings: Settings, unique: str) -> KafkaTopics:
-    """Fresh input (6 partitions) and output topics for one test."""
-    names = KafkaTopics(input=f"{unique}.in", verdicts=f"{unique}.verdicts",
-                        tags=f"{unique}.tags", dlq=f"{unique}.dlq")
-    admin = AdminClient(stack_settings.kafka.librdkafka_config())
-    futures = admin.create_topics([NewTopic(names.input, 6, 1), NewTopic(names.verdicts, 3, 1),
-                                   NewTopic(names.tags, 3, 1), NewTopic(names.dlq, 1, 1)])
-    for future in futures.values():
-        future.result(30)
-    return names
 
 
 def pipeline_settings(stack: RunningStack, topics: KafkaTopics, group: str,
@@ -122,12 +100,12 @@ def committed_vs_end(settings: Settings, group: str) -> tuple[dict[int, int], di
 
 
 @contextlib.contextmanager
-def running_pipeline(settings: Settings) -> Iterator[Any]:
+def running_pipeline(settings: Settings, *, observe: bool = False) -> Iterator[Any]:
     """`vmc run`'s pipeline in a thread of this process; drained and stopped on exit."""
     from consumer.pipeline.wiring import build_pipeline
 
     with contextlib.ExitStack() as stack:
-        pipeline = build_pipeline(settings, stack)
+        pipeline = build_pipeline(settings, stack, observe=observe)
         result: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: result.update(code=pipeline.run()),
                                   name="pipeline", daemon=True)

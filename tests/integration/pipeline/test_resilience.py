@@ -10,13 +10,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from consumer.devstack.process import free_port, stop_process, wait_until
-from consumer.devstack.triton import TritonPorts, TritonServer
+from consumer.devstack.process import wait_until
 from consumer.pipeline.runner import PipelineHooks
 from consumer.settings import KafkaTopics
-from tests.integration.conftest import RunningStack
+from tests.integration.conftest import PrivateTriton, RunningStack
 from tests.integration.pipeline.conftest import (
     committed_vs_end,
     drip_server,
@@ -49,36 +46,25 @@ def _wait_committed_to_end(settings: Any, group: str, timeout_s: float = 30) -> 
 
 def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
     stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
-    tmp_path: Path,
+    private_triton: PrivateTriton,
 ) -> None:
-    if stack.model_repository is None:
-        pytest.fail("this test starts its own tritonserver on the stack's model repository")
-    ports = TritonPorts(free_port(), free_port(), free_port())
-    triton = TritonServer(tmp_path / "triton", stack.model_repository, ports)
-    record = triton.launch(ttl_s=900, die_with_parent=True)
-    wait_until("private tritonserver", triton.ready, timeout_s=120, record=record)
-    stack_here = RunningStack(stack.addresses.__class__(**{
-        **stack.addresses.__dict__, "triton_grpc": triton.grpc_url}), 0, {})
-    settings = pipeline_settings(stack_here, topics, group=unique)
+    settings = pipeline_settings(stack, topics, group=unique,
+                                 triton={"url": private_triton.url})
     n = 40
     events = uploads(sample_videos, n)
-    try:
-        with running_pipeline(settings) as pipeline:
-            produce(settings, events[:20])
-            wait_for_records(settings, topics.verdicts, 20, timeout_s=120)
-            stop_process(record)
-            # The second wave arrives while Triton is down: it must wait, not fail.
-            produce(settings, events[20:])
-            wait_until("partitions paused", lambda: bool(pipeline.paused), timeout_s=60)
-            time.sleep(3)
-            assert len(read_topic(settings, topics.verdicts, expect=20, timeout_s=5)) == 20
-            record = triton.launch(ttl_s=900, die_with_parent=True)
-            wait_until("tritonserver back", triton.ready, timeout_s=120, record=record)
-            wait_for_records(settings, topics.verdicts, n, timeout_s=240)
-            wait_until("partitions resumed", lambda: not pipeline.paused, timeout_s=60)
-            _wait_committed_to_end(settings, unique)
-    finally:
-        stop_process(record)
+    with running_pipeline(settings) as pipeline:
+        produce(settings, events[:20])
+        wait_for_records(settings, topics.verdicts, 20, timeout_s=120)
+        private_triton.stop()
+        # The second wave arrives while Triton is down: it must wait, not fail.
+        produce(settings, events[20:])
+        wait_until("partitions paused", lambda: bool(pipeline.paused), timeout_s=60)
+        time.sleep(3)
+        assert len(read_topic(settings, topics.verdicts, expect=20, timeout_s=5)) == 20
+        private_triton.start()
+        wait_for_records(settings, topics.verdicts, n, timeout_s=240)
+        wait_until("partitions resumed", lambda: not pipeline.paused, timeout_s=60)
+        _wait_committed_to_end(settings, unique)
     by_video = _ids_by_video(read_topic(settings, topics.verdicts, expect=n))
     assert set(by_video) == {f"v{i}" for i in range(n)}
     assert all(len(ids) == 1 for ids in by_video.values())

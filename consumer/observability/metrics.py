@@ -1,0 +1,145 @@
+"""The consumer's Prometheus metrics, fed by the pipeline's hooks.
+
+One registry is passed in (no globals), names follow Prometheus conventions: one `consumer_`
+prefix, base units, `_total` on counters, labels of low cardinality (never a video id).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from consumer.inference.breaker import BreakerState
+from consumer.pipeline.runner import PipelineHooks
+from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE
+
+SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+FILL_BUCKETS = (0.125, 0.25, 0.5, 0.75, 0.9, 1.0)
+
+
+class ConsumerMetrics(PipelineHooks):
+    """Every metric of design.md section 7, plus batch fill, breaker state, DLQ records."""
+
+    def __init__(self, registry: CollectorRegistry, topic: str) -> None:
+        self.topic = topic
+        self.events = Counter("consumer_events", "Input events by outcome "
+                              "(accepted, invalid)", ["topic", "outcome"], registry=registry)
+        self.videos = Counter("consumer_videos", "Videos with a verdict, by verdict",
+                              ["verdict"], registry=registry)
+        self.failures = Counter("consumer_failures", "Failures by stage and reason",
+                                ["stage", "reason"], registry=registry)
+        self.dlq = Counter("consumer_dlq_records", "Records written to the DLQ, by stage",
+                           ["stage"], registry=registry)
+        self.keyframes = Counter("consumer_keyframes", "Keyframes decoded", registry=registry)
+        self.decode_seconds = Histogram("consumer_decode_seconds",
+                                        "Event accepted -> keyframes ready, per video",
+                                        buckets=SECONDS_BUCKETS, registry=registry)
+        self.inference_seconds = Histogram("consumer_inference_seconds",
+                                           "Triton request time per batch", ["model"],
+                                           buckets=SECONDS_BUCKETS, registry=registry)
+        self.batch_size = Histogram("consumer_batch_size", "Keyframes per inference batch",
+                                    ["model"], buckets=BATCH_BUCKETS, registry=registry)
+        self.batch_fill = Histogram("consumer_batch_fill_ratio",
+                                    "Batch size / largest batch allowed", ["model"],
+                                    buckets=FILL_BUCKETS, registry=registry)
+        self.end_to_end = Histogram("consumer_end_to_end_seconds",
+                                    "Upload (event uploaded_at) -> verdict produced",
+                                    buckets=SECONDS_BUCKETS, registry=registry)
+        self.inflight = Gauge("consumer_inflight_videos", "Videos in flight (not committed)",
+                              registry=registry)
+        self.paused = Gauge("consumer_paused_partitions", "Input partitions paused",
+                            registry=registry)
+        self.assigned = Gauge("consumer_assigned_partitions", "Input partitions assigned",
+                              registry=registry)
+        self.breaker = Gauge("consumer_triton_breaker_state",
+                             "Circuit breaker: 0 closed, 1 open, 2 half-open", registry=registry)
+        self.lag = Gauge("consumer_lag_messages", "Messages behind the end, per input partition",
+                         ["partition"], registry=registry)
+        self.last_loop = Gauge("consumer_last_loop_timestamp_seconds",
+                               "When the poll loop last turned (liveness)", registry=registry)
+        # Known label values start at 0, so the first increase shows up in rate().
+        for outcome in ("accepted", "invalid"):
+            self.events.labels(topic, outcome)
+        for verdict in (ALLOW, REVIEW, BLOCK, UNPROCESSABLE):
+            self.videos.labels(verdict)
+        for stage in ("parse", "media"):
+            self.dlq.labels(stage)
+
+    def event(self, outcome: str) -> None:
+        self.events.labels(self.topic, outcome).inc()
+
+    def verdict(self, verdict: str, latency_s: float | None) -> None:
+        self.videos.labels(verdict).inc()
+        if latency_s is not None and latency_s >= 0:
+            self.end_to_end.observe(latency_s)
+
+    def failure(self, stage: str, reason: str) -> None:
+        self.failures.labels(stage, reason).inc()
+
+    def dead_letter(self, stage: str) -> None:
+        self.dlq.labels(stage).inc()
+
+    def keyframes_decoded(self, count: int, decode_s: float) -> None:
+        self.keyframes.inc(count)
+        self.decode_seconds.observe(decode_s)
+
+    def batch(self, model: str, size: int, capacity: int, seconds: float) -> None:
+        self.inference_seconds.labels(model).observe(seconds)
+        self.batch_size.labels(model).observe(size)
+        self.batch_fill.labels(model).observe(size / capacity)
+
+    def loop(self, inflight: int, paused: int, breaker: BreakerState) -> None:
+        self.inflight.set(inflight)
+        self.paused.set(paused)
+        self.breaker.set(breaker.value)
+        self.last_loop.set(time.time())
+
+    def assignment(self, partitions: int) -> None:
+        self.assigned.set(partitions)
+
+    def statistics(self, stats_json: str) -> None:
+        """librdkafka's statistics (stats_cb): consumer lag of each assigned partition."""
+        for partition, lag in lag_from_statistics(stats_json, self.topic).items():
+            self.lag.labels(str(partition)).set(lag)
+
+
+def lag_from_statistics(stats_json: str, topic: str) -> dict[int, int]:
+    """Per-partition lag from librdkafka statistics; the stored offset counts when not fetching."""
+    stats: dict[str, Any] = json.loads(stats_json)
+    partitions = stats.get("topics", {}).get(topic, {}).get("partitions", {})
+    out: dict[int, int] = {}
+    for key, part in partitions.items():
+        partition = int(key)
+        if partition < 0:  # librdkafka's internal UA partition
+            continue
+        lag = part.get("consumer_lag", -1)
+        if lag < 0:
+            lag = part.get("consumer_lag_stored", -1)
+        if lag >= 0:
+            out[partition] = int(lag)
+    return out
+
+
+class WorkerPoolCollector(Collector):
+    """Decode worker restarts and queue depth, read from the pool when scraped."""
+
+    def __init__(self, restarts: Callable[[], int], pending: Callable[[], int]) -> None:
+        self._restarts = restarts
+        self._pending = pending
+
+    def collect(self) -> Iterator[Any]:
+        restarts = CounterMetricFamily("consumer_decode_worker_restarts",
+                                       "Decode workers replaced after a crash, kill or timeout")
+        restarts.add_metric([], self._restarts())
+        yield restarts
+        queued = GaugeMetricFamily("consumer_decode_queue_videos",
+                                   "Videos waiting for a decode worker")
+        queued.add_metric([], self._pending())
+        yield queued

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from consumer.inference.breaker import BreakerState
+from consumer.observability.health import PipelineProbes
+from consumer.observability.metrics import (
+    ConsumerMetrics,
+    WorkerPoolCollector,
+    lag_from_statistics,
+)
+
+
+def test_lag_comes_from_librdkafka_statistics_with_stored_fallback() -> None:
+    stats = {"topics": {"uploads": {"partitions": {
+        "0": {"consumer_lag": 12, "consumer_lag_stored": 15},
+        "1": {"consumer_lag": -1, "consumer_lag_stored": 7},
+        "2": {"consumer_lag": -1, "consumer_lag_stored": -1},
+        "-1": {"consumer_lag": 99},
+    }}, "other": {"partitions": {"0": {"consumer_lag": 5}}}}}
+    assert lag_from_statistics(json.dumps(stats), "uploads") == {0: 12, 1: 7}
+
+
+def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> None:
+    registry = CollectorRegistry()
+    metrics = ConsumerMetrics(registry, "video.uploads")
+    metrics.event("accepted")
+    metrics.verdict("block", 2.5)
+    metrics.failure("media", "too_large")
+    metrics.dead_letter("media")
+    metrics.keyframes_decoded(4, 0.3)
+    metrics.batch("nsfw_detector", 8, 16, 0.2)
+    metrics.loop(3, 6, BreakerState.OPEN)
+    metrics.statistics(json.dumps({"topics": {"video.uploads": {"partitions": {
+        "4": {"consumer_lag": 9}}}}}))
+    registry.register(WorkerPoolCollector(lambda: 2, lambda: 1))
+    text = generate_latest(registry).decode()
+    for line in (
+        'consumer_events_total{outcome="accepted",topic="video.uploads"} 1.0',
+        'consumer_videos_total{verdict="block"} 1.0',
+        'consumer_failures_total{reason="too_large",stage="media"} 1.0',
+        'consumer_dlq_records_total{stage="media"} 1.0',
+        "consumer_keyframes_total 4.0",
+        'consumer_batch_fill_ratio_sum{model="nsfw_detector"} 0.5',
+        "consumer_paused_partitions 6.0",
+        "consumer_triton_breaker_state 1.0",
+        'consumer_lag_messages{partition="4"} 9.0',
+        "consumer_decode_worker_restarts_total 2.0",
+        "consumer_end_to_end_seconds_count 1.0",
+    ):
+        assert line in text, line
+
+
+class _Pipeline:
+    def __init__(self) -> None:
+        from consumer.inference.breaker import CircuitBreaker
+
+        self.last_loop_at = 100.0
+        self.assigned = {("t", 0)}
+        self.breaker = CircuitBreaker(failure_threshold=1, reset_s=60)
+
+
+def test_liveness_follows_the_loop_and_readiness_needs_partitions_triton_and_breaker() -> None:
+    pipeline = _Pipeline()
+    now = [105.0]
+    triton_up = [True]
+    probes = PipelineProbes(pipeline, [lambda: triton_up[0]], liveness_timeout_s=30,
+                            cache_s=0, clock=lambda: now[0])
+    assert probes.live()[0] and probes.ready()[0]
+    triton_up[0] = False
+    ok, detail = probes.ready()
+    assert not ok and detail["triton_ready"] is False
+    assert probes.live()[0], "Triton being down never fails liveness"
+    triton_up[0] = True
+    pipeline.breaker.failure(now[0])
+    assert probes.ready()[1]["breaker"] == "open"
+    pipeline.breaker.success()
+    pipeline.assigned = set()
+    assert not probes.ready()[0]
+    now[0] = 200.0
+    assert not probes.live()[0]
