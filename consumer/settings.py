@@ -81,9 +81,9 @@ class KafkaSettings(Section):
             out[name] = SecretStr(text) if _SECRET_KEY.search(name) else text
         return out
 
-    def librdkafka_config(self) -> dict[str, str]:
+    def librdkafka_config(self) -> dict[str, str | int | float | bool]:
         """The client properties with real secret values, for confluent-kafka only."""
-        cfg = {
+        cfg: dict[str, str | int | float | bool] = {
             k: v.get_secret_value() if isinstance(v, SecretStr) else v
             for k, v in self.client.items()
         }

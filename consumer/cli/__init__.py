@@ -19,6 +19,8 @@ _COMMAND_MODULES = (
     "consumer.cli.info",
     "consumer.cli.run",
     "consumer.cli.scan",
+    "consumer.cli.replay",
+    "consumer.cli.offsets",
     "consumer.cli.dev",
     "consumer.cli.keyframes",
 )

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("consumer.cli.run")
 
 
-class _StopOnSignal:
+class StopOnSignal:
     """SIGTERM/SIGINT drain the pipeline; one that comes during start-up is remembered."""
 
     def __init__(self) -> None:
@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.exactly_once:
         settings.pipeline = settings.pipeline.model_copy(update={"delivery": "exactly_once"})
-    stop = _StopOnSignal()
+    stop = StopOnSignal()
     with contextlib.ExitStack() as stack:
         try:
             pipeline = build_pipeline(settings, stack, observe=True)

@@ -73,6 +73,11 @@ class OffsetTracker:
                 final[tp] = window.committable
         return final
 
+    def committed(self, tp: TopicPartition) -> int | None:
+        """The last position marked committed for this partition, if any."""
+        window = self._windows.get(tp)
+        return None if window is None else window.committed
+
     def inflight(self, tp: TopicPartition | None = None) -> int:
         """Unfinished offsets on one partition, or on all of them."""
         windows = [self._windows.get(tp)] if tp is not None else list(self._windows.values())

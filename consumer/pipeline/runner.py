@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,6 +39,7 @@ from consumer.inference.triton_client import BatchScores
 from consumer.media import ExtractorClosed, ExtractorQueueFull, Keyframes, ResizeSpec
 from consumer.pipeline.jobs import VideoJob
 from consumer.pipeline.offsets import OffsetTracker, TopicPartition
+from consumer.pipeline.ratelimit import TokenBucket
 from consumer.policy.assess import assess
 from consumer.policy.decide import Decision, unprocessable
 from consumer.publishing.records import (
@@ -61,6 +63,21 @@ def _covered(positions: Mapping[TopicPartition, int], src: SourceRef) -> bool:
     """Is this source offset below the position about to be committed for its partition?"""
     position = positions.get((src.topic, src.partition))
     return position is not None and src.offset < position
+
+
+@dataclass(frozen=True)
+class Window:
+    """A bounded run (a replay): fixed partitions from `start` up to `end` (exclusive), and
+    only events stamped in [from_ms, to_ms); the run ends when every partition is done."""
+
+    start: Mapping[TopicPartition, int]
+    end: Mapping[TopicPartition, int]
+    from_ms: int | None = None
+    to_ms: int | None = None
+
+    def holds(self, timestamp_ms: int) -> bool:
+        return (self.from_ms is None or timestamp_ms >= self.from_ms) and \
+            (self.to_ms is None or timestamp_ms < self.to_ms)
 
 
 class _NoKeyframes(MediaError):
@@ -109,6 +126,8 @@ class Pipeline:
         *,
         hooks: PipelineHooks | None = None,
         clock: Callable[[], float] = time.monotonic,
+        window: Window | None = None,
+        max_events_per_s: float | None = None,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
@@ -142,6 +161,10 @@ class Pipeline:
         self.resubmit: deque[tuple[float, int]] = deque()
         self.waiting_rows: deque[int] = deque()
         self._txn_committing: dict[TopicPartition, int] | None = None
+        self.window = window
+        self.finished: set[TopicPartition] = set()
+        self.fresh: set[TopicPartition] = set()
+        self.rate = TokenBucket(max_events_per_s, now=clock()) if max_events_per_s else None
         self._next_job = 0
         self._last_commit = 0.0
         self._stop_requested = False
@@ -163,12 +186,22 @@ class Pipeline:
         self._check_output_topics()
         if self.exactly_once:
             self.producer.init_transactions(30)
-        self.consumer.subscribe([topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+        if self.window is None:
+            self.consumer.subscribe([topic], on_assign=self._on_assign,
+                                    on_revoke=self._on_revoke, on_lost=self._on_lost)
+        else:
+            from confluent_kafka import TopicPartition as KafkaTP
+
+            starts = [KafkaTP(t, p, o) for (t, p), o in sorted(self.window.start.items())]
+            self.consumer.assign(starts)
+            self._on_assign(self.consumer, starts)
         try:
             while self._fatal is None:
                 self.step()
                 if until is not None and until(self):
+                    break
+                if self.window is not None and self.window_done():
+                    log.info("window done: every partition reached its end offset")
                     break
                 if self._stop_requested and (not self.inflight() or self._grace_over()):
                     break
@@ -232,6 +265,8 @@ class Pipeline:
 
     def _poll(self, timeout_s: float) -> None:
         room = self.settings.pipeline.max_inflight_videos - self.inflight()
+        if self.rate is not None:
+            room = min(room, self.rate.available(self.clock()))
         if self._stop_requested or room <= 0:
             # Partitions are (being) paused; poll serves rebalances and heartbeats. A message
             # fetched before the pause took effect is still taken: skipping it while a later
@@ -239,12 +274,16 @@ class Pipeline:
             messages = [m for m in [self.consumer.poll(timeout_s)] if m is not None]
         else:
             messages = self.consumer.consume(num_messages=min(room, 64), timeout=timeout_s)
+        if self.rate is not None and messages:
+            self.rate.take(len(messages), self.clock())
         for msg in messages:
             if msg.error() is not None:
                 log.warning("consumer error: %s", msg.error())
                 continue
             if (msg.topic(), msg.partition()) not in self.assigned:
                 # Fetched before a revoke took effect: the partition's new owner reads it.
+                continue
+            if self.window is not None and self._outside_window(msg):
                 continue
             self._accept(msg)
 
@@ -284,6 +323,32 @@ class Pipeline:
         if isinstance(exc, ExtractorQueueFull):
             self.resubmit.append((self.clock() + 0.5, job.job_id))
         log.warning("decode capacity: %s (%s stays pending)", exc, job.source)
+
+    def window_done(self) -> bool:
+        """Every partition of the window committed up to its end (or had nothing to do)."""
+        assert self.window is not None
+        for tp, end in self.window.end.items():
+            position = self.tracker.committed(tp)
+            if position is None:
+                position = self.window.start.get(tp, end)
+            if position < end or self.tracker.inflight(tp):
+                return False
+        return not self.eos_ready
+
+    def _outside_window(self, msg: Any) -> bool:
+        """Past the end: pause the partition for good. Out of the time window: skip, done."""
+        assert self.window is not None
+        tp = (msg.topic(), msg.partition())
+        if msg.offset() >= self.window.end.get(tp, 0):
+            self.finished.add(tp)
+            return True
+        _, timestamp_ms = msg.timestamp()
+        if not self.window.holds(timestamp_ms):
+            self.tracker.start(tp, msg.offset())
+            self.tracker.done(tp, msg.offset())
+            self.hooks.event("skipped")
+            return True
+        return False
 
     def _allowed_schemes(self) -> set[str]:
         """The source policy's schemes: an event may not name what the reader would refuse."""
@@ -615,20 +680,13 @@ class Pipeline:
 
     # ----------------------------------------------------------------- rebalance
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        from confluent_kafka import TopicPartition as KafkaTP
-
         tps = {(p.topic, p.partition) for p in partitions}
         self.tracker.revoke(list(tps))  # a partition that comes back starts a fresh window
         self.assigned |= tps
-        # librdkafka keeps an application pause across revoke and reassignment: set the state
-        # of new partitions explicitly, paused only if everything is paused right now.
-        fresh = [KafkaTP(t, p) for t, p in sorted(tps)]
-        if self._should_pause_all():
-            consumer.pause(fresh)
-            self.paused |= tps
-        else:
-            consumer.resume(fresh)
-            self.paused -= tps
+        # Pause state set inside this callback does not survive the assignment that follows
+        # it, and an old pause may: the next loop step sets these partitions' state explicitly.
+        self.fresh |= tps
+        self.paused -= tps
         log.info("assigned %s", sorted(tps))
         self.hooks.assignment(len(self.assigned))
 
@@ -692,8 +750,10 @@ class Pipeline:
             want_paused = set()
         else:
             want_paused = self.paused & self.assigned
-        to_pause = want_paused - self.paused
-        to_resume = self.paused - want_paused
+        want_paused |= self.finished & self.assigned
+        fresh, self.fresh = self.fresh & self.assigned, set()
+        to_pause = (want_paused - self.paused) | (fresh & want_paused)
+        to_resume = (self.paused - want_paused) | (fresh - want_paused)
         if to_pause:
             self.consumer.pause([KafkaTP(t, p) for t, p in sorted(to_pause)])
             log.info("paused %d partitions", len(to_pause),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 
-from consumer.pipeline.runner import Pipeline, PipelineHooks
+from consumer.pipeline.runner import Pipeline, PipelineHooks, Window
 from consumer.settings import ConfigError, Settings
 
 
 def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
-                   hooks: PipelineHooks | None = None, *, observe: bool = False) -> Pipeline:
+                   hooks: PipelineHooks | None = None, *, observe: bool = False,
+                   window: Window | None = None,
+                   max_events_per_s: float | None = None) -> Pipeline:
     """Wire the edges; `stack` closes them. Inconsistent settings raise `ConfigError`.
 
     With `observe`, the pipeline reports to Prometheus metrics and the HTTP port of
@@ -57,7 +59,8 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
               for spec in specs]
     for model in models:
         stack.callback(model.close)
-    pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks)
+    pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
+                        window=window, max_events_per_s=max_events_per_s)
     if metrics is not None:
         from consumer.observability.health import HealthServer, PipelineProbes
         from consumer.observability.metrics import WorkerPoolCollector

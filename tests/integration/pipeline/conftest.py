@@ -137,9 +137,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class VmcProcess:
-    """`vmc run` in a subprocess, for crash and signal tests."""
+    """`vmc COMMAND` (default `run`) in a subprocess, for crash, signal and replay tests."""
 
-    def __init__(self, settings: Settings, log: Path, *extra: str) -> None:
+    def __init__(self, settings: Settings, log: Path, *command: str) -> None:
         import os
         import subprocess
         import sys
@@ -149,7 +149,8 @@ class VmcProcess:
         env["VMC_LOG__FORMAT"] = "text"
         self.log = log
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "consumer", "run", *extra],
+            self.proc = subprocess.Popen([sys.executable, "-m", "consumer",
+                                          *(command or ("run",))],
                                          env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
