@@ -37,4 +37,17 @@ else
   .venv/bin/python -m pip install -q --no-deps -e . >/dev/null
 fi
 
+# k8s manifests are rendered by `kubectl kustomize` or a kustomize binary (tests/unit/deploy).
+KUSTOMIZE_VERSION=v5.5.0
+if ! command -v kubectl >/dev/null && ! command -v kustomize >/dev/null \
+    && [ ! -x "$HOME/.local/bin/kustomize" ]; then
+  if command -v go >/dev/null; then
+    say "installing kustomize ${KUSTOMIZE_VERSION} into ~/.local/bin (go install)"
+    GOBIN="$HOME/.local/bin" GOFLAGS=-mod=mod \
+      go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+  else
+    say "neither kubectl, kustomize nor go found: the k8s manifest tests will fail"
+  fi
+fi
+
 say "Kafka jars: $(.venv/bin/vmc dev fetch)"

@@ -70,7 +70,12 @@ def model_config(spec: ModelSpec, target: Target) -> Any:
     if target == "cpu":
         config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_CPU, count=1)
         return config
-    config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_GPU, count=GPU_INSTANCES)
+    if target == "onnxruntime":
+        # KIND_AUTO: GPU instances where the node has a GPU, CPU instances where it has none
+        # (the dev overlay); the TensorRT accelerator applies to the GPU ones.
+        config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_AUTO, count=GPU_INSTANCES)
+    else:
+        config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_GPU, count=GPU_INSTANCES)
     if target == "onnxruntime":
         trt = config.optimization.execution_accelerators.gpu_execution_accelerator.add(
             name="tensorrt")

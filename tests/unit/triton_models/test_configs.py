@@ -77,5 +77,6 @@ def test_onnxruntime_target_uses_tensorrt_as_gpu_execution_accelerator() -> None
     (accelerator,) = config.optimization.execution_accelerators.gpu_execution_accelerator
     assert accelerator.name == "tensorrt"
     assert accelerator.parameters["precision_mode"] == "FP16"
-    assert {g.kind for g in config.instance_group} == {pb.ModelInstanceGroup.KIND_GPU}
+    assert {g.kind for g in config.instance_group} == {pb.ModelInstanceGroup.KIND_AUTO}, \
+        "the same target must load on the CPU dev node and on GPU nodes"
     assert len(config.model_warmup) > 0

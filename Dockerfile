@@ -1,0 +1,81 @@
+# syntax=docker/dockerfile:1
+# Two images from one file:
+#   docker build -t REGISTRY/video-moderation/consumer:0.1.0 .                        (default: runtime)
+#   docker build --target model-tools -t REGISTRY/video-moderation/model-tools:0.1.0 .
+# runtime: the consumer (`vmc run`) with only the runtime dependencies: no torch, no onnxruntime.
+# model-tools: `python -m triton_models` (torch, onnx, TensorRT) for the engine-build Job.
+# tests/integration/deploy/test_dockerfile_install.py runs the runtime stage's pip install
+# lines in a clean venv and checks that `vmc --help` works there and torch is absent.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# TensorRT plans only load in the TensorRT version that built them: keep this release equal to
+# the tritonserver image in k8s/base/triton-deployment.yaml.
+ARG TENSORRT_IMAGE=nvcr.io/nvidia/tensorrt:25.01-py3
+
+# ---- builder: a venv with the project and its runtime dependencies --------------------------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY consumer ./consumer
+COPY triton_models ./triton_models
+# No extras: confluent-kafka, av, numpy, tritonclient[grpc,http], prometheus-client, pydantic,
+# pydantic-settings. Wheels bundle librdkafka and FFmpeg, so no compiler or apt packages.
+RUN pip install --no-cache-dir .
+
+# ---- model-tools: the build tooling on NVIDIA's TensorRT image (GPU node) --------------------
+FROM ${TENSORRT_IMAGE} AS model-tools
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="video-moderation-model-tools" \
+      org.opencontainers.image.description="Builds the Triton model repository and TensorRT plans (python -m triton_models)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_BREAK_SYSTEM_PACKAGES=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY consumer ./consumer
+COPY triton_models ./triton_models
+# The image's own `tensorrt` Python package stays; the extra adds torch, onnx, onnxruntime, nudenet.
+RUN python3 -m pip install --no-cache-dir ".[models]" && rm -rf /src
+WORKDIR /work
+USER 10001:10001
+ENTRYPOINT ["python3", "-m", "triton_models"]
+CMD ["--help"]
+
+# ---- runtime: the consumer -----------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ARG PYTHON_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="video-moderation-consumer" \
+      org.opencontainers.image.description="Kafka consumer that classifies newly uploaded videos on keyframes with Triton and publishes moderation verdicts and tags" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
+RUN groupadd --system --gid 10001 vmc \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
+       --shell /usr/sbin/nologin vmc
+COPY --from=builder /opt/venv /opt/venv
+# Read-only root filesystem in k8s: no .pyc writes; HOME and temp files live on /tmp.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+USER 10001:10001
+WORKDIR /tmp
+# /metrics, /healthz, /readyz (VMC_METRICS__PORT)
+EXPOSE 9108
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=2)"]
+ENTRYPOINT ["vmc"]
+CMD ["run"]
