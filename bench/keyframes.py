@@ -140,8 +140,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vmc-bench"))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--naive-repeat", type=int, default=2)
-    parser.add_argument("--results", type=Path,
-                        default=Path(__file__).with_name("RESULTS-keyframes.md"))
+    parser.add_argument("--results", type=Path, help="also write the report here (Markdown)")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
         print("ffmpeg CLI not found (apt-get install ffmpeg)", file=sys.stderr)
@@ -203,7 +202,8 @@ def main() -> int:
         "```",
         "",
     ])
-    args.results.write_text(report)
+    if args.results:
+        args.results.write_text(report)
     print("\n" + report)
     return 0
 

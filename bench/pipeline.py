@@ -91,8 +91,11 @@ def decode_only(settings: Settings,
     with KeyframeExtractor(settings.decode, settings.source) as extractor:
         extractor.submit(videos[0].as_uri(), [spec]).result()  # warm the workers
         start = time.perf_counter()
-        futures = [extractor.submit(v.as_uri(), [spec]) for v in videos]
-        frames = [f.result().frames[spec] for f in futures]
+        frames = []
+        window = settings.decode.queue_size  # the pool's bound: submit no more than it holds
+        for first in range(0, len(videos), window):
+            futures = [extractor.submit(v.as_uri(), [spec]) for v in videos[first:first + window]]
+            frames += [f.result().frames[spec] for f in futures]
         elapsed = time.perf_counter() - start
     return len(videos) / elapsed, frames
 

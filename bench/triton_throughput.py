@@ -6,7 +6,7 @@ model: `nsfw_detector` (dynamic batching on, as built) and `nsfw_detector_unbatc
 config without dynamic batching, so every request runs alone).
 
     .venv/bin/python bench/triton_throughput.py [--duration-s 3] [--rounds 8] \
-        [--concurrency 8] [--results bench/RESULTS-models.md]
+        [--concurrency 8] [--results FILE]
 
 Prints images/s and the two ratios; with --results writes them as Markdown.
 """

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from consumer.cli import UserError
-from consumer.cli.run import StopOnSignal
-from consumer.errors import PublishError
+from consumer.cli.run import run_pipeline
 from consumer.pipeline.group_offsets import OffsetsError
-from consumer.settings import ConfigError, Settings
+from consumer.settings import Settings
 
 RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -24,8 +22,6 @@ def parse_time(text: str) -> int:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
     if moment.tzinfo is None:
-        from datetime import UTC
-
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
@@ -46,7 +42,6 @@ def _rate(text: str) -> float:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from consumer.pipeline.replay import ReplayProgress, plan_replay, replay_group
-    from consumer.pipeline.wiring import build_pipeline
 
     if not RUN_ID.match(args.run_id) or args.run_id == "live":
         raise UserError("--run-id: 1-64 of A-Z a-z 0-9 . _ -, and not 'live'")
@@ -71,18 +66,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'total':>9} {'':>10} {'':>10} {plan.total:>8}", flush=True)
     if args.dry_run:
         return 0
-    stop = StopOnSignal()
-    with contextlib.ExitStack() as stack:
-        try:
-            pipeline = build_pipeline(settings, stack, ReplayProgress(plan.total),
-                                      window=plan.window(), max_events_per_s=args.rate)
-        except ConfigError as exc:
-            raise UserError(str(exc)) from exc
-        stop.attach(pipeline)
-        try:
-            return pipeline.run()
-        except PublishError as exc:
-            raise UserError(str(exc)) from exc
+    return run_pipeline(settings, hooks=ReplayProgress(plan.total), window=plan.window(),
+                        max_events_per_s=args.rate)
 
 
 def register(commands: Any) -> None:

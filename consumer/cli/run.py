@@ -39,21 +39,26 @@ class StopOnSignal:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from consumer.pipeline.wiring import build_pipeline
-
     if args.exactly_once:
         settings.pipeline = settings.pipeline.model_copy(update={"delivery": "exactly_once"})
+    log.info("consuming", extra={"topic": settings.kafka.topics.input,
+                                 "group": settings.kafka.group_id,
+                                 "models": settings.pipeline.models,
+                                 "delivery": settings.pipeline.delivery})
+    return run_pipeline(settings, observe=True)
+
+
+def run_pipeline(settings: Settings, **build: Any) -> int:
+    """Build the pipeline, stop it gracefully on SIGTERM/SIGINT, map errors to one line."""
+    from consumer.pipeline.wiring import build_pipeline
+
     stop = StopOnSignal()
     with contextlib.ExitStack() as stack:
         try:
-            pipeline = build_pipeline(settings, stack, observe=True)
+            pipeline = build_pipeline(settings, stack, **build)
         except ConfigError as exc:
             raise UserError(str(exc)) from exc
         stop.attach(pipeline)
-        log.info("consuming", extra={"topic": settings.kafka.topics.input,
-                                     "group": settings.kafka.group_id,
-                                     "models": settings.pipeline.models,
-                                     "delivery": settings.pipeline.delivery})
         try:
             return pipeline.run()
         except PublishError as exc:

@@ -7,10 +7,12 @@ its log; nothing is skipped silently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -25,6 +27,15 @@ from consumer.devstack.process import (
 from consumer.devstack.samples import make_video
 from consumer.devstack.stack import DevStack, StackAddresses
 from consumer.settings import KafkaTopics, Settings, load_settings
+
+STACK_BANNER = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name the real servers the integration tests talked to, at the end of every run."""
+    banner = config.stash.get(STACK_BANNER, None)
+    if banner:
+        terminalreporter.write_line(f"[stack] integration tests ran against: {banner}")
 
 
 @dataclass(frozen=True)
@@ -62,9 +73,12 @@ def _triton_version(url: str) -> str:
 def stack(tmp_path_factory: pytest.TempPathFactory,
           pytestconfig: pytest.Config) -> Iterator[RunningStack]:
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
 
     def say(message: str) -> None:
-        if reporter is not None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(f"[stack] {message}")
 
     external = _external_stack()
@@ -81,9 +95,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
     except StackError as exc:
         pytest.fail(f"the local stack could not start: {exc}", pytrace=False)
     versions = devstack.versions()
-    say(f"Apache Kafka {versions['kafka']} (KRaft) at {addresses.kafka_bootstrap}; "
-        f"tritonserver {versions['triton']} at {addresses.triton_grpc}; "
-        f"Prometheus at {addresses.prometheus_url}")
+    banner = (f"Apache Kafka {versions['kafka']} (KRaft) at {addresses.kafka_bootstrap}; "
+              f"tritonserver {versions['triton']} at {addresses.triton_grpc}; "
+              f"Prometheus at {addresses.prometheus_url}")
+    say(banner)
+    pytestconfig.stash[STACK_BANNER] = banner
     try:
         yield RunningStack(addresses, metrics_port, versions, dev.state_dir / "models")
     finally:
