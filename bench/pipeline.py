@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from consumer.devstack.kafka import create_topics
 from consumer.devstack.samples import make_video
 from consumer.devstack.stack import DevStack
 from consumer.inference.triton_client import BatchScores, TritonModelClient
@@ -78,10 +78,8 @@ def _settings(addresses: Any, topics: KafkaTopics, group: str, keyframes: int) -
 def _topics(bootstrap: str, name: str) -> KafkaTopics:
     topics = KafkaTopics(input=f"{name}.in", verdicts=f"{name}.verdicts", tags=f"{name}.tags",
                          dlq=f"{name}.dlq")
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(t, 6, 1) for t in topics.model_dump().values()
-                                       ]).values():
-        future.result(30)
+    create_topics({"bootstrap.servers": bootstrap},
+                  dict.fromkeys(topics.model_dump().values(), 6))
     return topics
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from consumer.devstack.kafka import create_topics, topic_layout
 from consumer.devstack.samples import make_still_video, make_video
 from consumer.devstack.stack import DevStack, StackAddresses
 from consumer.settings import KafkaTopics, Settings, load_settings
@@ -40,16 +41,6 @@ def sample_videos(folder: Path) -> dict[str, Path]:
     broken.write_bytes(b"<html>not a video</html>")
     videos["broken"] = broken
     return videos
-
-
-def _create_topics(bootstrap: str, topics: KafkaTopics) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topics.input, 6, 1), NewTopic(topics.verdicts, 3, 1),
-                                   NewTopic(topics.tags, 3, 1), NewTopic(topics.dlq, 1, 1)])
-    for future in futures.values():
-        future.result(30)
 
 
 def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopics,
@@ -98,7 +89,7 @@ def run_demo(settings: Settings, say: Callable[[str], None],
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         topics = KafkaTopics(input=f"demo-{stamp}.uploads", verdicts=f"demo-{stamp}.verdicts",
                              tags=f"demo-{stamp}.tags", dlq=f"demo-{stamp}.dlq")
-        _create_topics(addresses.kafka_bootstrap, topics)
+        create_topics({"bootstrap.servers": addresses.kafka_bootstrap}, topic_layout(topics))
         demo = _demo_settings(settings, addresses, topics, group=f"demo-{stamp}")
         videos = sample_videos(settings.dev.state_dir / "demo-videos")
         producer = Producer({"bootstrap.servers": addresses.kafka_bootstrap,

@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from consumer.devstack.process import ProcessRecord, StackError, start_process
+from consumer.settings import KafkaTopics
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -77,6 +79,28 @@ def fetch_kafka_jars(cache_dir: Path, version: str) -> Path:
         raise StackError(f"mvn could not fetch Kafka {version}:\n{result.stdout[-2000:]}")
     marker.touch()
     return libs
+
+
+def topic_layout(topics: KafkaTopics, input_partitions: int = 6) -> dict[str, int]:
+    """Partitions of the pipeline's topics on a local broker: the input spreads the work."""
+    return {topics.input: input_partitions, topics.verdicts: 3, topics.tags: 3, topics.dlq: 3}
+
+
+def create_topics(client: Mapping[str, Any], partitions: Mapping[str, int]) -> None:
+    """Create the topics that do not exist yet, replication 1, and wait for them (idempotent)."""
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    admin = AdminClient(dict(client))
+    existing = set(admin.list_topics(timeout=10).topics)
+    wanted = [NewTopic(name, count, 1) for name, count in partitions.items()
+              if name not in existing]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, operation_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:
+            raise StackError(f"could not create topic {name}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -169,22 +193,6 @@ class KafkaBroker:
                              "log_level": 2})
         metadata = admin.list_topics(timeout=2)
         return bool(metadata.brokers)
-
-    def create_topics(self, partitions: Mapping[str, int]) -> None:
-        """Create the topics that do not exist yet (idempotent)."""
-        from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        existing = set(admin.list_topics(timeout=10).topics)
-        wanted = [NewTopic(name, count, 1) for name, count in partitions.items()
-                  if name not in existing]
-        if not wanted:
-            return
-        for name, future in admin.create_topics(wanted, operation_timeout=30).items():
-            try:
-                future.result(timeout=30)
-            except Exception as exc:
-                raise StackError(f"could not create topic {name}: {exc}") from exc
 
     def version(self) -> str:
         """The broker's own word on its version (AppInfoParser's log line)."""

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.devstack.kafka import KafkaBroker, KafkaPorts, fetch_kafka_jars, kafka_libs_dir
+from consumer.devstack.kafka import (
+    KafkaBroker,
+    KafkaPorts,
+    create_topics,
+    fetch_kafka_jars,
+    kafka_libs_dir,
+    topic_layout,
+)
 from consumer.devstack.process import (
     ProcessRecord,
     StackError,
@@ -208,18 +215,11 @@ class DevStack:
                                     record=record)
                 log(f"{record.name} ready after {time.monotonic() - start:.1f}s "
                     f"(waited {waited:.1f}s)")
-            self.kafka.create_topics(self._topic_partitions())
+            create_topics({"bootstrap.servers": self.kafka.bootstrap},
+                          topic_layout(self.topics, self.dev.input_partitions))
         except BaseException:
             self.down()
             raise
-
-    def _topic_partitions(self) -> dict[str, int]:
-        return {
-            self.topics.input: self.dev.input_partitions,
-            self.topics.verdicts: 3,
-            self.topics.tags: 3,
-            self.topics.dlq: 3,
-        }
 
     def _save(self, records: list[ProcessRecord]) -> None:
         (self.state_dir / "processes.json").write_text(

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from consumer.devstack.kafka import create_topics, topic_layout
 from consumer.devstack.process import (
     ProcessRecord,
     StackError,
@@ -118,11 +118,7 @@ def topics(stack_settings: Settings, unique: str) -> KafkaTopics:
     """Fresh input (6 partitions) and output topics for one test."""
     names = KafkaTopics(input=f"{unique}.in", verdicts=f"{unique}.verdicts",
                         tags=f"{unique}.tags", dlq=f"{unique}.dlq")
-    admin = AdminClient(stack_settings.kafka.librdkafka_config())
-    futures = admin.create_topics([NewTopic(names.input, 6, 1), NewTopic(names.verdicts, 3, 1),
-                                   NewTopic(names.tags, 3, 1), NewTopic(names.dlq, 1, 1)])
-    for future in futures.values():
-        future.result(30)
+    create_topics(stack_settings.kafka.librdkafka_config(), topic_layout(names))
     return names
 
 

@@ -7,6 +7,7 @@ import http.server
 import json
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,25 @@ def committed_vs_end(settings: Settings, group: str) -> tuple[dict[int, int], di
     finally:
         consumer.close()
     return {p: max(o, 0) for p, o in committed.items()}, ends
+
+
+def wait_committed_to_end(settings: Settings, group: str, timeout_s: float = 30) -> None:
+    """Wait until `group` has committed every input partition up to its end offset."""
+    deadline = time.monotonic() + timeout_s
+    committed, ends = committed_vs_end(settings, group)
+    while committed != ends and time.monotonic() < deadline:
+        time.sleep(0.5)
+        committed, ends = committed_vs_end(settings, group)
+    assert committed == ends
+
+
+def verdict_ids_by_video(messages: list[Any]) -> dict[str, set[str]]:
+    """video_id -> the verdict ids seen for it (one id = duplicates were harmless)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for msg in messages:
+        record = json.loads(msg.value())
+        out[record["video_id"]].add(record["verdict_id"])
+    return out
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,16 +20,10 @@ from tests.integration.pipeline.conftest import (
     read_topic,
     upload_event,
     uploads,
+    verdict_ids_by_video,
+    wait_committed_to_end,
     wait_for_records,
 )
-
-
-def _verdict_ids_by_video(messages: list) -> dict[str, set[str]]:  # type: ignore[type-arg]
-    out: dict[str, set[str]] = defaultdict(set)
-    for msg in messages:
-        record = json.loads(msg.value())
-        out[record["video_id"]].add(record["verdict_id"])
-    return out
 
 
 def test_sigterm_drains_exits_0_and_a_restart_duplicates_nothing(
@@ -71,7 +64,7 @@ def test_sigterm_drains_exits_0_and_a_restart_duplicates_nothing(
         second.signal(signal.SIGTERM)
         assert second.wait(90) == 0, (tmp_path / "second.log").read_text()[-3000:]
     everything = read_topic(settings, topics.verdicts, expect=41, settle_s=3)
-    by_video = _verdict_ids_by_video(everything)
+    by_video = verdict_ids_by_video(everything)
     assert len(by_video) == len(first_wave) + len(second_wave)
     assert len(everything) == len(by_video), "a restart after a drain produces no duplicate"
 
@@ -92,20 +85,14 @@ def test_kill_9_then_restart_loses_nothing_and_duplicates_share_verdict_ids(
     second = VmcProcess(settings, tmp_path / "second.log")
     try:
         wait_for_records(settings, topics.verdicts, n, timeout_s=240)
-        committed = {}
-        for _ in range(30):
-            committed, ends = committed_vs_end(settings, unique)
-            if committed == ends:
-                break
-            time.sleep(1)
+        wait_committed_to_end(settings, unique)
     finally:
         second.signal(signal.SIGTERM)
         assert second.wait(90) == 0
-    by_video = _verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+    by_video = verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
     assert set(by_video) == {f"v{i}" for i in range(n)}, "every event has a verdict"
     assert all(len(ids) == 1 for ids in by_video.values()), \
         "a duplicate verdict must carry the same verdict_id"
-    assert committed == ends
 
 
 def test_exactly_once_kill_9_leaves_no_duplicate_for_read_committed_readers(

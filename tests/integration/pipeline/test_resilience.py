@@ -6,16 +6,13 @@ import contextlib
 import json
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from consumer.devstack.process import wait_until
 from consumer.pipeline.runner import PipelineHooks
 from consumer.settings import KafkaTopics
 from tests.integration.conftest import PrivateTriton, RunningStack
 from tests.integration.pipeline.conftest import (
-    committed_vs_end,
     drip_server,
     pipeline_settings,
     produce,
@@ -23,25 +20,10 @@ from tests.integration.pipeline.conftest import (
     running_pipeline,
     upload_event,
     uploads,
+    verdict_ids_by_video,
+    wait_committed_to_end,
     wait_for_records,
 )
-
-
-def _ids_by_video(messages: list[Any]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = defaultdict(set)
-    for msg in messages:
-        record = json.loads(msg.value())
-        out[record["video_id"]].add(record["verdict_id"])
-    return out
-
-
-def _wait_committed_to_end(settings: Any, group: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    committed, ends = committed_vs_end(settings, group)
-    while committed != ends and time.monotonic() < deadline:
-        time.sleep(0.5)
-        committed, ends = committed_vs_end(settings, group)
-    assert committed == ends
 
 
 def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
@@ -64,8 +46,8 @@ def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
         private_triton.start()
         wait_for_records(settings, topics.verdicts, n, timeout_s=240)
         wait_until("partitions resumed", lambda: not pipeline.paused, timeout_s=60)
-        _wait_committed_to_end(settings, unique)
-    by_video = _ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+        wait_committed_to_end(settings, unique)
+    by_video = verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
     assert set(by_video) == {f"v{i}" for i in range(n)}
     assert all(len(ids) == 1 for ids in by_video.values())
     assert read_topic(settings, topics.dlq, expect=0, timeout_s=3) == [], \
@@ -87,8 +69,8 @@ def test_consumers_joining_and_leaving_the_group_lose_nothing(
         wait_for_records(settings, topics.verdicts, 35, timeout_s=180)
         first.request_stop()  # one member leaves (drains, commits, closes)
         wait_for_records(settings, topics.verdicts, n, timeout_s=300)
-        _wait_committed_to_end(settings, unique, timeout_s=60)
-    by_video = _ids_by_video(read_topic(settings, topics.verdicts, expect=n))
+        wait_committed_to_end(settings, unique, timeout_s=60)
+    by_video = verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
     assert set(by_video) == {f"v{i}" for i in range(n)}
     assert all(len(ids) == 1 for ids in by_video.values())
 
@@ -134,4 +116,4 @@ def test_a_video_slower_than_max_poll_interval_causes_no_rebalance(
     assert "slow" in ids and len(ids) == 21
     assert elapsed > 6, "the slow video must really outlast max.poll.interval.ms"
     assert assignments_while_running == 1, "one assignment, no rebalance"
-    _wait_committed_to_end(settings, unique)
+    wait_committed_to_end(settings, unique)

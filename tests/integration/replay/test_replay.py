@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from consumer.devstack.kafka import create_topics
 from consumer.settings import KafkaTopics, Settings
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
@@ -25,6 +25,7 @@ from tests.integration.pipeline.conftest import (
     running_pipeline,
     settings_env,
     upload_event,
+    verdict_ids_by_video,
     wait_for_records,
 )
 
@@ -56,9 +57,7 @@ def _produce_timed(settings: Settings, videos: list[Path]) -> dict[int, tuple[in
 
 def _shadow_topics(settings: Settings, name: str) -> tuple[str, str]:
     verdicts, tags = f"{name}.shadow-verdicts", f"{name}.shadow-tags"
-    admin = AdminClient(settings.kafka.librdkafka_config())
-    for future in admin.create_topics([NewTopic(verdicts, 3, 1), NewTopic(tags, 3, 1)]).values():
-        future.result(30)
+    create_topics(settings.kafka.librdkafka_config(), {verdicts: 3, tags: 3})
     return verdicts, tags
 
 
@@ -134,10 +133,9 @@ def test_an_interrupted_replay_resumes_with_the_same_run_id(
     assert second.returncode == 0, second.stderr[-3000:]
     assert "(resumed)" in second.stdout
     outputs = read_topic(settings, topics.verdicts, expect=N, settle_s=2)
-    ids: dict[str, set[str]] = defaultdict(set)
+    ids = verdict_ids_by_video(outputs)
     for msg in outputs:
         record = json.loads(msg.value())
-        ids[record["video_id"]].add(record["verdict_id"])
         assert (record["source"]["partition"], record["source"]["offset"]) in placed.values()
     assert set(ids) == {f"v{i}" for i in range(N)}, "each event of the window has a result"
     assert all(len(v) == 1 for v in ids.values()), "duplicates only with identical verdict_id"
