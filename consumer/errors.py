@@ -4,6 +4,8 @@ the pipeline maps each class to one outcome (DLQ, `unprocessable` verdict, retry
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class ConsumerError(Exception):
     """Base of every error this project raises on purpose."""
@@ -15,6 +17,8 @@ class EventError(ConsumerError):
 
 class MediaError(ConsumerError):
     """A video cannot be opened, probed or decoded within limits: `unprocessable` verdict."""
+
+    reason: ClassVar[str] = "media_error"  # a stable, low-cardinality metric label
 
 
 class InferenceError(ConsumerError):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from consumer.devstack.kafka import create_topics, topic_layout
+from consumer.devstack.kafka import create_topics, topic_configs, topic_layout
 from consumer.devstack.samples import make_still_video, make_video
 from consumer.devstack.stack import DevStack, StackAddresses
 from consumer.settings import KafkaTopics, Settings, load_settings
@@ -89,7 +89,8 @@ def run_demo(settings: Settings, say: Callable[[str], None],
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         topics = KafkaTopics(input=f"demo-{stamp}.uploads", verdicts=f"demo-{stamp}.verdicts",
                              tags=f"demo-{stamp}.tags", dlq=f"demo-{stamp}.dlq")
-        create_topics({"bootstrap.servers": addresses.kafka_bootstrap}, topic_layout(topics))
+        create_topics({"bootstrap.servers": addresses.kafka_bootstrap}, topic_layout(topics),
+                      topic_configs(topics))
         demo = _demo_settings(settings, addresses, topics, group=f"demo-{stamp}")
         videos = sample_videos(settings.dev.state_dir / "demo-videos")
         producer = Producer({"bootstrap.servers": addresses.kafka_bootstrap,

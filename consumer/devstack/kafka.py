@@ -81,19 +81,29 @@ def fetch_kafka_jars(cache_dir: Path, version: str) -> Path:
     return libs
 
 
+DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+
+
 def topic_layout(topics: KafkaTopics, input_partitions: int = 6) -> dict[str, int]:
     """Partitions of the pipeline's topics on a local broker: the input spreads the work."""
     return {topics.input: input_partitions, topics.verdicts: 3, topics.tags: 3, topics.dlq: 3}
 
 
-def create_topics(client: Mapping[str, Any], partitions: Mapping[str, int]) -> None:
+def topic_configs(topics: KafkaTopics) -> dict[str, dict[str, str]]:
+    """Topic settings: the DLQ takes a whole copy of any event the consumer accepts by default
+    (`pipeline.max_event_bytes` 1 MiB plus headers), where the broker's default would not."""
+    return {topics.dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}}
+
+
+def create_topics(client: Mapping[str, Any], partitions: Mapping[str, int],
+                  configs: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Create the topics that do not exist yet, replication 1, and wait for them (idempotent)."""
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     admin = AdminClient(dict(client))
     existing = set(admin.list_topics(timeout=10).topics)
-    wanted = [NewTopic(name, count, 1) for name, count in partitions.items()
-              if name not in existing]
+    wanted = [NewTopic(name, count, 1, config=dict((configs or {}).get(name, {})))
+              for name, count in partitions.items() if name not in existing]
     if not wanted:
         return
     for name, future in admin.create_topics(wanted, operation_timeout=30).items():

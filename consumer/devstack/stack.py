@@ -22,6 +22,7 @@ from consumer.devstack.kafka import (
     create_topics,
     fetch_kafka_jars,
     kafka_libs_dir,
+    topic_configs,
     topic_layout,
 )
 from consumer.devstack.process import (
@@ -216,7 +217,8 @@ class DevStack:
                 log(f"{record.name} ready after {time.monotonic() - start:.1f}s "
                     f"(waited {waited:.1f}s)")
             create_topics({"bootstrap.servers": self.kafka.bootstrap},
-                          topic_layout(self.topics, self.dev.input_partitions))
+                          topic_layout(self.topics, self.dev.input_partitions),
+                          topic_configs(self.topics))
         except BaseException:
             self.down()
             raise

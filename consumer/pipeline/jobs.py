@@ -31,6 +31,9 @@ class VideoJob:
     versions: dict[str, str] = field(default_factory=dict)
     inference_error: InferenceError | None = None
     acks_left: int = 0
+    published: bool = False  # outputs handed to the producer: never a second verdict
+    dead_letter_headers: list[tuple[str, bytes]] | None = None  # to re-fit a refused copy
+    dead_letter_shrinks: int = 0
 
     @property
     def tp(self) -> tuple[str, int]:

@@ -35,6 +35,15 @@ _PRODUCER_ONLY = ("acks", "linger.ms", "batch.", "compression.", "enable.idempot
                   "queue.buffering.", "retries", "retry.backoff", "delivery.timeout.ms",
                   "request.required.acks", "max.in.flight", "partitioner")
 EOS_TRANSACTION_TIMEOUT_MS = 60_000
+LIBRDKAFKA_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's own default
+# Room above pipeline.max_event_bytes for a DLQ copy's key, headers and framing.
+DEAD_LETTER_HEADROOM_BYTES = 64 * 1024
+
+
+def output_message_max_bytes(pipeline: PipelineSettings) -> int:
+    """The producer's `message.max.bytes`: large enough that the DLQ copy of any event the
+    consumer accepts (up to `pipeline.max_event_bytes`) is sent whole."""
+    return max(LIBRDKAFKA_MESSAGE_MAX_BYTES, pipeline.max_event_bytes + DEAD_LETTER_HEADROOM_BYTES)
 
 
 def _without(cfg: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
@@ -60,6 +69,7 @@ def producer_config(kafka: KafkaSettings, group_id: str,
                     pipeline: PipelineSettings) -> dict[str, Any]:
     cfg = {**PRODUCER_DEFAULTS, **_without(kafka.librdkafka_config(), _CONSUMER_ONLY),
            "enable.idempotence": True, "acks": "all"}
+    cfg.setdefault("message.max.bytes", output_message_max_bytes(pipeline))
     if pipeline.delivery == "exactly_once":
         cfg["transactional.id"] = kafka.transactional_id or \
             f"{group_id}-{pipeline.run_id}-{socket.gethostname()}"

@@ -4,10 +4,12 @@ poll -> parse -> decode (worker processes) -> cross-video micro-batches -> async
 policy -> produce -> watermark commit. Completions from workers and gRPC threads arrive on one
 queue and are applied on the loop's thread, so all state has a single owner.
 
-Outcomes, decided here and only here: a malformed event goes to the DLQ; bad media gets an
-`unprocessable` verdict and a DLQ copy; an unreachable Triton opens the breaker, pauses every
-partition and retries (no offset advances); unusable model outputs fail closed to `review`; a
-failed delivery of our own output stops the consumer (never DLQ).
+Outcomes, decided here and only here: any exception raised while parsing or handling one
+event becomes that event's outcome in `_reject`, never the process's exit: a DLQ copy, plus
+one `unprocessable` verdict when the event names a video (a malformed event, bad media, or a
+bug met by one video). An unreachable Triton opens the breaker, pauses every partition and
+retries (no offset advances); unusable model outputs fail closed to `review`; a failed
+delivery of our own output stops the consumer (never DLQ).
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from consumer.pipeline.offsets import OffsetTracker, TopicPartition
 from consumer.pipeline.ratelimit import TokenBucket
 from consumer.policy.assess import assess
 from consumer.policy.decide import Decision, unprocessable
+from consumer.publishing.dlq import dlq_headers, fit_dead_letter
 from consumer.publishing.records import (
     SourceRef,
-    dlq_headers,
     encode,
     tags_record,
     verdict_record,
@@ -55,8 +57,18 @@ from triton_models.specs import ModelSpec
 log = logging.getLogger("consumer.pipeline")
 
 Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
-FATAL_DELIVERY_CODES = ("UNKNOWN_TOPIC", "TOPIC_AUTHORIZATION", "_UNKNOWN_PARTITION",
-                        "UNKNOWN_TOPIC_OR_PART", "CLUSTER_AUTHORIZATION")
+DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's default producer message.max.bytes
+MAX_DEAD_LETTER_SHRINKS = 6
+
+
+def _latency_s(uploaded_at: datetime | None, now: datetime) -> float | None:
+    """Upload -> verdict; None when the event has no (usable) upload time."""
+    if uploaded_at is None or uploaded_at.tzinfo is None:
+        return None
+    try:
+        return (now - uploaded_at).total_seconds()
+    except OverflowError:
+        return None
 
 
 def _covered(positions: Mapping[TopicPartition, int], src: SourceRef) -> bool:
@@ -127,6 +139,7 @@ class Pipeline:
         clock: Callable[[], float] = time.monotonic,
         window: Window | None = None,
         max_events_per_s: float | None = None,
+        dead_letter_limit_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
@@ -137,6 +150,7 @@ class Pipeline:
         self.clock = clock
         pipe = settings.pipeline
         self.exactly_once = pipe.delivery == "exactly_once"
+        self.dead_letter_limit_bytes = dead_letter_limit_bytes
         self.resize_specs = {name: ResizeSpec(c.spec.input_size, c.spec.resize_mode)
                              for name, c in self.models.items()}
         max_rows = pipe.max_inflight_videos * settings.decode.max_keyframes
@@ -297,14 +311,11 @@ class Pipeline:
             job.event = parse_upload_event(
                 msg.value(), job.headers, allowed_schemes=self._allowed_schemes(),
                 max_bytes=self.settings.pipeline.max_event_bytes)
-        except InvalidEvent as exc:
-            self.hooks.event("invalid")
-            self.hooks.failure("parse", exc.reason)
-            log.warning("invalid event %s: %s", source, exc)
-            self._publish(job, [self._dlq_record(job, "parse", exc, exc.reason)])
+        except Exception as exc:  # InvalidEvent by contract; anything else is still this event's
+            self._reject(job, "parse", exc)
             return
         self.hooks.event("accepted")
-        self._submit(job)
+        self._guarded(job, "decode", self._submit)
 
     def _submit(self, job: VideoJob) -> None:
         """Hand the video to the decode workers; capacity errors retry, never fail the video."""
@@ -358,11 +369,11 @@ class Pipeline:
             _, job_id = self.resubmit.popleft()
             job = self.jobs.get(job_id)
             if job is not None:
-                self._submit(job)
+                self._guarded(job, "decode", self._submit)
         for _ in range(len(self.waiting_rows)):
             job = self.jobs.get(self.waiting_rows.popleft())
             if job is not None:
-                self._queue_rows(job)
+                self._guarded(job, "decode", self._queue_rows)
 
     # ----------------------------------------------------------------- completions
     def _completion(self, kind: str, *context: Any) -> Callable[[Any], None]:
@@ -396,14 +407,14 @@ class Pipeline:
             self._on_capacity_error(job, exc)
             return
         except Exception as exc:
-            self._on_decoded_error(job, exc)
+            self._reject(job, "media", exc)
             return
         if not keyframes.pts_s:
-            self._on_decoded_error(job, _NoKeyframes("decoder returned no keyframe"))
+            self._reject(job, "media", _NoKeyframes("decoder returned no keyframe"))
             return
         job.keyframes = keyframes
         self.hooks.keyframes_decoded(len(keyframes.pts_s), self.clock() - job.received_at)
-        self._queue_rows(job)
+        self._guarded(job, "decode", self._queue_rows)
 
     def _queue_rows(self, job: VideoJob) -> None:
         """Queue every model's rows of a decoded video, or retry later if a batcher is full."""
@@ -419,21 +430,43 @@ class Pipeline:
             job.rows_left[name] = len(rows)
             self.batchers[name].add(job.job_id, rows, now)
 
-    def _on_decoded_error(self, job: VideoJob, exc: BaseException) -> None:
-        """Bad media: an `unprocessable` verdict plus the event in the DLQ."""
-        if isinstance(exc, MediaError):
-            reason = str(getattr(exc, "reason", type(exc).__name__))
+    # ----------------------------------------------------------------- failures
+    def _guarded(self, job: VideoJob, stage: str, action: Callable[[VideoJob], None]) -> None:
+        """Run one event's step; whatever it raises is that event's outcome, not ours."""
+        try:
+            action(job)
+        except Exception as exc:
+            self._reject(job, stage, exc)
+
+    def _reject(self, job: VideoJob, stage: str, exc: BaseException) -> None:
+        """The one place a failure becomes an event's outcome: a DLQ copy of the original
+        bytes, plus an `unprocessable` verdict when the event names a video."""
+        if isinstance(exc, InvalidEvent):
+            reason, video_id = exc.reason, exc.video_id
+            self.hooks.event("invalid")
+            log.warning("invalid event %s: %s", job.source, exc)
+        elif isinstance(exc, MediaError):
+            reason, video_id = exc.reason, job.event.video_id if job.event else None
             log.info("unprocessable %s: %s", job.source, exc)
-        else:
-            # An unexpected failure inside extraction is a bug, but it is one video's bug.
+        else:  # a bug, but one event's bug: it must not stop the partition
             reason = "internal_error"
-            log.error("extraction failed unexpectedly for %s", job.source, exc_info=exc)
-        self.hooks.failure("media", reason)
+            video_id = job.event.video_id if job.event else None
+            log.error("%s failed unexpectedly for %s", stage, job.source, exc_info=exc)
+        self.hooks.failure(stage, reason)
+        if job.published:
+            log.error("%s: failure after its outputs were published; none repeated: %s",
+                      job.source, exc)
+            return
+        records = [self._dlq_record(job, stage, exc, reason, video_id)]
+        if video_id is None:
+            self._publish(job, records)
+            return
         decision = unprocessable(reason, f"{type(exc).__name__}: {exc}")
-        verdict = self._verdict(job, decision, {}, keyframes_analyzed=0, duration_s=None)
+        verdict = self._verdict(job, video_id, decision, {}, keyframes_analyzed=0,
+                                duration_s=None)
         self._publish(job, [self._out(job, self.settings.kafka.topics.verdicts, verdict),
-                            self._dlq_record(job, "media", exc, reason)],
-                      verdict=decision.verdict, latency=verdict.get("latency_s"))
+                            *records], verdict=decision.verdict,
+                      latency=verdict.get("latency_s"))
 
     def _on_inferred(self, name: str, batch: Batch[int], started: float,
                      result: BatchScores | InferenceError) -> None:
@@ -463,7 +496,7 @@ class Pipeline:
                 job.versions[name] = result.model_version
             job.rows_left[name] -= 1
             if job.inference_done():
-                self._finish(job)
+                self._guarded(job, "policy", self._finish)
         if isinstance(result, InferenceError):
             self.hooks.failure("inference", "invalid_output")
 
@@ -496,7 +529,8 @@ class Pipeline:
                         self.settings.policy,
                         inference_error=None if job.inference_error is None
                         else str(job.inference_error))
-        verdict = self._verdict(job, result.decision, job.versions,
+        assert job.event is not None
+        verdict = self._verdict(job, job.event.video_id, result.decision, job.versions,
                                 keyframes_analyzed=len(job.keyframes.pts_s),
                                 duration_s=job.keyframes.probe.duration_s)
         tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
@@ -508,19 +542,18 @@ class Pipeline:
                             self._out(job, topics.tags, tags)],
                       verdict=result.decision.verdict, latency=verdict.get("latency_s"))
 
-    def _verdict(self, job: VideoJob, decision: Decision, versions: Mapping[str, str], *,
-                 keyframes_analyzed: int, duration_s: float | None) -> dict[str, Any]:
-        event = job.event
-        assert event is not None
+    def _verdict(self, job: VideoJob, video_id: str, decision: Decision,
+                 versions: Mapping[str, str], *, keyframes_analyzed: int,
+                 duration_s: float | None) -> dict[str, Any]:
         now = datetime.now(UTC)
         models = {name: versions.get(name, self.models[name].spec.version)
                   for name in self.models}
-        latency = (now - event.uploaded_at).total_seconds() if event.uploaded_at else None
+        uploaded_at = job.event.uploaded_at if job.event else None
         return verdict_record(
-            video_id=event.video_id, decision=decision, source=job.source, models=models,
+            video_id=video_id, decision=decision, source=job.source, models=models,
             policy_version=self.settings.policy.version, run_id=self.settings.pipeline.run_id,
             keyframes_analyzed=keyframes_analyzed, duration_s=duration_s, processed_at=now,
-            latency_s=latency)
+            latency_s=_latency_s(uploaded_at, now))
 
     # ----------------------------------------------------------------- Kafka out
     def _out(self, job: VideoJob, topic: str, record: Mapping[str, Any]) -> Record:
@@ -528,17 +561,28 @@ class Pipeline:
                    ("vmc.source", str(job.source).encode())]
         return (topic, str(record["video_id"]).encode(), encode(record), headers)
 
-    def _dlq_record(self, job: VideoJob, stage: str, error: BaseException,
-                    reason: str) -> Record:
+    def _dlq_record(self, job: VideoJob, stage: str, error: BaseException, reason: str,
+                    video_id: str | None) -> Record:
+        """The original bytes, cut to what the producer and the DLQ topic accept."""
         self.hooks.dead_letter(stage)
-        headers = dlq_headers(stage=stage, error=error, reason=reason, attempt=1,
-                              source=job.source, original=job.headers,
-                              run_id=self.settings.pipeline.run_id)
-        key = job.event.video_id.encode() if job.event else None
-        return (self.settings.kafka.topics.dlq, key, job.value, headers)
+        job.dead_letter_headers = dlq_headers(
+            stage=stage, error=error, reason=reason, attempt=1, source=job.source,
+            original=job.headers, run_id=self.settings.pipeline.run_id)
+        key = video_id.encode() if video_id is not None else None
+        letter = fit_dead_letter(key, job.value, job.dead_letter_headers,
+                                 self.dead_letter_limit_bytes)
+        if len(letter.value) < len(job.value):
+            log.warning("%s: DLQ copy truncated to %d of %d bytes", job.source,
+                        len(letter.value), len(job.value))
+        return (self.settings.kafka.topics.dlq, letter.key, letter.value, letter.headers)
 
     def _publish(self, job: VideoJob, records: list[Record], *, verdict: str | None = None,
                  latency: float | None = None) -> None:
+        """Hand one event's outputs to the producer, once: a second call is a bug, refused."""
+        if job.published:
+            log.error("%s: outputs already published; not publishing again", job.source)
+            return
+        job.published = True
         if verdict is not None:
             self.hooks.verdict(verdict, latency)
         if self.exactly_once:
@@ -549,10 +593,12 @@ class Pipeline:
         job.acks_left = len(records)
         deliver = self._completion("delivered", job.job_id)
         for topic, key, value, headers in records:
-            self._produce(topic, key, value, headers, lambda err, _msg: deliver(err))
+            self._produce(topic, key, value, headers, lambda err, msg: deliver((err, msg)))
 
     def _produce(self, topic: str, key: bytes | None, value: bytes,
                  headers: list[tuple[str, bytes]], callback: Callable[[Any, Any], None]) -> None:
+        from confluent_kafka import KafkaException
+
         while True:
             try:
                 self.producer.produce(topic, key=key, value=value, headers=headers,
@@ -560,9 +606,16 @@ class Pipeline:
                 return
             except BufferError:
                 self.producer.poll(0.1)  # local queue full: serve deliveries, then retry
+            except KafkaException as exc:  # our own output refused: stop, never skip it
+                self._fatal = PublishError(f"cannot produce to {topic}: {exc.args[0]}")
+                self.hooks.failure("publish", "produce")
+                return
 
-    def _on_delivered(self, job_id: int, err: Any) -> None:
+    def _on_delivered(self, job_id: int, report: tuple[Any, Any]) -> None:
+        err, msg = report
         job = self.jobs.get(job_id)
+        if err is not None and job is not None and self._refit_dead_letter(job, err, msg):
+            return
         if err is not None:
             name = err.name() if hasattr(err, "name") else str(err)
             self._fatal = PublishError(f"delivery failed for {job.source if job else job_id}: "
@@ -575,6 +628,27 @@ class Pipeline:
         if job.acks_left == 0:
             self.tracker.done(job.tp, job.source.offset)
             self._forget(job)
+
+    def _refit_dead_letter(self, job: VideoJob, err: Any, msg: Any) -> bool:
+        """The broker refused a DLQ copy as too large (its topic limit is below ours): send
+        it again, cut to half the size, a few times before giving up."""
+        from confluent_kafka import KafkaError
+
+        too_large = (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE)
+        if msg is None or msg.topic() != self.settings.kafka.topics.dlq or \
+                err.code() not in too_large or job.dead_letter_headers is None or \
+                job.dead_letter_shrinks >= MAX_DEAD_LETTER_SHRINKS:
+            return False
+        job.dead_letter_shrinks += 1
+        limit = max(1, len(msg.value() or b"") + sum(len(v or b"") for _, v in
+                                                     msg.headers() or [])) // 2
+        letter = fit_dead_letter(msg.key(), job.value, job.dead_letter_headers, limit)
+        log.warning("%s: DLQ refused %s; sending %d of %d bytes", job.source, err.name(),
+                    len(letter.value), len(job.value))
+        deliver = self._completion("delivered", job.job_id)
+        self._produce(msg.topic(), letter.key, letter.value, letter.headers,
+                      lambda e, m: deliver((e, m)))
+        return True
 
     def _forget(self, job: VideoJob) -> None:
         self.jobs.pop(job.job_id, None)

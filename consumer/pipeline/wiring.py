@@ -3,9 +3,54 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+from typing import Any
 
 from consumer.pipeline.runner import Pipeline, PipelineHooks, Window
 from consumer.settings import ConfigError, Settings
+
+log = logging.getLogger("consumer.pipeline")
+
+
+def topic_max_message_bytes(client: dict[str, Any], topic: str,
+                            timeout_s: float = 10.0) -> int | None:
+    """The topic's `max.message.bytes` as the broker reports it; None if it cannot be read
+    (e.g. no DescribeConfigs permission): then a refused DLQ copy is cut down on retry."""
+    from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
+
+    try:
+        admin = AdminClient(client)
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        configs = admin.describe_configs([resource], request_timeout=timeout_s)[resource]
+        entry = configs.result(timeout=timeout_s).get("max.message.bytes")
+        return int(entry.value) if entry is not None and entry.value else None
+    except Exception as exc:  # any failure only costs the start-up check
+        log.warning("cannot read max.message.bytes of %s: %s", topic, exc)
+        return None
+
+
+def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) -> int:
+    """The largest DLQ record the producer and the DLQ topic both take; warns at start-up
+    when an accepted event could be larger, since its DLQ copy will then be truncated."""
+    from consumer.pipeline.kafka_clients import (
+        DEAD_LETTER_HEADROOM_BYTES,
+        LIBRDKAFKA_MESSAGE_MAX_BYTES,
+    )
+
+    limit = int(producer_cfg["message.max.bytes"])
+    topic = settings.kafka.topics.dlq
+    topic_limit = topic_max_message_bytes(settings.kafka.librdkafka_config(), topic)
+    # Unknown: assume no more than a broker's default (1 MiB), so an exactly-once
+    # transaction is not aborted over a copy the broker refuses.
+    limit = min(limit, topic_limit or LIBRDKAFKA_MESSAGE_MAX_BYTES)
+    needed = settings.pipeline.max_event_bytes + DEAD_LETTER_HEADROOM_BYTES
+    if needed > limit:
+        log.warning("pipeline.max_event_bytes=%d exceeds what can be sent to the DLQ (%d bytes:"
+                    " producer message.max.bytes=%s, %s max.message.bytes=%s): DLQ copies of "
+                    "larger events are truncated, with their size and SHA-256 in headers",
+                    settings.pipeline.max_event_bytes, limit,
+                    producer_cfg["message.max.bytes"], topic, topic_limit)
+    return limit
 
 
 def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
@@ -48,9 +93,10 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     if metrics is not None:
         kafka_cfg["statistics.interval.ms"] = int(settings.metrics.statistics_interval_s * 1000)
         kafka_cfg["stats_cb"] = metrics.statistics
+    producer_cfg = producer_config(settings.kafka, group, settings.pipeline)
     try:
         consumer = Consumer(kafka_cfg)
-        producer = Producer(producer_config(settings.kafka, group, settings.pipeline))
+        producer = Producer(producer_cfg)
     except KafkaException as exc:
         raise ConfigError(f"invalid Kafka client configuration: {exc.args[0].str()}") from exc
     stack.callback(producer.flush, 10)
@@ -60,7 +106,8 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     for model in models:
         stack.callback(model.close)
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
-                        window=window, max_events_per_s=max_events_per_s)
+                        window=window, max_events_per_s=max_events_per_s,
+                        dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg))
     if metrics is not None:
         from consumer.observability.health import HealthServer, PipelineProbes
         from consumer.observability.metrics import WorkerPoolCollector

@@ -82,25 +82,5 @@ def tags_record(
     }
 
 
-def dlq_headers(
-    *, stage: str, error: BaseException, reason: str, attempt: int, source: SourceRef,
-    original: Sequence[tuple[str, bytes | None]] | None = None, run_id: str = LIVE_RUN_ID,
-) -> list[tuple[str, bytes]]:
-    """The original headers, then ours: stage, error class and message, attempt, source."""
-    ours = {
-        "vmc.stage": stage,
-        "vmc.error.class": type(error).__name__,
-        "vmc.error.reason": reason,
-        "vmc.error.message": str(error)[:2000],
-        "vmc.attempt": str(attempt),
-        "vmc.source.topic": source.topic,
-        "vmc.source.partition": str(source.partition),
-        "vmc.source.offset": str(source.offset),
-        "vmc.run_id": run_id,
-    }
-    kept = [(k, v) for k, v in (original or ()) if v is not None and not k.startswith("vmc.")]
-    return kept + [(k, v.encode()) for k, v in ours.items()]
-
-
 def encode(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), allow_nan=False).encode()

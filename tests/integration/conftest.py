@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from consumer.devstack.kafka import create_topics, topic_layout
+from consumer.devstack.kafka import create_topics, topic_configs, topic_layout
 from consumer.devstack.process import (
     ProcessRecord,
     StackError,
@@ -118,7 +118,8 @@ def topics(stack_settings: Settings, unique: str) -> KafkaTopics:
     """Fresh input (6 partitions) and output topics for one test."""
     names = KafkaTopics(input=f"{unique}.in", verdicts=f"{unique}.verdicts",
                         tags=f"{unique}.tags", dlq=f"{unique}.dlq")
-    create_topics(stack_settings.kafka.librdkafka_config(), topic_layout(names))
+    create_topics(stack_settings.kafka.librdkafka_config(), topic_layout(names),
+                  topic_configs(names))
     return names
 
 

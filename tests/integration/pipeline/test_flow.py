@@ -49,7 +49,7 @@ def test_200_events_give_200_verdicts_and_tags_and_commit_to_the_end(
     assert committed == ends
 
 
-def test_poison_events_go_to_the_dlq_untouched_while_the_rest_is_processed(
+def test_poison_events_go_to_the_dlq_untouched_and_named_videos_get_a_verdict(
     stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str
 ) -> None:
     settings = pipeline_settings(stack, topics, group=unique,
@@ -69,10 +69,14 @@ def test_poison_events_go_to_the_dlq_untouched_while_the_rest_is_processed(
             records.append((name, poison[name]))
     produce(settings, records)
     with running_pipeline(settings):
-        verdicts = read_topic(settings, topics.verdicts, expect=24, timeout_s=180)
+        verdicts = read_topic(settings, topics.verdicts, expect=26, timeout_s=180)
         dlq = read_topic(settings, topics.dlq, expect=4, timeout_s=60)
-    assert sorted(json.loads(m.value())["video_id"] for m in verdicts) == \
-        sorted(f"ok{i}" for i in range(24))
+    by_video = {json.loads(m.value())["video_id"]: json.loads(m.value()) for m in verdicts}
+    assert len(verdicts) == 26, "one verdict per event that names a video"
+    assert sorted(by_video) == sorted([*(f"ok{i}" for i in range(24)), "big", "ftp"])
+    for video, reason in (("big", "too_large"), ("ftp", "unsupported_scheme")):
+        assert by_video[video]["verdict"] == "unprocessable"
+        assert by_video[video]["reasons"][0]["category"] == reason
     by_key = {m.key().decode() if m.key() else None: m for m in dlq}
     assert len(dlq) == 4
     reasons = Counter()

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer
 
-from consumer.pipeline.kafka_clients import consumer_config, producer_config
+from consumer.pipeline.kafka_clients import (
+    DEAD_LETTER_HEADROOM_BYTES,
+    consumer_config,
+    output_message_max_bytes,
+    producer_config,
+)
 from consumer.settings import load_settings
 
 
@@ -39,3 +44,20 @@ def test_exactly_once_config_is_accepted_by_librdkafka() -> None:
     assert producer_cfg["message.timeout.ms"] <= producer_cfg["transaction.timeout.ms"]
     Producer(producer_cfg)  # raises on an inconsistent configuration
     Consumer(consumer_config(settings.kafka, "g", settings.pipeline)).close()
+
+
+def test_the_producer_can_send_a_dlq_copy_of_any_event_the_consumer_accepts() -> None:
+    """librdkafka's default (1,000,000) is below the default max_event_bytes (1 MiB)."""
+    settings = _settings(max_event_bytes=3 * 1024 * 1024)
+    producer_cfg = producer_config(settings.kafka, "g", settings.pipeline)
+    assert producer_cfg["message.max.bytes"] == output_message_max_bytes(settings.pipeline)
+    assert producer_cfg["message.max.bytes"] >= 3 * 1024 * 1024 + DEAD_LETTER_HEADROOM_BYTES
+    Producer(producer_cfg)
+    assert producer_config(_settings().kafka, "g", _settings().pipeline)[
+        "message.max.bytes"] > 1024 * 1024
+
+
+def test_an_explicit_message_max_bytes_is_kept() -> None:
+    settings = load_settings(kafka={"client": {"message.max.bytes": "500000"}})
+    assert producer_config(settings.kafka, "g", settings.pipeline)["message.max.bytes"] == \
+        "500000"

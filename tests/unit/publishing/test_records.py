@@ -9,7 +9,6 @@ from consumer.policy.decide import Decision, Reason, unprocessable
 from consumer.policy.tagging import black_keyframes, is_static, label_tags
 from consumer.publishing.records import (
     SourceRef,
-    dlq_headers,
     encode,
     tags_record,
     verdict_id,
@@ -56,16 +55,6 @@ def test_unprocessable_reason_carries_the_detail() -> None:
     assert record["verdict"] == "unprocessable"
     assert record["reasons"][0]["category"] == "too_large"
     assert record["reasons"][0]["detail"] == "3 GB > 2 GB"
-
-
-def test_dlq_headers_keep_originals_and_name_stage_error_and_source() -> None:
-    headers = dict(dlq_headers(stage="parse", error=ValueError("bad json"), reason="not_json",
-                               attempt=1, source=SRC, original=[("ce_id", b"e1"),
-                                                                ("vmc.stage", b"forged")]))
-    assert headers["ce_id"] == b"e1"
-    assert headers["vmc.stage"] == b"parse"
-    assert headers["vmc.error.class"] == b"ValueError"
-    assert headers["vmc.source.offset"] == b"1234"
 
 
 def test_label_tags_report_coverage_and_first_last_times() -> None:
