@@ -112,6 +112,9 @@ class DecodeSettings(Section):
     max_pixels: int = Field(8192 * 8192, gt=0)
     max_streams: int = Field(16, gt=0)
     max_keyframes: int = Field(16, gt=0)
+    max_decoded_frames: int = Field(
+        4000, gt=0, description="frames decoded forward per video where keyframes are too "
+        "sparse for coverage; beyond it the verdict is `review` (incomplete_coverage)")
     min_interval_s: float = Field(1.0, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     memory_limit_mb: int = Field(2048, gt=0)

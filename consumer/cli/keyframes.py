@@ -10,10 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consumer.cli import UserError
 from consumer.settings import Settings
+
+if TYPE_CHECKING:
+    from consumer.media import Keyframes
 
 
 def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
@@ -36,8 +39,7 @@ def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 result = future.result()
             except MediaError as exc:
-                reason = getattr(exc, "reason", "media_error")
-                failures.append(f"{uri}: {reason}: {exc}")
+                failures.append(f"{uri}: {exc.reason}: {exc}")
                 continue
             probe = result.probe
             if args.out is not None:
@@ -47,12 +49,16 @@ def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
                     frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                     frame.save(str(folder / f"{pts_s:010.3f}s.{args.format}"))
             if args.json:
-                print(json.dumps(_as_json(uri, result.pts_s, probe)), flush=True)
+                print(json.dumps(_as_json(uri, result)), flush=True)
             else:
                 times = " ".join(f"{t:.2f}" for t in result.pts_s)
+                covered = "" if result.coverage is None else (
+                    f"; largest unseen gap {result.coverage.largest_gap_s:.2f}s of "
+                    f"{result.coverage.max_gap_s:.2f}s allowed"
+                    + ("" if result.coverage.complete else " (INCOMPLETE)"))
                 print(f"{uri}: {probe.container}/{probe.codec} {probe.width}x{probe.height} "
                       f"{probe.duration_s:.1f}s rot={probe.rotation} "
-                      f"{len(result.pts_s)} keyframes at {times}", flush=True)
+                      f"{len(result.pts_s)} frames at {times}{covered}", flush=True)
     if len(failures) == 1 and len(args.inputs) == 1:
         raise UserError(failures[0])
     for line in failures:
@@ -62,7 +68,8 @@ def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _as_json(uri: str, pts_s: list[float], probe: Any) -> dict[str, Any]:
+def _as_json(uri: str, result: Keyframes) -> dict[str, Any]:
+    probe = result.probe
     return {
         "uri": uri,
         "duration_s": probe.duration_s,
@@ -73,7 +80,8 @@ def _as_json(uri: str, pts_s: list[float], probe: Any) -> dict[str, Any]:
         "container": probe.container,
         "rotation": probe.rotation,
         "has_audio": probe.has_audio,
-        "keyframes": [{"pts_s": t} for t in pts_s],
+        "keyframes": [{"pts_s": t} for t in result.pts_s],
+        "coverage": None if result.coverage is None else result.coverage.as_json(),
     }
 
 

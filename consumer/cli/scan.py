@@ -66,7 +66,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                 scores = {name: scorer.scores(keyframes.frames[resize[name]])
                           for name, scorer in scorers.items()}
             except MediaError as exc:
-                decision = unprocessable(str(getattr(exc, "reason", "media")), str(exc))
+                decision = unprocessable(exc.reason, str(exc))
                 record = verdict_record(**common, decision=decision,
                                         models={n: s.version for n, s in scorers.items()},
                                         keyframes_analyzed=0, duration_s=None,
@@ -82,7 +82,9 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                                         keyframes_analyzed=len(keyframes.pts_s),
                                         duration_s=keyframes.probe.duration_s,
                                         processed_at=now,
-                                        latency_s=(now - started).total_seconds())
+                                        latency_s=(now - started).total_seconds(),
+                                        coverage=keyframes.coverage.as_json()
+                                        if keyframes.coverage else None)
                 if args.tags:
                     record["tags"] = {"labels": [vars(t) for t in result.labels],
                                       "technical": result.technical}

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 
+from consumer.media.coverage import Coverage
 from consumer.media.errors import CorruptMedia, DecodeOutOfMemory, MediaRejected
 from consumer.media.probe import (
     VideoProbe,
@@ -27,11 +28,13 @@ from consumer.settings import DecodeSettings, SourceSettings
 
 @dataclass
 class Keyframes:
-    """The sampled keyframes of one video, resized once per model input spec."""
+    """The sampled frames of one video (keyframes, and frames decoded at targets where
+    keyframes are sparse), resized once per model input spec, and what they cover."""
 
     probe: VideoProbe
     pts_s: list[float]
     frames: dict[ResizeSpec, npt.NDArray[np.uint8]]
+    coverage: Coverage | None = None
 
 
 def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
@@ -48,7 +51,8 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
             with container:
                 probe = probe_container(container, name, opened.size_bytes, decode)
                 stream = video_stream_of(container)
-                sampler = KeyframeSampler(container, stream, probe.duration_s, decode)
+                sampler = KeyframeSampler(container, stream, probe.duration_s, decode,
+                                          probe.fps)
                 strategy = choose_strategy(decode.sampling, opened.remote, stream,
                                            len(sampler.targets))
                 frames = sampler.seek() if strategy == "seek" else sampler.scan()
@@ -57,7 +61,7 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
                     result = _resize_each(sampler.first_frames(), sampler, unique, probe, decode)
                 if not result.pts_s:
                     raise CorruptMedia("no decodable video frame")
-                return result
+                return dataclasses.replace(result, coverage=sampler.coverage(result.pts_s))
     except MediaRejected:
         raise
     except MemoryError as exc:

@@ -1,21 +1,25 @@
-"""Which keyframes to decode, and decoding only those.
+"""Decoding what the coverage plan asks for, and as little else as possible.
 
-The plan is pure: `sample_targets` spreads up to `max_keyframes` target times evenly over the
-duration (never closer than `min_interval_s`), and `KeyframePicker` maps each target to the
-latest keyframe at or before it, online, as keyframe timestamps stream past. The sampler then
-feeds only the chosen keyframe packets to a threaded decoder: a keyframe needs no other
-frame, and skipping every other packet is what makes this several times faster than both a
-full decode and `ffmpeg -skip_frame nokey` (design section 9).
+The plan (`coverage.CoveragePicker`, pure) is made online from keyframe times. Keyframe
+samples are decoded from their packet alone: a keyframe needs no other frame, and skipping
+every other packet is what makes this several times faster than a full decode or `ffmpeg
+-skip_frame nokey` (design section 9). Where keyframes are too sparse, the frame at the target
+is decoded: seek to the keyframe before it and decode forward (non-reference frames skipped
+until the last stretch), continuing without a seek when the next target lies in the same GOP.
+That forward decoding is bounded by `decode.max_decoded_frames` and by a share of
+`decode.timeout_s`; coverage stopped short is reported (`stopped_by`), never hidden.
 
-Two ways to reach the keyframes: `scan` demuxes in order (cheapest for local files: demuxing
-is nearly free, and the pass stops after the last target) and `seek` jumps to each target
-(reads only the needed byte ranges: pays for remote files with an index and more keyframes
-than samples).
+Two ways through the file: `scan` demuxes in order (cheapest for local files: demuxing is
+nearly free) and runs the plan online; `seek` plans from the container's index and jumps to
+each sample (reads only the needed byte ranges: pays for remote files with an index and more
+keyframes than samples).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections import deque
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Literal
 
@@ -24,75 +28,18 @@ from av.packet import Packet
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
+from consumer.media.coverage import Coverage, CoveragePicker, Sample, coverage_of
 from consumer.media.errors import MediaTooLong
 from consumer.settings import DecodeSettings
 
 Strategy = Literal["scan", "seek"]
 
-
-def sample_targets(duration_s: float, max_keyframes: int, min_interval_s: float) -> list[float]:
-    """Evenly spread target times (centres of equal slices); [] when the duration is unknown."""
-    if duration_s <= 0 or max_keyframes <= 0:
-        return []
-    count = max_keyframes
-    if min_interval_s > 0:
-        count = min(count, max(1, int(duration_s // min_interval_s)))
-    step = duration_s / count
-    return [step * (i + 0.5) for i in range(count)]
-
-
-class KeyframePicker:
-    """Online choice of keyframes for target times, from keyframe times in stream order.
-
-    Each target takes the latest keyframe at or before it (the first keyframe if none is);
-    a keyframe is taken once, and never within `min_interval_s` of the previous one. With no
-    targets (unknown duration) keyframes are taken greedily, `min_interval_s` apart.
-    """
-
-    def __init__(self, targets: Sequence[float], min_interval_s: float, max_picks: int) -> None:
-        self._targets = list(targets)
-        self._min_interval_s = min_interval_s
-        self._max_picks = max_picks
-        self._next = 0
-        self._held: float | None = None
-        self.picked: list[float] = []
-
-    @property
-    def done(self) -> bool:
-        """True once no later keyframe can be picked: the caller may stop demuxing."""
-        if len(self.picked) >= self._max_picks:
-            return True
-        return bool(self._targets) and self._next >= len(self._targets)
-
-    def offer(self, time_s: float) -> list[float]:
-        """Offer the next keyframe; returns the times to decode now (the held one and/or it)."""
-        if self.done:
-            return []
-        if not self._targets:
-            return [time_s] if self.accept(time_s) else []
-        chosen: list[float] = []
-        while self._next < len(self._targets) and time_s > self._targets[self._next]:
-            candidate = self._held if self._held is not None else time_s
-            if self.accept(candidate):
-                chosen.append(candidate)
-            self._next += 1
-        self._held = time_s
-        return chosen
-
-    def finish(self) -> list[float]:
-        """At the end of the stream: the held keyframe, if a target still waits for it."""
-        if self._held is not None and not self.done and self.accept(self._held):
-            return [self._held]
-        return []
-
-    def accept(self, time_s: float) -> bool:
-        """Record `time_s` as picked unless it repeats or crowds the previous pick."""
-        if len(self.picked) >= self._max_picks:
-            return False
-        if self.picked and time_s - self.picked[-1] < max(self._min_interval_s, 1e-9):
-            return False
-        self.picked.append(time_s)
-        return True
+# Forward decoding may use this share of decode.timeout_s; the rest is left for resizing
+# and the transfer, so a budget, not the worker's kill, ends a long decode.
+DECODE_TIME_SHARE = 0.6
+# Non-reference frames are skipped until this close to a decode target (B-pyramids reorder).
+FULL_DECODE_LEAD_S = 0.5
+_EPS = 1e-6
 
 
 def choose_strategy(setting: str, remote: bool, stream: VideoStream, targets: int) -> Strategy:
@@ -108,18 +55,24 @@ def choose_strategy(setting: str, remote: bool, stream: VideoStream, targets: in
 
 
 class KeyframeSampler:
-    """Decodes the planned keyframes of one stream; yields frames (timestamps on them)."""
+    """Decodes the planned samples of one stream; yields frames (timestamps on them)."""
 
     def __init__(self, container: InputContainer, stream: VideoStream, duration_s: float,
-                 decode: DecodeSettings) -> None:
+                 decode: DecodeSettings, fps: float = 0.0) -> None:
         self._container = container
         self._stream = stream
         self._decode = decode
         self._time_base: Fraction = stream.time_base or Fraction(1, 90000)
         self._start_s = float((stream.start_time or 0) * self._time_base)
-        self.targets = [self._start_s + t for t in
-                        sample_targets(duration_s, decode.max_keyframes, decode.min_interval_s)]
-        self._max_picks = decode.max_keyframes
+        self._frame_s = 1.0 / fps if fps > 0 else 0.0
+        self.picker = CoveragePicker(duration_s, decode.max_keyframes, decode.min_interval_s,
+                                     self._frame_s)
+        self.targets = [self._start_s + t for t in self.picker.targets]
+        self.end_s = duration_s  # raised to the last packet seen: a header may understate
+        self.frame_times_s: list[float] = []  # every frame's time seen while demuxing
+        self.decoded_frames = 0  # frames decoded forward (not keyframes alone)
+        self.stopped_by: str | None = None
+        self._deadline = time.monotonic() + decode.timeout_s * DECODE_TIME_SHARE
         ctx = stream.codec_context
         ctx.thread_type = "FRAME"
         ctx.thread_count = decode.threads
@@ -127,52 +80,136 @@ class KeyframeSampler:
         # (composition offsets of skipped samples), a test catches it; filtering here is cheap.
 
     def time_of(self, packet: Packet[VideoStream]) -> float | None:
+        """Seconds from the stream start, or None for a packet without a timestamp."""
         stamp = packet.pts if packet.pts is not None else packet.dts
-        return None if stamp is None else float(stamp * self._time_base)
+        return None if stamp is None else float(stamp * self._time_base) - self._start_s
 
     def frame_time(self, frame: VideoFrame) -> float:
         """Seconds from the stream start (what `Keyframes.pts_s` reports)."""
         stamp = frame.pts if frame.pts is not None else 0
         return max(0.0, float(stamp * self._time_base) - self._start_s)
 
+    def coverage(self, analysed_s: list[float]) -> Coverage:
+        """Coverage of what was really analysed, against the real end of the stream."""
+        return coverage_of(analysed_s, max(self.end_s, self.picker.duration_s),
+                           self.picker.max_gap_s, frame_times_s=self.frame_times_s,
+                           tolerance_s=self._frame_s, stopped_by=self.stopped_by)
+
+    # ----------------------------------------------------------------- scan
     def scan(self) -> Iterator[VideoFrame]:
-        """One demux pass in order, decoding only the picked keyframe packets."""
-        picker = KeyframePicker(self.targets, self._decode.min_interval_s, self._max_picks)
-        held: Packet[VideoStream] | None = None
+        """One demux pass in order: each keyframe the plan takes goes to the decoder alone;
+        then the frames at targets without a keyframe near them, decoded forward."""
+        candidates: dict[float, Packet[VideoStream]] = {}
+        decodes: list[Sample] = []
         for packet in self._container.demux(self._stream):
-            if not packet.is_keyframe or packet.size == 0:
-                continue
             time_s = self.time_of(packet)
-            if time_s is None:
+            if time_s is None or packet.size == 0:
                 continue
             self._check_duration(time_s)
-            for chosen in picker.offer(time_s):
-                yield from self._send(packet if chosen == time_s else held)
-            if picker.done:
-                break
-            held = packet
-        for _ in picker.finish():
-            yield from self._send(held)
+            self.end_s = max(self.end_s, time_s + self._frame_s)
+            self.frame_times_s.append(time_s)
+            if not packet.is_keyframe or self.picker.done:
+                continue
+            candidates[time_s] = packet
+            for sample in self.picker.offer(time_s):
+                if sample.keyframe:
+                    yield from self._send(candidates[sample.time_s])
+                else:
+                    decodes.append(sample)
+                candidates = {t: p for t, p in candidates.items() if t > sample.time_s}
+        for sample in self.picker.finish():
+            if sample.keyframe:
+                yield from self._send(candidates[sample.time_s])
+            else:
+                decodes.append(sample)
         yield from self._send(None)
+        yield from self._decode_forward(decodes)
 
+    # ----------------------------------------------------------------- seek
     def seek(self) -> Iterator[VideoFrame]:
-        """One seek per target to the keyframe at or before it; the decoder drains each time."""
-        picker = KeyframePicker([], self._decode.min_interval_s, self._max_picks)
+        """Plan from the container's index, then one seek per keyframe sample (decoded
+        alone) and per run of decode targets (decoded forward)."""
+        entries = self._stream.index_entries
+        # Index timestamps are decode times; a B-frame stream presents each frame a constant
+        # delay later (the first presentation time minus the first decode time).
+        shift = (self._stream.start_time or 0) - entries[0].timestamp if len(entries) else 0
+        for entry in entries:
+            time_s = float((entry.timestamp + shift) * self._time_base) - self._start_s
+            self.frame_times_s.append(time_s)
+            if entry.is_keyframe:
+                self.picker.offer(time_s)
+        self.picker.finish()
+        if len(entries):
+            last = entries[len(entries) - 1]
+            self.end_s = max(self.end_s, float((last.timestamp + shift) * self._time_base)
+                             - self._start_s + self._frame_s)
         ctx = self._stream.codec_context
-        for target in self.targets:
-            self._container.seek(round(target / self._time_base), stream=self._stream,
-                                 backward=True, any_frame=False)
+        for sample in self.picker.samples:
+            if not sample.keyframe:
+                continue
+            self._seek_to(sample.time_s)
             packet = next((p for p in self._container.demux(self._stream)
                            if p.is_keyframe and p.size and self.time_of(p) is not None), None)
             if packet is None:
-                break
-            time_s = self.time_of(packet)
-            assert time_s is not None
-            if not picker.accept(time_s):
                 continue
             yield from self._send(packet)
             yield from self._send(None)
             ctx.flush_buffers()
+        yield from self._decode_forward(self.picker.plan().decode_targets)
+
+    # ----------------------------------------------------------------- decode forward
+    def _decode_forward(self, samples: list[Sample]) -> Iterator[VideoFrame]:
+        """For each target, the first frame at or after it: seek to the keyframe before it
+        and decode forward; a target in the GOP being decoded continues without a seek."""
+        pending = deque(sorted(samples, key=lambda s: s.time_s))
+        ctx = self._stream.codec_context
+        while pending and self.stopped_by is None:
+            start = pending[0].start_s
+            self._seek_to(start if start is not None else 0.0)
+            ctx.flush_buffers()
+            reseek = False
+            for frame in self._forward(pending):
+                reached = self.frame_time(frame)
+                if reached < pending[0].time_s - _EPS:
+                    continue
+                yield frame
+                while pending and pending[0].time_s <= reached + _EPS:
+                    pending.popleft()
+                if not pending:
+                    break
+                after = pending[0].start_s
+                if after is not None and after > reached + _EPS:
+                    reseek = True  # a keyframe nearer the next target: jump there
+                    break
+            if not reseek:
+                return  # the stream or a budget ended: what is left stays unseen
+
+    def _forward(self, pending: deque[Sample]) -> Iterator[VideoFrame]:
+        """Every packet from the current position to the decoder, within the budgets;
+        non-reference frames are skipped until close to the next target."""
+        ctx = self._stream.codec_context
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size == 0:
+                    continue
+                if self.decoded_frames >= self._decode.max_decoded_frames:
+                    self.stopped_by = "decode_budget"
+                    return
+                if time.monotonic() > self._deadline:
+                    self.stopped_by = "decode_time_budget"
+                    return
+                time_s = self.time_of(packet)
+                if time_s is not None:
+                    self._check_duration(time_s)
+                    self.end_s = max(self.end_s, time_s + self._frame_s)
+                    near = not pending or time_s >= pending[0].time_s - FULL_DECODE_LEAD_S
+                    ctx.skip_frame = "DEFAULT" if near else "NONREF"
+                self.decoded_frames += 1
+                yield from self._send(packet)
+            ctx.skip_frame = "DEFAULT"
+            yield from self._send(None)
+        finally:
+            ctx.skip_frame = "DEFAULT"
 
     def first_frames(self) -> Iterator[VideoFrame]:
         """Fallback for streams that flag no keyframe: decode from the start to one frame."""
@@ -181,10 +218,14 @@ class KeyframeSampler:
             yield frame
             return
 
+    def _seek_to(self, time_s: float) -> None:
+        self._container.seek(round((time_s + self._start_s) / self._time_base),
+                             stream=self._stream, backward=True, any_frame=False)
+
     def _send(self, packet: Packet[VideoStream] | None) -> list[VideoFrame]:
         return self._stream.codec_context.decode(packet)
 
     def _check_duration(self, time_s: float) -> None:
-        if time_s - self._start_s > self._decode.max_duration_s:
+        if time_s > self._decode.max_duration_s:
             raise MediaTooLong(f"stream runs past decode.max_duration_s="
                                f"{self._decode.max_duration_s}")

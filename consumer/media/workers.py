@@ -14,6 +14,7 @@ costs a fork, and the parent's own threads (librdkafka, gRPC) are never forked.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import multiprocessing
@@ -108,8 +109,8 @@ def _worker_main(conn: Connection, decode: DecodeSettings, source: SourceSetting
 
 
 def _to_shared(result: Keyframes, specs: Sequence[ResizeSpec],
-               shm_name: str) -> tuple[Any, list[float], list[tuple[ResizeSpec, int, int]]]:
-    """Copy the frames into the parent's shared memory; return the metadata to pickle."""
+               shm_name: str) -> tuple[Keyframes, list[tuple[ResizeSpec, int, int]]]:
+    """Copy the frames into the parent's shared memory; return the rest to pickle."""
     shm = SharedMemory(name=shm_name)
     try:
         layout: list[tuple[ResizeSpec, int, int]] = []
@@ -122,21 +123,21 @@ def _to_shared(result: Keyframes, specs: Sequence[ResizeSpec],
             del target
             layout.append((spec, offset, len(array)))
             offset += array.nbytes
-        return result.probe, result.pts_s, layout
+        return dataclasses.replace(result, frames={}), layout
     finally:
         shm.close()
 
 
-def _from_shared(meta: tuple[Any, list[float], list[tuple[ResizeSpec, int, int]]],
+def _from_shared(meta: tuple[Keyframes, list[tuple[ResizeSpec, int, int]]],
                  shm: SharedMemory) -> Keyframes:
-    probe, pts_s, layout = meta
+    result, layout = meta
     frames: dict[ResizeSpec, npt.NDArray[np.uint8]] = {}
     for spec, offset, count in layout:
         shape = (count, spec.size, spec.size, 3)
         view: npt.NDArray[np.uint8] = np.ndarray(shape, np.uint8, buffer=shm.buf, offset=offset)
         frames[spec] = view.copy()  # own the pixels: the segment is unlinked right after
         del view
-    return Keyframes(probe=probe, pts_s=pts_s, frames=frames)
+    return dataclasses.replace(result, frames=frames)
 
 
 @dataclass

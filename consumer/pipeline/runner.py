@@ -530,13 +530,14 @@ class Pipeline:
                         inference_error=None if job.inference_error is None
                         else str(job.inference_error))
         assert job.event is not None
+        coverage = job.keyframes.coverage.as_json() if job.keyframes.coverage else None
         verdict = self._verdict(job, job.event.video_id, result.decision, job.versions,
                                 keyframes_analyzed=len(job.keyframes.pts_s),
-                                duration_s=job.keyframes.probe.duration_s)
+                                duration_s=job.keyframes.probe.duration_s, coverage=coverage)
         tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
                            labels=result.labels, technical=result.technical,
                            source=job.source, run_id=self.settings.pipeline.run_id,
-                           processed_at=datetime.now(UTC))
+                           processed_at=datetime.now(UTC), coverage=coverage)
         topics = self.settings.kafka.topics
         self._publish(job, [self._out(job, topics.verdicts, verdict),
                             self._out(job, topics.tags, tags)],
@@ -544,7 +545,8 @@ class Pipeline:
 
     def _verdict(self, job: VideoJob, video_id: str, decision: Decision,
                  versions: Mapping[str, str], *, keyframes_analyzed: int,
-                 duration_s: float | None) -> dict[str, Any]:
+                 duration_s: float | None,
+                 coverage: Mapping[str, Any] | None = None) -> dict[str, Any]:
         now = datetime.now(UTC)
         models = {name: versions.get(name, self.models[name].spec.version)
                   for name in self.models}
@@ -553,7 +555,7 @@ class Pipeline:
             video_id=video_id, decision=decision, source=job.source, models=models,
             policy_version=self.settings.policy.version, run_id=self.settings.pipeline.run_id,
             keyframes_analyzed=keyframes_analyzed, duration_s=duration_s, processed_at=now,
-            latency_s=_latency_s(uploaded_at, now))
+            latency_s=_latency_s(uploaded_at, now), coverage=coverage)
 
     # ----------------------------------------------------------------- Kafka out
     def _out(self, job: VideoJob, topic: str, record: Mapping[str, Any]) -> Record:

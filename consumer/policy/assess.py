@@ -13,7 +13,15 @@ import numpy as np
 import numpy.typing as npt
 
 from consumer.media import Keyframes
-from consumer.policy.decide import INVALID_OUTPUT, REVIEW, Decision, Reason, category_scores, decide
+from consumer.policy.decide import (
+    INVALID_OUTPUT,
+    REVIEW,
+    Decision,
+    Reason,
+    category_scores,
+    decide,
+    require_coverage,
+)
 from consumer.policy.rules import PolicySettings
 from consumer.policy.tagging import LabelTag, black_keyframes, is_static, label_tags
 from triton_models.specs import ModelSpec
@@ -48,6 +56,8 @@ def assess(
                 merged[category] = values if category not in merged \
                     else np.maximum(merged[category], values)
         decision = decide(merged, pts, policy)
+    if keyframes.coverage is not None:
+        decision = require_coverage(decision, keyframes.coverage, policy)
     labels: list[LabelTag] = []
     for name, model_scores in scores.items():
         finite = np.nan_to_num(model_scores, nan=0.0, posinf=0.0, neginf=0.0)

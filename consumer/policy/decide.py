@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from consumer.policy.rules import PolicySettings
 
+if TYPE_CHECKING:  # media imports settings, which imports the policy: no runtime import
+    from consumer.media.coverage import Coverage
+
 ALLOW, REVIEW, BLOCK, UNPROCESSABLE = "allow", "review", "block", "unprocessable"
 INVALID_OUTPUT = "invalid_model_output"
+INCOMPLETE_COVERAGE = "incomplete_coverage"
 
 
 @dataclass(frozen=True)
@@ -102,3 +107,16 @@ def decide(
 def unprocessable(reason: str, detail: str) -> Decision:
     """The verdict for media that could not be analysed (the DLQ holds a copy)."""
     return Decision(UNPROCESSABLE, [Reason(reason, None, None, None, UNPROCESSABLE, detail)])
+
+
+def require_coverage(decision: Decision, coverage: Coverage, policy: PolicySettings) -> Decision:
+    """Fail closed when part of the video went unseen: at least `review`, with the reason,
+    unless the policy lets the scores of what was seen decide alone."""
+    if coverage.complete or policy.incomplete_coverage == "scores":
+        return decision
+    why = f"largest unseen gap {coverage.largest_gap_s:.1f} s > {coverage.max_gap_s:.1f} s"
+    if coverage.stopped_by:
+        why += f" (stopped by {coverage.stopped_by})"
+    reason = Reason(INCOMPLETE_COVERAGE, None, None, None, REVIEW, why)
+    verdict = decision.verdict if decision.verdict in (BLOCK, UNPROCESSABLE) else REVIEW
+    return Decision(verdict, [*decision.reasons, reason], decision.scores)

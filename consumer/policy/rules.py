@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -37,3 +39,6 @@ class PolicySettings(BaseModel):
     version: str = "2026-11-01"
     categories: dict[str, CategoryRule] = Field(default_factory=_default_rules)
     tag_min_score: float = Field(0.3, ge=0, le=1)
+    incomplete_coverage: Literal["review", "scores"] = Field(
+        "review", description="a video not looked at over its whole length: `review` (fail "
+        "closed), or `scores` to let the scores of what was seen decide alone")

@@ -47,7 +47,7 @@ def _iso(moment: datetime) -> str:
 def verdict_record(
     *, video_id: str, decision: Decision, source: SourceRef, models: Mapping[str, str],
     policy_version: str, run_id: str, keyframes_analyzed: int, duration_s: float | None,
-    processed_at: datetime, latency_s: float | None,
+    processed_at: datetime, latency_s: float | None, coverage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "verdict_id": verdict_id(video_id, source, models, policy_version, run_id),
@@ -58,6 +58,7 @@ def verdict_record(
         "scores": decision.scores,
         "keyframes_analyzed": keyframes_analyzed,
         "duration_s": duration_s,
+        "coverage": None if coverage is None else dict(coverage),
         "models": dict(models),
         "policy_version": policy_version,
         "run_id": run_id,
@@ -70,11 +71,13 @@ def verdict_record(
 def tags_record(
     *, video_id: str, verdict_id_: str, labels: Sequence[LabelTag], technical: Mapping[str, Any],
     source: SourceRef, run_id: str, processed_at: datetime,
+    coverage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "verdict_id": verdict_id_,
         "video_id": video_id,
         "labels": [asdict(tag) for tag in labels],
+        "coverage": None if coverage is None else dict(coverage),
         "technical": dict(technical),
         "run_id": run_id,
         "source": asdict(source),

@@ -92,3 +92,35 @@ def test_poison_events_go_to_the_dlq_untouched_and_named_videos_get_a_verdict(
     assert by_key is not None
     committed, ends = committed_vs_end(settings, unique)
     assert committed == ends
+
+
+def test_a_one_keyframe_upload_is_covered_and_one_cut_short_is_sent_to_review(
+    stack: RunningStack, topics: KafkaTopics, unique: str, tmp_path: Path,
+) -> None:
+    from consumer.devstack.samples import make_video
+
+    one_keyframe = make_video(tmp_path / "one.mp4", seconds=20, fps=10, gop=1000)
+    settings = pipeline_settings(stack, topics, group=unique,
+                                 decode={"max_keyframes": 4, "min_interval_s": 1.0})
+    produce(settings, [("whole", upload_event("whole", one_keyframe.as_uri()))])
+    with running_pipeline(settings):
+        verdicts = read_topic(settings, topics.verdicts, expect=1, timeout_s=120)
+        tags = read_topic(settings, topics.tags, expect=1, timeout_s=60)
+    record = json.loads(verdicts[0].value())
+    coverage = record["coverage"]
+    assert coverage["complete"] is True and coverage["stopped_by"] is None
+    assert record["keyframes_analyzed"] == 4 and coverage["analysed_s"][-1] > 15.0
+    assert coverage["largest_gap_s"] <= coverage["max_gap_s"] == 7.5
+    assert record["verdict"] != "unprocessable"
+    assert json.loads(tags[0].value())["coverage"] == coverage
+
+    short = pipeline_settings(stack, topics, group=f"{unique}-budget",
+                              decode={"max_keyframes": 4, "min_interval_s": 1.0,
+                                      "max_decoded_frames": 20})
+    with running_pipeline(short):
+        verdicts = read_topic(short, topics.verdicts, expect=2, timeout_s=120)
+    budget = json.loads(verdicts[-1].value())
+    assert budget["run_id"] == "live" and budget["coverage"]["complete"] is False
+    assert budget["coverage"]["stopped_by"] == "decode_budget"
+    assert budget["verdict"] in ("review", "block")
+    assert "incomplete_coverage" in [r["category"] for r in budget["reasons"]]

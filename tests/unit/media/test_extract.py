@@ -22,6 +22,7 @@ from consumer.media import (
     UnsupportedContainer,
     extract_keyframes,
 )
+from consumer.media.extract import Keyframes
 from consumer.settings import DecodeSettings, SourceSettings
 from tests.unit.media.videos import (
     frame_index_at,
@@ -48,6 +49,21 @@ def _grey(frame: np.ndarray) -> float:
     return float(frame.reshape(-1, 3).mean())
 
 
+def _every_keyframe(path: Path) -> DecodeSettings:
+    """One sample per keyframe: with regular keyframes the plan takes each of them."""
+    return DecodeSettings(max_keyframes=len(keyframe_times(path)), min_interval_s=0.0,
+                          threads=1)
+
+
+def _assert_each_frame_is_the_one_at_its_time(result: Keyframes, spec: ResizeSpec,
+                                              times_ms: list[int] | None = None) -> None:
+    """The pixels prove which frame was analysed: frame i is grey level(i)."""
+    for time_s, frame in zip(result.pts_s, result.frames[spec], strict=True):
+        index = frame_index_at(time_s) if times_ms is None else \
+            times_ms.index(round(time_s * 1000))
+        assert _grey(frame) == pytest.approx(level(index), abs=6), f"frame at {time_s}s"
+
+
 @pytest.mark.parametrize(("encoder", "suffix", "codec"), CODECS,
                          ids=[f"{e}-{s}" for e, s, _ in CODECS])
 def test_every_keyframe_is_returned_with_its_time_and_its_own_pixels(
@@ -57,8 +73,11 @@ def test_every_keyframe_is_returned_with_its_time_and_its_own_pixels(
     if encoder not in av.codecs_available:
         pytest.skip(f"this PyAV wheel has no {encoder} encoder")
     path = make_video(tmp_path / f"v.{suffix}", codec=encoder, width=64, height=64)
-    result = extract_keyframes(str(path), [PAD, STRETCH], decode, local)
-    assert result.pts_s == pytest.approx(keyframe_times(path))
+    result = extract_keyframes(str(path), [PAD, STRETCH], _every_keyframe(path), local)
+    keys = keyframe_times(path)
+    if len(set(np.round(np.diff(keys), 3))) == 1:  # regular (x265 adds one at 0.1 s)
+        assert result.pts_s == pytest.approx(keys)
+    assert result.coverage is not None and result.coverage.complete
     assert len(result.pts_s) >= 2
     assert result.probe.codec == codec
     assert result.probe.duration_s == pytest.approx(2.0, abs=0.15)
@@ -143,24 +162,40 @@ def test_variable_frame_rate_times_are_the_real_keyframe_times(
 ) -> None:
     pts_ms = [0, 40, 300, 310, 700, 1500, 1510, 2000, 2600, 2700]
     path = make_video(tmp_path / "vfr.mkv", pts=pts_ms, frames=len(pts_ms), gop=3)
+    assert keyframe_times(path) == pytest.approx([0.0, 0.31, 1.51, 2.7])
+    result = extract_keyframes(str(path), [STRETCH], DecodeSettings(
+        max_keyframes=8, min_interval_s=0.0, threads=1), local)
+    assert {0.31, 1.51} <= set(result.pts_s)
+    assert {round(t * 1000) for t in result.pts_s} <= set(pts_ms), "real frame times only"
+    assert result.coverage is not None and result.coverage.complete
+    _assert_each_frame_is_the_one_at_its_time(result, STRETCH, pts_ms)
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mkv"])
+def test_a_single_keyframe_clip_is_analysed_over_its_whole_length(
+    tmp_path: Path, local: SourceSettings, suffix: str,
+) -> None:
+    path = make_video(tmp_path / f"one.{suffix}", frames=200, rate=10, gop=1000)
+    assert keyframe_times(path) == [0.0]
+    decode = DecodeSettings(max_keyframes=8, min_interval_s=1.0, threads=1)
     result = extract_keyframes(str(path), [STRETCH], decode, local)
-    assert result.pts_s == pytest.approx([0.0, 0.31, 1.51, 2.7])
-    assert [_grey(f) for f in result.frames[STRETCH]] == pytest.approx(
-        [level(i) for i in (0, 3, 6, 9)], abs=6)
+    assert len(result.pts_s) == 8
+    assert result.pts_s[0] == 0.0 and result.pts_s[-1] > 17.0
+    _assert_each_frame_is_the_one_at_its_time(result, STRETCH)
+    assert result.coverage is not None and result.coverage.complete
+    assert result.coverage.largest_gap_s <= 1.5 * 20 / 8
 
 
-def test_a_single_keyframe_still_yields_one_frame(tmp_path: Path, decode: DecodeSettings,
-                                                  local: SourceSettings) -> None:
-    path = make_video(tmp_path / "one.mp4", frames=30, gop=1000)
-    result = extract_keyframes(str(path), [PAD], decode, local)
-    assert result.pts_s == [0.0]
-
-
-def test_long_gop_takes_each_keyframe_once(tmp_path: Path, local: SourceSettings) -> None:
+def test_long_gop_uses_each_keyframe_and_decodes_between(
+    tmp_path: Path, local: SourceSettings,
+) -> None:
     path = make_video(tmp_path / "long.mp4", width=16, height=16, frames=250, rate=10, gop=100)
     decode = DecodeSettings(max_keyframes=16, min_interval_s=1.0, threads=1)
-    result = extract_keyframes(str(path), [PAD], decode, local)
-    assert result.pts_s == [0.0, 10.0, 20.0]
+    result = extract_keyframes(str(path), [STRETCH], decode, local)
+    assert {0.0, 10.0, 20.0} <= set(result.pts_s)
+    assert len(result.pts_s) == 16
+    _assert_each_frame_is_the_one_at_its_time(result, STRETCH)
+    assert result.coverage is not None and result.coverage.complete
 
 
 def test_samples_are_capped_and_spread_over_the_whole_duration(
@@ -207,9 +242,11 @@ def test_truncated_matroska_yields_the_keyframes_before_the_cut(
     data = whole.read_bytes()
     path = tmp_path / "cut.mkv"
     path.write_bytes(data[: len(data) // 2])
-    result = extract_keyframes(str(path), [PAD], decode, local)
+    result = extract_keyframes(str(path), [PAD], _every_keyframe(whole), local)
     assert 1 <= len(result.pts_s) < len(keyframe_times(whole))
     assert result.pts_s == keyframe_times(whole)[: len(result.pts_s)]
+    assert result.coverage is not None and not result.coverage.complete, \
+        "the half that was cut off was not seen, and the coverage says so"
 
 
 @pytest.mark.parametrize(("name", "payload", "error"), [

@@ -42,7 +42,7 @@ def _shm_segments() -> set[str]:
 def pool() -> Iterator[KeyframeExtractor]:
     """One worker, so a video after a failure runs on the replacement of the failed one."""
     decode = DecodeSettings(workers=1, timeout_s=3.0, memory_limit_mb=1024,
-                            min_interval_s=0.0, threads=1)
+                            max_keyframes=4, min_interval_s=0.0, threads=1)
     with KeyframeExtractor(decode, LOCAL, task=misbehaving_task) as extractor:
         yield extractor
 

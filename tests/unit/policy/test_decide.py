@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from consumer.media.coverage import Coverage, coverage_of
 from consumer.policy import CategoryRule, PolicySettings, category_scores, decide
-from consumer.policy.decide import INVALID_OUTPUT
+from consumer.policy.decide import INCOMPLETE_COVERAGE, INVALID_OUTPUT, require_coverage
 
 PTS = [0.0, 2.0, 4.0, 6.0]
 POLICY = PolicySettings(version="test-1", categories={
@@ -84,3 +85,30 @@ def test_category_scores_reject_a_label_count_mismatch() -> None:
 def test_block_below_review_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="below review"):
         CategoryRule(review=0.9, block=0.5)
+
+
+def _coverage(complete: bool, stopped_by: str | None = None) -> Coverage:
+    return coverage_of([2.0, 6.0] if complete else [2.0], 8.0, 4.5, stopped_by=stopped_by)
+
+
+def test_a_video_not_seen_whole_is_never_allowed() -> None:
+    clean = decide(_scores([0.1] * 4, [0.1] * 4), PTS, POLICY)
+    decision = require_coverage(clean, _coverage(False), POLICY)
+    assert decision.verdict == "review"
+    assert decision.reasons[-1].category == INCOMPLETE_COVERAGE
+    assert "largest unseen gap 6.0 s > 4.5 s" in (decision.reasons[-1].detail or "")
+    budget = require_coverage(clean, _coverage(True, "decode_budget"), POLICY)
+    assert budget.verdict == "review" and "decode_budget" in (budget.reasons[-1].detail or "")
+
+
+def test_a_block_stays_a_block_and_a_complete_video_is_unchanged() -> None:
+    blocked = decide(_scores([0.9] * 4, [0.1] * 4), PTS, POLICY)
+    assert require_coverage(blocked, _coverage(False), POLICY).verdict == "block"
+    clean = decide(_scores([0.1] * 4, [0.1] * 4), PTS, POLICY)
+    assert require_coverage(clean, _coverage(True), POLICY) == clean
+
+
+def test_the_policy_may_let_the_scores_decide_alone() -> None:
+    relaxed = POLICY.model_copy(update={"incomplete_coverage": "scores"})
+    clean = decide(_scores([0.1] * 4, [0.1] * 4), PTS, relaxed)
+    assert require_coverage(clean, _coverage(False), relaxed).verdict == "allow"
