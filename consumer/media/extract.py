@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -62,13 +63,31 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
                 if not result.pts_s:
                     raise CorruptMedia("no decodable video frame")
                 return dataclasses.replace(result, coverage=sampler.coverage(result.pts_s))
+    except CorruptMedia as exc:
+        cause = exc.__cause__  # the demuxer may run out while the container opens
+        if cause is not None and _is_out_of_memory(cause):
+            raise _out_of_memory(cause, decode) from cause
+        raise
     except MediaRejected:
         raise
-    except MemoryError as exc:
-        raise DecodeOutOfMemory("out of memory while decoding "
-                                f"(decode.memory_limit_mb={decode.memory_limit_mb})") from exc
-    except av.FFmpegError as exc:
+    except (MemoryError, av.FFmpegError) as exc:
+        if _is_out_of_memory(exc):
+            raise _out_of_memory(exc, decode) from exc
         raise CorruptMedia(f"cannot decode: {exc}") from exc
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """ENOMEM, or EAGAIN: under the worker's RLIMIT_AS FFmpeg cannot create its frame
+    threads (pthread_create) and reports EAGAIN, which is no fault of the media."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, av.FFmpegError) and exc.errno in (errno.ENOMEM, errno.EAGAIN)
+
+
+def _out_of_memory(exc: BaseException, decode: DecodeSettings) -> DecodeOutOfMemory:
+    return DecodeOutOfMemory(
+        f"out of memory while decoding (decode.memory_limit_mb={decode.memory_limit_mb}, "
+        f"decode.threads={decode.threads}): {str(exc) or type(exc).__name__}")
 
 
 def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,

@@ -5,7 +5,8 @@ only I/O, so each extraction runs in a worker process with an address-space limi
 (`decode.memory_limit_mb`) and a wall-clock limit (`decode.timeout_s`) enforced by the parent.
 A worker that dies or overruns is killed and replaced; its video fails with a typed
 `MediaError` and the next video runs on a fresh worker. Frames come back through shared
-memory that the parent creates and always unlinks; only small metadata is pickled.
+memory sized by what was decoded, which the parent creates and always unlinks; only small
+metadata is pickled.
 
 Workers come from a forkserver that has already imported PyAV and numpy: replacing a worker
 costs a fork, and the parent's own threads (librdkafka, gRPC) are never forked.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import itertools
 import logging
 import multiprocessing
@@ -22,6 +24,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from consumer.errors import ConsumerError
 from consumer.media.errors import (
     DecodeCrashed,
     DecodeFailed,
@@ -51,6 +55,8 @@ log = logging.getLogger(__name__)
 
 # What a worker runs for one video; tests substitute functions that crash or hang.
 Task = Callable[[str, Sequence[ResizeSpec], DecodeSettings, SourceSettings], Keyframes]
+# Where each spec's [count, size, size, 3] block sits in the segment: (spec, offset, count).
+Layout = list[tuple[ResizeSpec, int, int]]
 
 _STOP_WAIT_S = 2.0
 _segment_ids = itertools.count()
@@ -69,11 +75,6 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def frames_nbytes(specs: Sequence[ResizeSpec], max_keyframes: int) -> int:
-    """Shared memory one video can need: every spec's [N, size, size, 3] uint8 block."""
-    return max_keyframes * sum(spec.size * spec.size * 3 for spec in specs)
-
-
 def _limit_memory(limit_mb: int) -> None:
     try:
         import resource
@@ -88,48 +89,86 @@ def _worker_main(conn: Connection, decode: DecodeSettings, source: SourceSetting
     """Serve jobs until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     _limit_memory(decode.memory_limit_mb)
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        uri, specs, shm_name = job
-        try:
-            result = task(uri, specs, decode, source)
-            conn.send(("ok", _to_shared(result, specs, shm_name)))
-        except MediaRejected as exc:
-            conn.send(("error", exc))
-        except MemoryError as exc:
-            conn.send(("error", DecodeOutOfMemory(
-                f"out of memory (decode.memory_limit_mb={decode.memory_limit_mb}): {exc}")))
-        except Exception as exc:  # a bug or an unmapped library error: still one video only
-            conn.send(("error", DecodeFailed(f"{type(exc).__name__}: {exc}")))
+    while _serve_one(conn, decode, source, task):
+        pass
 
 
-def _to_shared(result: Keyframes, specs: Sequence[ResizeSpec],
-               shm_name: str) -> tuple[Keyframes, list[tuple[ResizeSpec, int, int]]]:
-    """Copy the frames into the parent's shared memory; return the rest to pickle."""
+def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
+               task: Task) -> bool:
+    """One video: ("size", nbytes) once decoded, then the frames into the segment the parent
+    names (None: it could not create one and failed the video) and ("ok", metadata); or
+    ("error", exc). The segment is sized after decoding, so a large `decode.max_keyframes`
+    never reserves memory the video does not fill. False when the worker should exit."""
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):
+        return False
+    if job is None:
+        return False
+    uri, specs = job
+    unique = list(dict.fromkeys(specs))
+    try:
+        result = task(uri, specs, decode, source)
+        nbytes = sum(len(result.frames[spec]) * _frame_nbytes(spec) for spec in unique)
+    except Exception as exc:
+        conn.send(("error", _as_media_error(exc, decode)))
+        return True
+    conn.send(("size", nbytes))
+    try:
+        name = conn.recv()
+    except (EOFError, OSError):
+        return False
+    if name is None:
+        return True
+    try:
+        conn.send(("ok", _to_shared(result, unique, name)))
+    except Exception as exc:
+        if _is_out_of_memory(exc):
+            exc = DecodeOutOfMemory(f"cannot map the frame segment of {nbytes} bytes within "
+                                    f"decode.memory_limit_mb={decode.memory_limit_mb}: {exc}")
+        conn.send(("error", _as_media_error(exc, decode)))
+    return True
+
+
+def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaRejected:
+    if isinstance(exc, MediaRejected):
+        return exc
+    if _is_out_of_memory(exc):
+        return DecodeOutOfMemory(
+            f"out of memory (decode.memory_limit_mb={decode.memory_limit_mb}): {exc}")
+    return DecodeFailed(f"{type(exc).__name__}: {exc}")  # a bug or an unmapped library error
+
+
+def _is_out_of_memory(exc: Exception) -> bool:
+    return isinstance(exc, MemoryError) or (isinstance(exc, OSError)
+                                            and exc.errno == errno.ENOMEM)
+
+
+def _frame_nbytes(spec: ResizeSpec) -> int:
+    return spec.size * spec.size * 3
+
+
+def _to_shared(result: Keyframes, specs: Sequence[ResizeSpec], shm_name: str,
+               ) -> tuple[Keyframes, Layout]:
+    """Copy the frames into the parent's segment; return the rest to pickle."""
     shm = SharedMemory(name=shm_name)
     try:
-        layout: list[tuple[ResizeSpec, int, int]] = []
+        layout: Layout = []
         offset = 0
-        for spec in dict.fromkeys(specs):
-            array = np.ascontiguousarray(result.frames[spec])
+        for spec in specs:
+            count = len(result.frames[spec])
             target: npt.NDArray[np.uint8] = np.ndarray(
-                array.shape, np.uint8, buffer=shm.buf, offset=offset)
-            target[...] = array
+                (count, spec.size, spec.size, 3), np.uint8, buffer=shm.buf, offset=offset)
+            target[...] = result.frames[spec]
             del target
-            layout.append((spec, offset, len(array)))
-            offset += array.nbytes
+            layout.append((spec, offset, count))
+            offset += count * _frame_nbytes(spec)
         return dataclasses.replace(result, frames={}), layout
     finally:
         shm.close()
 
 
-def _from_shared(meta: tuple[Keyframes, list[tuple[ResizeSpec, int, int]]],
-                 shm: SharedMemory) -> Keyframes:
+def _from_shared(meta: tuple[Keyframes, Layout], shm: SharedMemory) -> Keyframes:
     result, layout = meta
     frames: dict[ResizeSpec, npt.NDArray[np.uint8]] = {}
     for spec, offset, count in layout:
@@ -140,6 +179,41 @@ def _from_shared(meta: tuple[Keyframes, list[tuple[ResizeSpec, int, int]]],
     return dataclasses.replace(result, frames=frames)
 
 
+def _create_segment(nbytes: int) -> SharedMemory:
+    """A segment of exactly `nbytes`, its pages allocated now: on a full /dev/shm (a tmpfs) a
+    sparse segment would SIGBUS the worker mid-copy instead of failing here with a cause."""
+    try:
+        shm = SharedMemory(name=f"{segment_prefix()}{next(_segment_ids)}", create=True,
+                           size=max(1, nbytes))
+    except OSError as exc:
+        raise DecodeOutOfMemory(f"cannot create a shared-memory segment of {nbytes} bytes "
+                                f"for the frames: {exc}") from exc
+    fd = getattr(shm, "_fd", -1)  # CPython's POSIX descriptor; absent elsewhere
+    try:
+        if fd >= 0 and hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, shm.size)
+    except OSError as exc:
+        _release(shm)
+        raise DecodeOutOfMemory(f"cannot allocate {nbytes} bytes of shared memory for the "
+                                f"frames (is /dev/shm large enough?): {exc}") from exc
+    return shm
+
+
+def _release(shm: SharedMemory) -> None:
+    """Close and unlink a segment without raising: cleanup must not replace the video's own
+    outcome. The name may already be gone (CPython unlinks it when a worker fails to map it)."""
+    try:
+        shm.close()
+    except Exception:
+        log.exception("cannot close frame segment %s", shm.name)
+    try:
+        shm.unlink()
+    except FileNotFoundError:
+        pass
+    except Exception:
+        log.exception("cannot unlink frame segment %s", shm.name)
+
+
 @dataclass
 class _Job:
     uri: str
@@ -148,7 +222,11 @@ class _Job:
 
 
 class _Worker:
-    """One worker process and its pipe; restarted whenever it dies or is killed."""
+    """One worker process and its pipe; restarted whenever it dies or is killed.
+
+    Only the serving thread runs videos and replaces the process; `interrupt` (the closing
+    thread) only signals it, under `_lock`, so it never races a restart or a close of the pipe.
+    """
 
     def __init__(self, ctx: Any, decode: DecodeSettings, source: SourceSettings,
                  task: Task) -> None:
@@ -157,6 +235,9 @@ class _Worker:
         self._decode = decode
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._lock = threading.Lock()
+        self._busy = False
+        self._interrupted = False
         self.starts = 0
 
     def start(self) -> None:
@@ -167,37 +248,67 @@ class _Worker:
         process.start()
         child.close()
         self._process, self._conn = process, parent
+        self._interrupted = False
 
-    def run(self, job: _Job) -> Keyframes:
-        if self._process is None or not self._process.is_alive():
-            self.start()
-        assert self._conn is not None
-        size = max(1, frames_nbytes(job.specs, self._decode.max_keyframes))
-        shm = SharedMemory(name=f"{segment_prefix()}{next(_segment_ids)}", create=True,
-                           size=size)
+    def run(self, job: _Job, closed: threading.Event) -> Keyframes:
+        with self._lock:
+            if closed.is_set():  # closed after this job left the queue: never start it
+                raise ExtractorClosed("closed before this video ran")
+            if self._process is None or not self._process.is_alive():
+                self.start()
+            self._busy = True
+        deadline = time.monotonic() + self._decode.timeout_s
+        shm: SharedMemory | None = None
         try:
-            self._conn.send((job.uri, job.specs, shm.name))
-            if not self._conn.poll(self._decode.timeout_s):
-                self.kill()
-                raise DecodeTimeout(
-                    f"no result within decode.timeout_s={self._decode.timeout_s}; worker killed")
-            try:
-                status, payload = self._conn.recv()
-            except (EOFError, OSError):
-                raise self._death() from None
+            self._send((job.uri, job.specs))
+            status, payload = self._receive(deadline)
+            if status == "size":
+                try:
+                    shm = _create_segment(payload)
+                except DecodeOutOfMemory:
+                    assert self._conn is not None
+                    with contextlib.suppress(OSError):  # a dead worker is noticed next run
+                        self._conn.send(None)  # it drops the frames and waits for more
+                    raise
+                self._send(shm.name)
+                status, payload = self._receive(deadline)
             if status == "error":
                 raise payload
+            assert shm is not None
             return _from_shared(payload, shm)
         finally:
-            shm.close()
-            shm.unlink()
+            with self._lock:
+                self._busy = False
+            if shm is not None:
+                _release(shm)  # after any kill above: no live worker can still map the name
 
-    def _death(self) -> MediaRejected:
+    def _send(self, message: Any) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.send(message)
+        except OSError:
+            raise self._death() from None
+
+    def _receive(self, deadline: float) -> Any:
+        assert self._conn is not None
+        try:
+            if self._conn.poll(max(0.0, deadline - time.monotonic())):
+                return self._conn.recv()
+        except (EOFError, OSError):
+            raise self._death() from None
+        self.kill()
+        raise DecodeTimeout(
+            f"no result within decode.timeout_s={self._decode.timeout_s}; worker killed")
+
+    def _death(self) -> ConsumerError:
         """The error for a worker that died mid-video (it is reaped; the next run restarts)."""
         assert self._process is not None
         self._process.join(_STOP_WAIT_S)
         code = self._process.exitcode
+        interrupted = self._interrupted
         self.kill()
+        if interrupted:
+            return ExtractorClosed("closed while this video ran; worker killed")
         if code == -signal.SIGKILL:
             return DecodeOutOfMemory("worker killed by SIGKILL (most likely the kernel's "
                                      "out-of-memory killer)")
@@ -205,15 +316,25 @@ class _Worker:
             return DecodeCrashed(f"worker died from {signal.Signals(-code).name}")
         return DecodeCrashed(f"worker exited with status {code}")
 
-    def kill(self) -> None:
-        if self._process is not None:
-            if self._process.is_alive():
+    def interrupt(self) -> None:
+        """SIGKILL the worker if it runs a video: a slow source must not hold up shutdown.
+        The serving thread sees the pipe close and fails that video with `ExtractorClosed`."""
+        with self._lock:
+            if self._busy and self._process is not None:
+                self._interrupted = True
                 self._process.kill()
-            self._process.join(_STOP_WAIT_S)
-            self._process.close()
-        if self._conn is not None:
-            self._conn.close()
-        self._process = self._conn = None
+
+    def kill(self) -> None:
+        with self._lock:
+            process, conn = self._process, self._conn
+            self._process = self._conn = None
+        if process is not None:
+            if process.is_alive():
+                process.kill()
+            process.join(_STOP_WAIT_S)
+            process.close()
+        if conn is not None:
+            conn.close()
 
     def stop(self) -> None:
         if self._conn is not None and self._process is not None:
@@ -268,7 +389,12 @@ class KeyframeExtractor:
         return future
 
     def close(self) -> None:
-        """Fail what still waits, let running videos finish, stop the workers."""
+        """Fail what still waits, kill the workers still running a video, stop the rest.
+
+        Running videos are not waited for: a worker reading a slow source could hold shutdown
+        for `source.read_timeout_s` or `decode.timeout_s`, past the drain grace. Their futures
+        fail with `ExtractorClosed`, so the pipeline leaves them uncommitted.
+        """
         if self._closed.is_set():
             return
         self._closed.set()
@@ -279,6 +405,8 @@ class KeyframeExtractor:
                 break
             if job is not None and job.future.set_running_or_notify_cancel():
                 job.future.set_exception(ExtractorClosed("closed before this video ran"))
+        for worker in self._workers:
+            worker.interrupt()
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -301,8 +429,8 @@ class KeyframeExtractor:
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
-                job.future.set_result(worker.run(job))
-            except MediaRejected as exc:
+                job.future.set_result(worker.run(job, self._closed))
+            except (MediaRejected, ExtractorClosed) as exc:
                 job.future.set_exception(exc)
             except Exception as exc:  # the pool itself failed (pipe, shm): fail this video
                 log.exception("decode worker failed outside the video")

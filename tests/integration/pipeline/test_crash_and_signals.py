@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,3 +130,36 @@ def test_exactly_once_kill_9_leaves_no_duplicate_for_read_committed_readers(
     assert set(seen) == {f"v{i}" for i in range(n)}, "exactly one verdict per event"
     tags = read_topic(settings, topics.tags, expect=n, read_committed=True, settle_s=2)
     assert len(tags) == n
+
+
+def test_sigterm_kills_a_decode_still_reading_a_slow_source_when_the_grace_ends(
+    stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
+    tmp_path: Path,
+) -> None:
+    """A worker blocked in a 20 s read must not hold the exit past shutdown_grace_s."""
+    grace_s = 2.0
+    with drip_server(sample_videos[0].read_bytes(), seconds=120) as slow_url:
+        settings = pipeline_settings(
+            stack, topics, group=unique,
+            source={"allowed_schemes": ["file", "http"], "allowed_networks": ["127.0.0.0/8"],
+                    "read_timeout_s": 20},
+            decode={"timeout_s": 120},
+            pipeline={"shutdown_grace_s": grace_s})
+        produce(settings, [("slow", upload_event("slow", slow_url)), *uploads(sample_videos, 3)])
+        process = VmcProcess(settings, tmp_path / "vmc.log")
+        try:
+            wait_for_records(settings, topics.verdicts, 3, timeout_s=120)
+            started = time.monotonic()
+            process.signal(signal.SIGTERM)
+            code = process.wait(60)
+            took = time.monotonic() - started
+        finally:
+            process.stop()
+    log = (tmp_path / "vmc.log").read_text()
+    assert code == 0, log[-3000:]
+    assert took < grace_s + 8, f"exit took {took:.1f}s with a {grace_s}s grace"
+    verdicts = read_topic(settings, topics.verdicts, expect=3, timeout_s=10)
+    assert "slow" not in {json.loads(m.value())["video_id"] for m in verdicts}
+    committed, ends = committed_vs_end(settings, unique)
+    assert sum(committed.values()) < sum(ends.values()), \
+        "the unfinished video stays uncommitted, to be redone after the restart"

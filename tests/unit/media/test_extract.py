@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+from typing import Any
 
 import av
+import av.error
 import numpy as np
 import pytest
 
 from consumer.errors import MediaError
 from consumer.media import (
     CorruptMedia,
+    DecodeOutOfMemory,
     FrameTooLarge,
     MediaTooLarge,
     MediaTooLong,
@@ -23,6 +27,7 @@ from consumer.media import (
     extract_keyframes,
 )
 from consumer.media.extract import Keyframes
+from consumer.media.sampler import KeyframeSampler
 from consumer.settings import DecodeSettings, SourceSettings
 from tests.unit.media.videos import (
     frame_index_at,
@@ -318,3 +323,49 @@ def test_duplicate_specs_are_resized_once(clip: Path, decode: DecodeSettings,
                                           local: SourceSettings) -> None:
     result = extract_keyframes(str(clip), [PAD, PAD], decode, local)
     assert list(result.frames) == [PAD]
+
+
+AVERROR_INVALIDDATA = -0x41444E49  # FFERRTAG('I','N','D','A')
+
+
+def _ffmpeg_error(code: int) -> Exception:
+    """The exception PyAV raises for an FFmpeg return code."""
+    try:
+        av.error.err_check(code, "avcodec_send_packet()")
+    except av.FFmpegError as exc:
+        return exc
+    raise AssertionError(f"{code} is not an error")
+
+
+@pytest.mark.parametrize(("code", "error"), [
+    (-errno.EAGAIN, DecodeOutOfMemory),  # pthread_create under RLIMIT_AS: no frame thread
+    (-errno.ENOMEM, DecodeOutOfMemory),
+    (AVERROR_INVALIDDATA, CorruptMedia),
+], ids=["EAGAIN", "ENOMEM", "INVALIDDATA"])
+def test_a_decoder_out_of_memory_is_decode_oom_and_bad_data_is_corrupt(
+    *, clip: Path, local: SourceSettings, monkeypatch: pytest.MonkeyPatch, code: int,
+    error: type[MediaError],
+) -> None:
+    def fail(*args: Any) -> Any:
+        raise _ffmpeg_error(code)
+
+    monkeypatch.setattr(KeyframeSampler, "_send", fail)
+    decode = DecodeSettings(memory_limit_mb=300, threads=2, min_interval_s=0.0)
+    with pytest.raises(error) as err:
+        extract_keyframes(str(clip), [PAD], decode, local)
+    if error is DecodeOutOfMemory:
+        assert err.value.reason == "decode_oom"
+        assert "decode.memory_limit_mb=300" in str(err.value)
+        assert f"[Errno {-code}]" in str(err.value)
+
+
+def test_a_container_that_cannot_open_for_lack_of_memory_is_decode_oom(
+    clip: Path, decode: DecodeSettings, local: SourceSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise _ffmpeg_error(-errno.ENOMEM)
+
+    monkeypatch.setattr(av, "open", fail)
+    with pytest.raises(DecodeOutOfMemory, match=r"decode\.memory_limit_mb"):
+        extract_keyframes(str(clip), [PAD], decode, local)
