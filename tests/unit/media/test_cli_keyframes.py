@@ -23,7 +23,24 @@ def test_json_output_describes_the_video_and_its_keyframes(
     assert (shown["width"], shown["height"], shown["codec"]) == (64, 48, "h264")
     assert shown["duration_s"] == pytest.approx(2.0)
     times = [k["pts_s"] for k in shown["keyframes"]]
-    assert 1 <= len(times) <= 3 and set(times) <= set(keyframe_times(clip))
+    assert 1 <= len(times) <= 3
+    coverage = shown["coverage"]
+    assert coverage["complete"] is True and coverage["stopped_by"] is None
+    assert coverage["analysed_s"] == [round(t, 3) for t in times]
+    assert coverage["largest_gap_s"] <= coverage["max_gap_s"] == pytest.approx(1.5)  # 2 x 1 s
+
+
+def test_a_one_keyframe_upload_is_shown_over_its_whole_length(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.unit.media.videos import make_video
+
+    path = make_video(tmp_path / "one.mp4", frames=100, rate=10, gop=1000)
+    assert keyframe_times(path) == [0.0]
+    assert main(["keyframes", str(path), "--json", "--max", "5"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown["keyframes"]) == 5 and shown["keyframes"][-1]["pts_s"] > 8.0
+    assert shown["coverage"]["complete"] is True
 
 
 def test_out_writes_one_image_per_keyframe_at_the_requested_size(
