@@ -3,8 +3,10 @@
 SSRF defence for event URLs. A host written as an IP literal in any form the C resolver
 accepts (`127.1`, `0x7f000001`, `2130706433`, `0177.0.0.1`, `[::ffff:127.0.0.1]`) is decoded
 here exactly as `getaddrinfo` would decode it, so an encoded loopback or metadata address is
-refused before any connection. Only globally routable addresses pass unless a network is
-explicitly allowed (e.g. an in-cluster object store, or loopback in tests).
+refused before any connection. So is every IPv6 form that embeds an IPv4 address (mapped,
+IPv4-compatible, translated, 6to4, Teredo, NAT64 well-known and local-use): each embedded
+address must pass too. Only globally routable addresses pass unless a network is explicitly
+allowed (e.g. an in-cluster object store, or loopback in tests).
 """
 
 from __future__ import annotations
@@ -26,7 +28,23 @@ _ALWAYS_BLOCKED = tuple(
         "::/127", "fc00::/7", "fe80::/10", "ff00::/8",
     )
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated, still routed by some stacks
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 (SIIT)
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215
+# RFC 6052 section 2.2: where the 32 IPv4 bits sit, as (first bit, bit count) runs, for each
+# NAT64 prefix length (bits 64-71, the "u" octet, are skipped). A local-use /48 may hold any of
+# the prefix lengths from 48 up.
+_NAT64_RUNS = {48: ((48, 16), (72, 16)), 56: ((56, 8), (72, 24)), 64: ((72, 32),),
+               96: ((96, 32),)}
+
+
+def _nat64_embedded(value: int, prefix_len: int) -> ipaddress.IPv4Address:
+    """The IPv4 address a NAT64 address with a prefix of `prefix_len` bits embeds."""
+    embedded = 0
+    for first, count in _NAT64_RUNS[prefix_len]:
+        embedded = (embedded << count) | ((value >> (128 - first - count)) & ((1 << count) - 1))
+    return ipaddress.IPv4Address(embedded)
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:
@@ -45,26 +63,36 @@ def parse_ip_literal(host: str) -> IPAddress | None:
         return None
 
 
-def embedded_ipv4(addr: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address tunnels to (mapped, 6to4, NAT64), if any."""
+def embedded_ipv4s(addr: IPAddress) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address may lead to: mapped, IPv4-compatible, translated,
+    6to4, Teredo (server and client), NAT64 well-known, NAT64 local-use at each prefix
+    length. A connection to any of these forms can end at the embedded address."""
     if not isinstance(addr, ipaddress.IPv6Address):
-        return None
+        return []
+    value = int(addr)
+    found: list[ipaddress.IPv4Address] = []
     if addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
+        found.append(addr.ipv4_mapped)
+    if addr in _IPV4_COMPATIBLE or addr in _IPV4_TRANSLATED or addr in _NAT64_WELL_KNOWN:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
     if addr.sixtofour is not None:
-        return addr.sixtofour
-    if addr in _NAT64:
-        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-    return None
+        found.append(addr.sixtofour)
+    if addr.teredo is not None:
+        found.extend(addr.teredo)
+    if addr in _NAT64_LOCAL_USE:
+        found.extend(_nat64_embedded(value, length) for length in _NAT64_RUNS)
+    return list(dict.fromkeys(found))
+
+
+def embedded_ipv4(addr: IPAddress) -> ipaddress.IPv4Address | None:
+    """The first IPv4 address an IPv6 address embeds, if any (see `embedded_ipv4s`)."""
+    found = embedded_ipv4s(addr)
+    return found[0] if found else None
 
 
 def address_refusal(addr: IPAddress, allowed_networks: Sequence[IPNetwork] = ()) -> str | None:
     """Why `addr` may not be contacted, or None if it may; `allowed_networks` override."""
-    candidates = [addr]
-    inner = embedded_ipv4(addr)
-    if inner is not None:
-        candidates.append(inner)
-    for candidate in candidates:
+    for candidate in [addr, *embedded_ipv4s(addr)]:
         if any(candidate in net for net in allowed_networks if net.version == candidate.version):
             continue
         if any(candidate in net for net in _ALWAYS_BLOCKED if net.version == candidate.version):

@@ -9,6 +9,7 @@ import pytest
 
 from consumer.media.address_policy import (
     address_refusal,
+    embedded_ipv4s,
     host_refusal,
     parse_ip_literal,
     parse_networks,
@@ -64,3 +65,47 @@ def test_host_allowlist_matches_exact_names_and_wildcard_suffixes() -> None:
     assert host_refusal("eu.storage.example.net", allowed) is None
     assert host_refusal("evil.example.com", allowed) is not None
     assert host_refusal("anything.example", []) is None
+
+
+@pytest.mark.parametrize(("host", "form"), [
+    ("[::7f00:1]", "IPv4-compatible"),
+    ("[::127.0.0.1]", "IPv4-compatible, dotted"),
+    ("[::ffff:0:7f00:1]", "IPv4-translated (RFC 2765)"),
+    ("[::ffff:0:a9fe:a9fe]", "IPv4-translated metadata address"),
+    ("[64:ff9b::7f00:1]", "NAT64 well-known prefix"),
+    ("[64:ff9b:1::7f00:1]", "NAT64 local-use, /96 position"),
+    ("[64:ff9b:1:7f00:0:100::]", "NAT64 local-use, /48 position"),
+    ("[64:ff9b:1:7f:0:1::]", "NAT64 local-use, /56 position"),
+    ("[64:ff9b:1:0:7f:0:100:0]", "NAT64 local-use, /64 position"),
+    ("[2002:7f00:1::]", "6to4"),
+    ("[2002:a9fe:a9fe::1]", "6to4 of the metadata address"),
+    ("[2001:0:4136:e378:8000:63bf:80ff:fffe]", "Teredo, client 127.0.0.1 (obfuscated)"),
+    ("[2001:0:7f00:1:8000:63bf:3fff:fdd2]", "Teredo, server 127.0.0.1"),
+])
+def test_ipv6_forms_embedding_a_non_global_ipv4_are_refused(host: str, form: str) -> None:
+    address = parse_ip_literal(host)
+    assert address is not None
+    assert address_refusal(address) is not None, form
+
+
+@pytest.mark.parametrize(("address", "embedded"), [
+    ("::7f00:1", ["127.0.0.1"]),
+    ("::ffff:0:7f00:1", ["127.0.0.1"]),
+    ("2002:808:808::1", ["8.8.8.8"]),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", ["65.54.227.120", "192.0.2.45"]),
+    ("2a00:1450:4001:82a::200e", []),
+])
+def test_the_embedded_ipv4_addresses_are_decoded(address: str, embedded: list[str]) -> None:
+    assert [str(a) for a in embedded_ipv4s(ipaddress.ip_address(address))] == embedded
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8",
+                                     "2a00:1450:4001:82a::200e"])
+def test_forms_embedding_a_global_ipv4_still_pass(address: str) -> None:
+    assert address_refusal(ipaddress.ip_address(address)) is None
+
+
+def test_an_allowed_network_covers_its_embedded_forms_too() -> None:
+    allowed = parse_networks(["127.0.0.0/8", "::/96", "64:ff9b:1::/48"])
+    assert address_refusal(ipaddress.ip_address("::7f00:1"), allowed) is None
+    assert address_refusal(ipaddress.ip_address("::a00:1"), allowed) is not None  # 10.0.0.1

@@ -90,6 +90,11 @@ def test_seek_sampling_reads_only_the_ranges_it_needs(server: Server, tmp_path: 
     "http://[::1]:8080/video.mp4",
     "http://[fd00:ec2::254]/latest/meta-data/",
     "http://100.100.100.200/latest/meta-data/",
+    "http://[::7f00:1]/video.mp4",
+    "http://[::ffff:0:7f00:1]/video.mp4",
+    "http://[64:ff9b:1::7f00:1]/video.mp4",
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+    "http://[2002:7f00:1::1]/video.mp4",
 ])
 def test_internal_addresses_are_refused_before_connecting(
     url: str, decode: DecodeSettings, no_connect: list[object],
