@@ -4,8 +4,11 @@ The wrapped graph takes uint8 NHWC RGB `[B, 320, 320, 3]` and does in-graph what
 `nudenet.NudeDetector` does around its session, so the server (the GPU in production) carries
 the work and the client sends a quarter of the bytes of float input:
 
-- pre: NudeDetector reads files with cv2 (BGR) and its two channel swaps cancel, so the
-  detector sees BGR; the wrapper flips RGB to BGR, casts, scales by 1/255 and goes NCHW.
+- pre: cast, scale by 1/255, go NCHW; the channels stay **RGB**, the order the YOLOv8 model
+  was trained on. This deliberately differs from `NudeDetector` on image files: it reads
+  them with cv2 (BGR), and its two channel swaps (`cvtColor(RGBA2BGR)`, then
+  `blobFromImage(swapRB=True)`) cancel, so the network receives BGR (notAI-tech/NudeNet
+  issue #203). Fed BGR, the scores differ from RGB by up to 0.33 on real photos.
 - post: `scores` `[B, 18]` is each class's maximum over all anchors; `detections`
   `[B, K, 6]` is x1, y1, x2, y2 (input pixels, clipped to the image), score and class index of
   the class-agnostic NMS survivors (IoU 0.45, score > 0.25, as NudeDetector), best first;
@@ -21,6 +24,9 @@ from typing import Any
 
 from triton_models.specs import NSFW_DETECTOR, ModelSpec
 
+# The code that builds the graph, as imported: hashing the file at call time could name a
+# graph built by the old code after an edit (a cache entry that lies).
+_THIS_SOURCE = Path(__file__).read_bytes()
 _RAW_INPUT = "images"
 _RAW_OUTPUT = "output0"
 _BOX_FIELDS = 4
@@ -40,7 +46,7 @@ def wrap_fingerprint(source: Path, spec: ModelSpec = NSFW_DETECTOR) -> str:
     """A hash of everything the wrapped model depends on: the source ONNX, this code, the spec."""
     digest = hashlib.sha256()
     digest.update(source.read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    digest.update(_THIS_SOURCE)
     digest.update(repr(spec).encode())
     return digest.hexdigest()[:16]
 
@@ -68,7 +74,6 @@ def wrap_nudenet(source: Path, out: Path, spec: ModelSpec = NSFW_DETECTOR) -> Pa
         node.input[:] = ["pre_nchw" if name == _RAW_INPUT else name for name in node.input]
 
     inits = [
-        _const("pre_bgr_order", [2, 1, 0], np.int64),
         _const("pre_scale", 1.0 / 255.0, np.float32),
         _const("post_box_start", [0], np.int64),
         _const("post_box_end", [_BOX_FIELDS], np.int64),
@@ -87,8 +92,7 @@ def wrap_nudenet(source: Path, out: Path, spec: ModelSpec = NSFW_DETECTOR) -> Pa
         _const("post_split", [2, 2], np.int64),
     ]
     pre = [
-        helper.make_node("Gather", [spec.input_name, "pre_bgr_order"], ["pre_bgr"], axis=3),
-        helper.make_node("Cast", ["pre_bgr"], ["pre_float"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", [spec.input_name], ["pre_float"], to=TensorProto.FLOAT),
         helper.make_node("Mul", ["pre_float", "pre_scale"], ["pre_scaled"]),
         helper.make_node("Transpose", ["pre_scaled"], ["pre_nchw"], perm=[0, 3, 1, 2]),
     ]

@@ -1,4 +1,5 @@
-"""The served `nsfw_detector` (cpu target in the real tritonserver) against NudeDetector."""
+"""The served `nsfw_detector` (cpu target in the real tritonserver) against the raw `320n.onnx`
+fed what YOLOv8 was trained on (RGB), not against NudeDetector's BGR reading of image files."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.integration.conftest import RunningStack
 from triton_models.specs import NSFW_DETECTOR
 
 SIZE = NSFW_DETECTOR.input_size
-SCORE_TOLERANCE = 0.02
+SCORE_TOLERANCE = 1e-4
 REPORTED = 0.5
 Served = dict[str, tuple[np.ndarray, np.ndarray]]
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "colorwheel", "immunohistochemistry",
@@ -51,17 +52,26 @@ def fidelity_images() -> dict[str, np.ndarray]:
     return {**photos, **generated_frames()}
 
 
-def reference(detector: Any, image: np.ndarray,
-              workdir: Path) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """NudeDetector on the same pixels, read from a file as its users do (cv2, BGR): its
-    per-class max over anchors (its own preprocessing and session) and its detections."""
-    from nudenet import nudenet
+def raw_scores(image: np.ndarray) -> np.ndarray:
+    """The raw `320n.onnx` in onnxruntime on correctly padded RGB (float NCHW, 0..1): its
+    per-class max over anchors."""
+    return blob_scores(image[None].astype(np.float32).transpose(0, 3, 1, 2) * np.float32(1 / 255))
 
-    path = workdir / "frame.png"
-    cv2.imwrite(str(path), image[..., ::-1])
-    blob = nudenet._read_image(str(path), SIZE)[0]
-    (raw,) = detector.onnx_session.run(None, {detector.input_name: blob})
-    return raw[0, 4:, :].max(axis=1), detector.detect(str(path))
+
+def blob_scores(blob: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    from triton_models.nudenet_wrap import nudenet_onnx_path
+
+    session = ort.InferenceSession(str(nudenet_onnx_path()), providers=["CPUExecutionProvider"])
+    (raw,) = session.run(None, {"images": blob})
+    return np.asarray(raw[0, 4:, :].max(axis=1))
+
+
+def reference(detector: Any, image: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The raw model on RGB, and NudeDetector's post-processing of it: handed an array,
+    NudeDetector passes its channels through unchanged (its two swaps cancel)."""
+    return raw_scores(image), detector.detect(image.copy())
 
 
 def infer(client: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,14 +83,6 @@ def infer(client: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     result = client.infer(NSFW_DETECTOR.name, [tensor], client_timeout=60)
     return (result.as_numpy(NSFW_DETECTOR.scores_output),
             result.as_numpy(NSFW_DETECTOR.detections_output))
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -124,29 +126,40 @@ def test_served_config_is_the_spec(client: Any) -> None:
         NSFW_DETECTOR.preferred_batch_sizes)
 
 
-def test_served_scores_match_nudedetector_within_002_per_class(
-        detector: Any, images: dict[str, np.ndarray], served: Served,
-        tmp_path: Path) -> None:
-    diffs = {}
-    for name, image in images.items():
-        expected, _ = reference(detector, image, tmp_path)
-        diffs[name] = float(np.abs(served[name][0] - expected).max())
+def test_served_scores_match_the_raw_model_on_rgb_within_1e4_per_class(
+        images: dict[str, np.ndarray], served: Served) -> None:
+    diffs = {name: float(np.abs(served[name][0] - raw_scores(image)).max())
+             for name, image in images.items()}
     assert max(diffs.values()) <= SCORE_TOLERANCE, diffs
 
 
-def test_served_detections_above_05_are_nudedetectors(
-        detector: Any, images: dict[str, np.ndarray], served: Served,
-        tmp_path: Path) -> None:
+def test_the_served_model_is_not_nudedetectors_bgr_reading_of_image_files(
+        images: dict[str, np.ndarray], served: Served, tmp_path: Path) -> None:
+    """NudeDetector on a file (cv2, BGR) feeds the network BGR (NudeNet issue #203)."""
+    from nudenet import nudenet
+
+    path = tmp_path / "frame.png"
+    diffs = {}
+    for name in PHOTOS:
+        cv2.imwrite(str(path), images[name][..., ::-1])
+        bgr = blob_scores(nudenet._read_image(str(path), SIZE)[0])
+        diffs[name] = float(np.abs(served[name][0] - bgr).max())
+    assert max(diffs.values()) > 0.1, diffs
+
+
+def test_served_detections_above_05_are_the_raw_models_on_rgb(
+        detector: Any, images: dict[str, np.ndarray], served: Served) -> None:
     compared = 0
     for name, image in images.items():
-        _, expected = reference(detector, image, tmp_path)
+        _, expected = reference(detector, image)
         want = [d for d in expected if d["score"] > REPORTED]
         got = [row for row in served[name][1] if row[4] > REPORTED]
         assert [d["class"] for d in want] == [NSFW_DETECTOR.labels[int(r[5])] for r in got], name
         for ref, row in zip(want, got, strict=True):
-            assert abs(ref["score"] - float(row[4])) <= SCORE_TOLERANCE, name
-            x, y, w, h = ref["box"]
-            assert iou([x, y, x + w, y + h], row[:4].tolist()) >= 0.9, (name, ref, row)
+            assert abs(ref["score"] - float(row[4])) <= 1e-4, name
+            x, y, w, h = ref["box"]  # NudeDetector truncates to whole pixels
+            corners = np.array([x, y, x + w, y + h], np.float32)
+            assert np.abs(corners - row[:4]).max() <= 2.0, (name, ref, row)
         compared += len(want)
     assert compared >= 2, "the image set must exercise detections, not only empty frames"
 
