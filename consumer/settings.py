@@ -155,7 +155,7 @@ class PipelineSettings(Section):
     shutdown_grace_s: float = Field(30.0, ge=0)
     commit_interval_s: float = Field(1.0, gt=0)
     max_event_bytes: int = Field(1024 * 1024, gt=0)
-    models: list[str] = Field(default_factory=lambda: ["nsfw_detector"], min_length=1)
+    models: list[str] = Field(default_factory=lambda: ["nsfw_classifier"], min_length=1)
     delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
     run_id: str = Field("live", min_length=1, max_length=128)
 

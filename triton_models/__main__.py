@@ -1,4 +1,5 @@
-"""`python -m triton_models`: build a repository, build a TensorRT plan, export a classifier."""
+"""`python -m triton_models`: list the models, build a repository, build a TensorRT plan, export a
+classifier."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ from triton_models.engine import (
     tensorrt_module,
     trtexec_command,
 )
+from triton_models.licences import LicenceNotAccepted, model_table
 from triton_models.repository import SMOKE_MODEL, write_repository
 from triton_models.specs import SPECS
+
+# Built unless --models says otherwise: every model whose code and weights are permissive.
+PERMISSIVE_MODELS = [name for name, spec in SPECS.items()
+                     if spec.provenance is None or not spec.provenance.restrictive_licences]
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "vmc"
 
@@ -25,16 +31,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m triton_models", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    commands.add_parser(
+        "list", help="the models, their source and licences, tensors and default",
+        description="Print the model table of README's Models section: task, source package "
+                    "and version, licence of code and of weights, input, outputs, and whether "
+                    "`pipeline.models` runs it by default.")
+
     build = commands.add_parser(
         "build", help="write a ready model repository for a target",
         description="Write a Triton model repository for one target from the model specs. "
                     "cpu: python backend + onnxruntime (dev, tests); onnxruntime: Triton's "
                     "onnxruntime backend with the TensorRT accelerator; gpu: TensorRT plans "
-                    "(built on the serving GPU with build-engine).")
+                    "(built on the serving GPU with build-engine). A model whose code or "
+                    "weights are not permissively licensed (nsfw_detector: AGPL-3.0) is built "
+                    "only with --accept-licence.")
     build.add_argument("--target", choices=TARGETS, required=True)
     build.add_argument("--out", type=Path, required=True, help="repository folder")
-    build.add_argument("--models", nargs="+", default=list(SPECS),
-                       choices=[*SPECS, SMOKE_MODEL], help="models to write (default: all)")
+    build.add_argument("--models", nargs="+", default=PERMISSIVE_MODELS,
+                       choices=[*SPECS, SMOKE_MODEL],
+                       help="models to write (default: the permissively licensed ones: "
+                            f"{' '.join(PERMISSIVE_MODELS)})")
+    build.add_argument("--accept-licence", action="append", default=[], metavar="SPDX",
+                       dest="accept_licences",
+                       help="build models under this non-permissive licence too, e.g. "
+                            "AGPL-3.0 (repeatable; see `list`)")
     build.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                        help="where built ONNX files are cached (default: %(default)s)")
 
@@ -80,10 +100,19 @@ def _onnx_input(path: Path) -> tuple[str, tuple[int, ...]]:
     return str(first.name), dims
 
 
+def _list(args: argparse.Namespace) -> int:
+    print(model_table())
+    return 0
+
+
 def _build(args: argparse.Namespace) -> int:
     target: Target = args.target
-    out = write_repository(args.out, target=target, cache_dir=args.cache_dir,
-                           models=tuple(args.models))
+    try:
+        out = write_repository(args.out, target=target, cache_dir=args.cache_dir,
+                               models=tuple(args.models), accept_licences=args.accept_licences)
+    except LicenceNotAccepted as exc:
+        print(f"python -m triton_models build: error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {target} repository: {out}")
     if target == "gpu":
         print("build each plan on the serving GPU, e.g.:")
@@ -125,7 +154,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "build-engine": _build_engine, "export-torchvision": _export}
+    handlers = {"list": _list, "build": _build, "build-engine": _build_engine,
+                "export-torchvision": _export}
     return handlers[args.command](args)
 
 

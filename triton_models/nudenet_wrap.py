@@ -17,16 +17,13 @@ the work and the client sends a quarter of the bytes of float input:
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 from triton_models.specs import NSFW_DETECTOR, ModelSpec
+from triton_models.wrap_cache import cached_wrap, fingerprint, save_checked
 
-# The code that builds the graph, as imported: hashing the file at call time could name a
-# graph built by the old code after an edit (a cache entry that lies).
-_THIS_SOURCE = Path(__file__).read_bytes()
+_THIS_SOURCE = Path(__file__).read_bytes()  # the wrapping code, as imported
 _RAW_INPUT = "images"
 _RAW_OUTPUT = "output0"
 _BOX_FIELDS = 4
@@ -44,11 +41,7 @@ def nudenet_onnx_path() -> Path:
 
 def wrap_fingerprint(source: Path, spec: ModelSpec = NSFW_DETECTOR) -> str:
     """A hash of everything the wrapped model depends on: the source ONNX, this code, the spec."""
-    digest = hashlib.sha256()
-    digest.update(source.read_bytes())
-    digest.update(_THIS_SOURCE)
-    digest.update(repr(spec).encode())
-    return digest.hexdigest()[:16]
+    return fingerprint(source, _THIS_SOURCE, spec)
 
 
 def _const(name: str, values: Any, dtype: Any) -> Any:
@@ -164,23 +157,9 @@ def wrap_nudenet(source: Path, out: Path, spec: ModelSpec = NSFW_DETECTOR) -> Pa
         ],
         initializer=[*graph.initializer, *inits],
     )
-    wrapped = helper.make_model(new_graph, opset_imports=list(model.opset_import),
-                                producer_name="triton_models.nudenet_wrap")
-    wrapped.ir_version = model.ir_version
-    wrapped = onnx.shape_inference.infer_shapes(wrapped)
-    onnx.checker.check_model(wrapped, full_check=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # A unique temporary name, then an atomic rename: concurrent builders never see half a file.
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
-    onnx.save(wrapped, str(tmp))
-    tmp.replace(out)
-    return out
+    return save_checked(new_graph, model, "triton_models.nudenet_wrap", out)
 
 
 def cached_nudenet_wrap(cache_dir: Path, spec: ModelSpec = NSFW_DETECTOR) -> Path:
     """The wrapped detector, built once per fingerprint of its inputs under `cache_dir`."""
-    source = nudenet_onnx_path()
-    cached = cache_dir / "models" / f"{spec.name}-{wrap_fingerprint(source, spec)}.onnx"
-    if not cached.exists():
-        wrap_nudenet(source, cached, spec)
-    return cached
+    return cached_wrap(cache_dir, spec, nudenet_onnx_path(), _THIS_SOURCE, wrap_nudenet)

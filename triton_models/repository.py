@@ -13,15 +13,20 @@ Layout per model, following Triton's convention (`name` equals the folder):
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 from triton_models.configs import MODEL_FILES, Target, render_config
-from triton_models.specs import NSFW_DETECTOR, SPECS, ModelSpec
+from triton_models.licences import require_accepted
+from triton_models.specs import DEFAULT_MODELS, NSFW_CLASSIFIER, NSFW_DETECTOR, SPECS, ModelSpec
 
 SOURCE_DIR = Path(__file__).resolve().parent
 SMOKE_MODEL = "smoke"
 PYTHON_RUNNER = SOURCE_DIR / "python_backend" / "model.py"
-DEV_MODELS = (SMOKE_MODEL, NSFW_DETECTOR.name)
+# The local stack also serves the opt-in AGPL detector, on loopback only, for its tests: it
+# builds with DEV_ACCEPTED_LICENCES, said here rather than hidden in a default.
+DEV_MODELS = (SMOKE_MODEL, *DEFAULT_MODELS, NSFW_DETECTOR.name)
+DEV_ACCEPTED_LICENCES = ("AGPL-3.0",)
 
 
 def _fresh_dir(path: Path) -> Path:
@@ -70,6 +75,10 @@ def write_model(out: Path, spec: ModelSpec, target: Target, onnx: Path) -> Path:
 
 def build_onnx(spec: ModelSpec, cache_dir: Path) -> Path:
     """The ONNX a spec'd model is served from, built once and cached under `cache_dir`."""
+    if spec.name == NSFW_CLASSIFIER.name:
+        from triton_models.opennsfw_wrap import cached_opennsfw_wrap
+
+        return cached_opennsfw_wrap(cache_dir, spec)
     if spec.name == NSFW_DETECTOR.name:
         from triton_models.nudenet_wrap import cached_nudenet_wrap
 
@@ -78,8 +87,15 @@ def build_onnx(spec: ModelSpec, cache_dir: Path) -> Path:
 
 
 def write_repository(out: Path, *, target: Target = "cpu", cache_dir: Path,
-                     models: tuple[str, ...] = DEV_MODELS) -> Path:
-    """Write `models` for `target` into `out`, replacing those folders and leaving others."""
+                     models: tuple[str, ...] = (SMOKE_MODEL, *DEFAULT_MODELS),
+                     accept_licences: Collection[str] = ()) -> Path:
+    """Write `models` for `target` into `out`, replacing those folders and leaving others.
+
+    A model whose code or weights are not permissively licensed is written only when each such
+    licence is in `accept_licences` (SPDX ids, any case); otherwise `LicenceNotAccepted` is
+    raised before anything is written.
+    """
+    require_accepted([SPECS[name] for name in models if name in SPECS], accept_licences)
     out.mkdir(parents=True, exist_ok=True)
     for name in models:
         if name in SPECS:

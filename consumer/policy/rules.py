@@ -24,11 +24,15 @@ class CategoryRule(BaseModel):
 
 
 def _default_rules() -> dict[str, CategoryRule]:
-    return {
-        "nudity": CategoryRule(review=0.5, block=0.8, min_keyframes=1),
-        "sexual": CategoryRule(review=0.5, block=0.8, min_keyframes=1),
-        "suggestive": CategoryRule(review=0.7, min_keyframes=2),
-    }
+    """The rules of the default model, `nsfw_classifier` (open_nsfw's whole-image probability).
+
+    open_nsfw's own guidance reads < 0.2 as safe and > 0.8 as NSFW. Review at 0.5 (more likely
+    NSFW than not), block at 0.8: every benign sample in the fidelity tests (scikit-image
+    photos, generated frames, the demo's clips) scores below 0.22, whatever the resize filter.
+    The opt-in `nsfw_detector` has categories of its own (nudity, sexual, suggestive, face):
+    enabling it means giving those rules too (README "Models").
+    """
+    return {"nsfw": CategoryRule(review=0.5, block=0.8, min_keyframes=1)}
 
 
 class PolicySettings(BaseModel):

@@ -39,7 +39,7 @@ def test_200_events_give_200_verdicts_and_tags_and_commit_to_the_end(
     for record in records:
         assert record["verdict"] in ("allow", "review", "block")
         assert record["keyframes_analyzed"] == 2
-        assert record["models"] == {"nsfw_detector": "1"}
+        assert record["models"] == {"nsfw_classifier": "1"}
         assert len(record["verdict_id"]) == 32
     tag_records = [json.loads(m.value()) for m in tags]
     assert {t["verdict_id"] for t in tag_records} == {r["verdict_id"] for r in records}

@@ -21,8 +21,8 @@ def test_build_for_gpu_says_how_to_build_the_plan_on_the_serving_gpu(
     assert main(["build", "--target", "gpu", "--out", str(out),
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     printed = capsys.readouterr().out
-    assert f"build-engine --onnx {out}/nsfw_detector/model.onnx" in printed
-    assert f"--out {out}/nsfw_detector/1/model.plan" in printed
+    assert f"build-engine --onnx {out}/nsfw_classifier/model.onnx" in printed
+    assert f"--out {out}/nsfw_classifier/1/model.plan" in printed
 
 
 def test_build_refuses_an_unknown_target(tmp_path: Path) -> None:

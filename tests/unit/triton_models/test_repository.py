@@ -6,9 +6,10 @@ import pytest
 
 from triton_models import nudenet_wrap
 from triton_models.configs import TARGETS, Target, parse_config
-from triton_models.repository import write_repository
+from triton_models.repository import DEV_ACCEPTED_LICENCES, DEV_MODELS, write_repository
 from triton_models.specs import NSFW_DETECTOR
 
+AGPL = ("AGPL-3.0",)  # nsfw_detector is built only when its licence is accepted
 _FILES: dict[Target, set[str]] = {
     "cpu": {"config.pbtxt", "labels.txt", "1", "1/model.py", "1/model.onnx"},
     "onnxruntime": {"config.pbtxt", "labels.txt", "1", "1/model.onnx"},
@@ -23,7 +24,7 @@ def _tree(folder: Path) -> set[str]:
 @pytest.mark.parametrize("target", TARGETS)
 def test_build_writes_the_triton_layout_for_each_target(tmp_path: Path, target: Target) -> None:
     repo = write_repository(tmp_path / "repo", target=target, cache_dir=tmp_path / "cache",
-                            models=(NSFW_DETECTOR.name,))
+                            models=(NSFW_DETECTOR.name,), accept_licences=AGPL)
     model_dir = repo / NSFW_DETECTOR.name
     assert _tree(model_dir) == _FILES[target]
     assert parse_config((model_dir / "config.pbtxt").read_text()).name == model_dir.name
@@ -31,8 +32,9 @@ def test_build_writes_the_triton_layout_for_each_target(tmp_path: Path, target: 
 
 
 def test_dev_repository_serves_the_smoke_model_beside_the_detector(tmp_path: Path) -> None:
-    repo = write_repository(tmp_path / "repo", cache_dir=tmp_path / "cache")
-    assert {p.name for p in repo.iterdir()} == {"smoke", "nsfw_detector"}
+    repo = write_repository(tmp_path / "repo", cache_dir=tmp_path / "cache", models=DEV_MODELS,
+                            accept_licences=DEV_ACCEPTED_LICENCES)
+    assert {p.name for p in repo.iterdir()} == {"smoke", "nsfw_classifier", "nsfw_detector"}
     assert (repo / "smoke" / "1" / "model.py").exists()
 
 
@@ -48,7 +50,7 @@ def test_wrapped_onnx_is_built_once_and_then_served_from_the_cache(
     monkeypatch.setattr(nudenet_wrap, "wrap_nudenet", counting_wrap)
     for _ in range(2):
         write_repository(tmp_path / "repo", cache_dir=tmp_path / "cache",
-                         models=(NSFW_DETECTOR.name,))
+                         models=(NSFW_DETECTOR.name,), accept_licences=AGPL)
     assert len(calls) == 1
     assert calls[0].parent == tmp_path / "cache" / "models"
 
@@ -57,6 +59,7 @@ def test_rebuilding_replaces_a_model_folder_but_leaves_other_models(tmp_path: Pa
     repo = tmp_path / "repo"
     (repo / "other" / "1").mkdir(parents=True)
     (repo / NSFW_DETECTOR.name / "9").mkdir(parents=True)
-    write_repository(repo, cache_dir=tmp_path / "cache", models=(NSFW_DETECTOR.name,))
+    write_repository(repo, cache_dir=tmp_path / "cache", models=(NSFW_DETECTOR.name,),
+                     accept_licences=AGPL)
     assert (repo / "other" / "1").is_dir()
     assert not (repo / NSFW_DETECTOR.name / "9").exists()

@@ -30,7 +30,8 @@ def test_nsfw_detector_labels_are_nudenets_in_output_order() -> None:
 def test_categories_name_only_known_labels_and_policy_categories() -> None:
     for spec in SPECS.values():
         assert set(spec.categories) <= set(spec.labels)
-        assert set(spec.categories.values()) <= {"nudity", "sexual", "suggestive", "face"}
+        assert set(spec.categories.values()) <= {"nudity", "sexual", "suggestive", "face",
+                                                   "nsfw"}
     assert NSFW_DETECTOR.categories["FEMALE_GENITALIA_EXPOSED"] == "sexual"
     assert NSFW_DETECTOR.categories["FACE_MALE"] == "face"
     assert "FEET_EXPOSED" not in NSFW_DETECTOR.categories

@@ -1,0 +1,97 @@
+"""The licences of the served models: what a build must be told to accept, what start-up says,
+and the one table (`python -m triton_models list`, README "Models") naming every model's terms.
+
+Pure: reads the specs only, importable without onnx or onnxruntime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from triton_models.specs import DEFAULT_MODELS, SPECS, ModelSpec, Provenance
+
+# What a non-permissive licence means for a service that serves the model; shown at build and
+# at start-up.
+LICENCE_TERMS = {
+    "AGPL-3.0": "a modified version (the wrapped graph arguably is one) served to users over "
+                "a network must offer them its complete source under the AGPL (section 13), "
+                "and shipping it (images, appliances) carries the GPL's source duties; most "
+                "legal teams forbid AGPL components in a service",
+}
+
+
+class LicenceNotAccepted(ValueError):
+    """A model's code or weights carry a non-permissive licence that was not accepted."""
+
+
+def unaccepted(spec: ModelSpec, accepted: Collection[str]) -> tuple[str, ...]:
+    """The non-permissive licences of `spec` not in `accepted` (SPDX ids, any case)."""
+    if spec.provenance is None:
+        return ()
+    ok = {licence.casefold() for licence in accepted}
+    return tuple(x for x in spec.provenance.restrictive_licences if x.casefold() not in ok)
+
+
+def require_accepted(specs: Iterable[ModelSpec], accepted: Collection[str]) -> None:
+    """Raise `LicenceNotAccepted` naming each model, its licence and what accepting it means."""
+    problems = []
+    for spec in specs:
+        for licence in unaccepted(spec, accepted):
+            terms = LICENCE_TERMS.get(licence, "not a permissive licence")
+            problems.append(f"{spec.name} is {licence}: {terms}. Build it only with your legal "
+                            f"team's agreement: --accept-licence {licence}")
+    if problems:
+        raise LicenceNotAccepted("; ".join(problems))
+
+
+def licence_notices(specs: Iterable[ModelSpec]) -> list[str]:
+    """One line per model with a non-permissive licence, for the log at start-up."""
+    notices = []
+    for spec in specs:
+        source = spec.provenance
+        if source is None or not source.restrictive_licences:
+            continue
+        licences = ", ".join(source.restrictive_licences)
+        terms = "; ".join(LICENCE_TERMS.get(x, f"{x} is not permissive")
+                          for x in source.restrictive_licences)
+        notices.append(f"model {spec.name} ({source.package} {source.package_version}) is "
+                       f"{licences} (code {source.code_licence}, weights "
+                       f"{source.weights_licence}): {terms}")
+    return notices
+
+
+def _input(spec: ModelSpec) -> str:
+    size = spec.input_size
+    return f"uint8 NHWC RGB `[B,{size},{size},3]`, {spec.resize_mode}"
+
+
+def _outputs(spec: ModelSpec) -> str:
+    return ", ".join(f"`{name}` `[B,{','.join(map(str, dims))}]`"
+                     for name, dims in spec.output_dims().items())
+
+
+def _code_licence(source: Provenance) -> str:
+    code, claimed = source.code_licence, source.metadata_licence
+    return code if claimed in (None, code) else f"{code} (wheel metadata says {claimed})"
+
+
+def _default(spec: ModelSpec, source: Provenance) -> str:
+    if spec.name in DEFAULT_MODELS:
+        return "on"
+    accept = " ".join(f"--accept-licence {x}" for x in source.restrictive_licences)
+    return f"off (opt-in; build needs `{accept}`)" if accept else "off"
+
+
+def model_table(specs: Iterable[ModelSpec] = SPECS.values()) -> str:
+    """A Markdown table: each served model, its task, source, licences, tensors, default."""
+    lines = ["| model | task | source | code licence | weights licence | input | outputs | "
+             "default |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for spec in specs:
+        source = spec.provenance
+        if source is None:
+            continue
+        lines.append(f"| `{spec.name}` | {source.task} | `{source.package}` "
+                     f"{source.package_version} | {_code_licence(source)} | "
+                     f"{source.weights_licence} | {_input(spec)} | {_outputs(spec)} | "
+                     f"{_default(spec, source)} |")
+    return "\n".join(lines)
