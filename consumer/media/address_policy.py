@@ -29,6 +29,7 @@ _ALWAYS_BLOCKED = tuple(
     )
 )
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated, still routed by some stacks
+_UNSPECIFIED_AND_LOOPBACK = ipaddress.ip_network("::/127")  # in ::/96, but embed no IPv4
 _IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 (SIIT)
 _NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052
 _NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215
@@ -64,16 +65,18 @@ def parse_ip_literal(host: str) -> IPAddress | None:
 
 
 def embedded_ipv4s(addr: IPAddress) -> list[ipaddress.IPv4Address]:
-    """Every IPv4 address an IPv6 address may lead to: mapped, IPv4-compatible, translated,
-    6to4, Teredo (server and client), NAT64 well-known, NAT64 local-use at each prefix
-    length. A connection to any of these forms can end at the embedded address."""
+    """Every IPv4 address an IPv6 address may lead to: mapped, IPv4-compatible (not `::` or
+    `::1`, which are themselves), translated, 6to4, Teredo (server and client), NAT64
+    well-known, NAT64 local-use at each prefix length. A connection to any of these forms can
+    end at the embedded address."""
     if not isinstance(addr, ipaddress.IPv6Address):
         return []
     value = int(addr)
     found: list[ipaddress.IPv4Address] = []
     if addr.ipv4_mapped is not None:
         found.append(addr.ipv4_mapped)
-    if addr in _IPV4_COMPATIBLE or addr in _IPV4_TRANSLATED or addr in _NAT64_WELL_KNOWN:
+    compatible = addr in _IPV4_COMPATIBLE and addr not in _UNSPECIFIED_AND_LOOPBACK
+    if compatible or addr in _IPV4_TRANSLATED or addr in _NAT64_WELL_KNOWN:
         found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
     if addr.sixtofour is not None:
         found.append(addr.sixtofour)

@@ -93,7 +93,13 @@ def test_ipv6_forms_embedding_a_non_global_ipv4_are_refused(host: str, form: str
     ("::ffff:0:7f00:1", ["127.0.0.1"]),
     ("2002:808:808::1", ["8.8.8.8"]),
     ("2001:0:4136:e378:8000:63bf:3fff:fdd2", ["65.54.227.120", "192.0.2.45"]),
+    ("64:ff9b::808:808", ["8.8.8.8"]),
+    ("64:ff9b:1:7f00:0:100::", ["127.0.0.1", "0.0.1.0", "0.1.0.0", "0.0.0.0"]),
+    ("::ffff:8.8.8.8", ["8.8.8.8"]),
+    ("::", []),
+    ("::1", []),
     ("2a00:1450:4001:82a::200e", []),
+    ("8.8.8.8", []),
 ])
 def test_the_embedded_ipv4_addresses_are_decoded(address: str, embedded: list[str]) -> None:
     assert [str(a) for a in embedded_ipv4s(ipaddress.ip_address(address))] == embedded
@@ -106,6 +112,28 @@ def test_forms_embedding_a_global_ipv4_still_pass(address: str) -> None:
 
 
 def test_an_allowed_network_covers_its_embedded_forms_too() -> None:
-    allowed = parse_networks(["127.0.0.0/8", "::/96", "64:ff9b:1::/48"])
+    allowed = parse_networks(["127.0.0.0/8"])
     assert address_refusal(ipaddress.ip_address("::7f00:1"), allowed) is None
     assert address_refusal(ipaddress.ip_address("::a00:1"), allowed) is not None  # 10.0.0.1
+
+
+@pytest.mark.parametrize("host", ["[::7f00:1]", "[::ffff:0:7f00:1]", "[64:ff9b:1::7f00:1]",
+                                  "[64:ff9b::7f00:1]", "[2002:7f00:1::1]"])
+def test_allowing_loopback_opens_its_embedded_forms(host: str) -> None:
+    address = parse_ip_literal(host)
+    assert address is not None
+    assert address_refusal(address) is not None
+    # The NAT64 local-use form also decodes to 0.0.0.0 at the /48 and /56 positions.
+    allowed = parse_networks(["127.0.0.0/8", "0.0.0.0/8"] if "ff9b:1:" in host
+                             else ["127.0.0.0/8"])
+    assert address_refusal(address, allowed) is None
+
+
+def test_nat64_local_use_is_refused_if_any_prefix_length_decodes_to_a_non_global_ipv4() -> None:
+    # 8.8.8.8 at the /96 position, but 0.0.0.0 at the /48 one: the operator's prefix is unknown.
+    assert address_refusal(ipaddress.ip_address("64:ff9b:1::808:808")) is not None
+
+
+def test_allowing_ipv6_loopback_opens_it_without_an_embedded_ipv4() -> None:
+    assert address_refusal(ipaddress.ip_address("::1")) is not None
+    assert address_refusal(ipaddress.ip_address("::1"), parse_networks(["::1/128"])) is None
