@@ -62,6 +62,8 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
                     result = _resize_each(sampler.first_frames(), sampler, unique, probe, decode)
                 if not result.pts_s:
                     raise CorruptMedia("no decodable video frame")
+                if result.probe.duration_s <= 0 < sampler.end_s:  # measured, not declared
+                    result.probe = dataclasses.replace(result.probe, duration_s=sampler.end_s)
                 return dataclasses.replace(result, coverage=sampler.coverage(result.pts_s))
     except CorruptMedia as exc:
         cause = exc.__cause__  # the demuxer may run out while the container opens

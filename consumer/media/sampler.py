@@ -99,6 +99,8 @@ class KeyframeSampler:
     def scan(self) -> Iterator[VideoFrame]:
         """One demux pass in order: each keyframe the plan takes goes to the decoder alone;
         then the frames at targets without a keyframe near them, decoded forward."""
+        if not self.picker.targets:
+            self._measure_duration()
         candidates: dict[float, Packet[VideoStream]] = {}
         decodes: list[Sample] = []
         for packet in self._container.demux(self._stream):
@@ -125,6 +127,24 @@ class KeyframeSampler:
         yield from self._send(None)
         yield from self._decode_forward(decodes)
 
+    def _measure_duration(self) -> None:
+        """A header without a duration (a live-written WebM, e.g. a browser recording): one
+        demux pass finds the stream's real end, and the plan is made for it."""
+        for packet in self._container.demux(self._stream):
+            time_s = self.time_of(packet)
+            if time_s is not None and packet.size:
+                self._check_duration(time_s)
+                self.end_s = max(self.end_s, time_s + self._frame_s)
+        if self.end_s > 0:
+            self._replan(self.end_s)
+        self._seek_to(0.0)
+
+    def _replan(self, duration_s: float) -> None:
+        decode = self._decode
+        self.picker = CoveragePicker(duration_s, decode.max_keyframes, decode.min_interval_s,
+                                     self._frame_s)
+        self.targets = [self._start_s + t for t in self.picker.targets]
+
     # ----------------------------------------------------------------- seek
     def seek(self) -> Iterator[VideoFrame]:
         """Plan from the container's index, then one seek per keyframe sample (decoded
@@ -133,6 +153,10 @@ class KeyframeSampler:
         # Index timestamps are decode times; a B-frame stream presents each frame a constant
         # delay later (the first presentation time minus the first decode time).
         shift = (self._stream.start_time or 0) - entries[0].timestamp if len(entries) else 0
+        if not self.picker.targets and len(entries):  # no duration in the header
+            last = entries[len(entries) - 1]
+            self._replan(float((last.timestamp + shift) * self._time_base) - self._start_s
+                         + self._frame_s)
         for entry in entries:
             time_s = float((entry.timestamp + shift) * self._time_base) - self._start_s
             self.frame_times_s.append(time_s)

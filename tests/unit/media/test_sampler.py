@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -108,3 +110,50 @@ def test_content_hidden_in_the_middle_of_a_one_keyframe_upload_is_seen(
     assert red and all(13.3 <= t < 16.5 for t in red), result.pts_s
     assert result.coverage is not None and result.coverage.complete
     assert result.coverage.largest_gap_s <= 1.5 * 30 / 16
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only, non-seekable sink: the muxer cannot go back to write a duration."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, chunk: Any) -> int:
+        self.data += bytes(chunk)
+        return len(chunk)
+
+
+def test_a_live_written_webm_without_a_duration_is_covered_over_its_real_length(
+    tmp_path: Path,
+) -> None:
+    """Browser recordings (MediaRecorder) carry no duration: the stream's end is measured."""
+    import av
+
+    pipe = _Pipe()
+    with av.open(pipe, "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.options = {"x264-params": "keyint=1000:min-keyint=1000:scenecut=0"}
+        for i in range(200):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), level(i), np.uint8),
+                                               format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    path = tmp_path / "live.mkv"
+    path.write_bytes(bytes(pipe.data))
+    with av.open(str(path)) as container:
+        assert container.duration is None and container.streams.video[0].duration is None
+    decode = DecodeSettings(max_keyframes=8, min_interval_s=1.0, threads=1)
+    result = extract_keyframes(str(path), [STRETCH], decode, LOCAL)
+    assert result.probe.duration_s == pytest.approx(20.0, abs=0.2)
+    assert len(result.pts_s) == 8 and result.pts_s[-1] > 17.0
+    assert result.coverage is not None and result.coverage.complete
+    assert _greys(result.frames[STRETCH]) == pytest.approx(
+        [level(frame_index_at(t)) for t in result.pts_s], abs=6)
