@@ -40,6 +40,7 @@ from consumer.inference.breaker import Backoff, BreakerState, CircuitBreaker
 from consumer.inference.triton_client import BatchScores
 from consumer.media import ExtractorClosed, ExtractorQueueFull, Keyframes, ResizeSpec
 from consumer.pipeline.jobs import VideoJob
+from consumer.pipeline.kafka_clients import LIBRDKAFKA_MESSAGE_MAX_BYTES
 from consumer.pipeline.offsets import OffsetTracker, TopicPartition
 from consumer.pipeline.ratelimit import TokenBucket
 from consumer.policy.assess import assess
@@ -57,7 +58,6 @@ from triton_models.specs import ModelSpec
 log = logging.getLogger("consumer.pipeline")
 
 Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
-DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's default producer message.max.bytes
 MAX_DEAD_LETTER_SHRINKS = 6
 
 
@@ -139,7 +139,7 @@ class Pipeline:
         clock: Callable[[], float] = time.monotonic,
         window: Window | None = None,
         max_events_per_s: float | None = None,
-        dead_letter_limit_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
+        dead_letter_limit_bytes: int = LIBRDKAFKA_MESSAGE_MAX_BYTES,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
