@@ -28,13 +28,13 @@ import numpy as np
 import numpy.typing as npt
 from confluent_kafka import Consumer, Producer
 
-from consumer.devstack.kafka import create_topics
-from consumer.devstack.samples import make_video
-from consumer.devstack.stack import DevStack
 from consumer.inference.triton_client import BatchScores, TritonModelClient
 from consumer.media import KeyframeExtractor, ResizeSpec
 from consumer.pipeline.wiring import build_pipeline
 from consumer.settings import KafkaTopics, Settings, load_settings
+from devstack.kafka import create_topics
+from devstack.samples import make_video
+from devstack.stack import DevStack
 from triton_models.specs import NSFW_DETECTOR
 
 

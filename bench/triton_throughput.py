@@ -32,8 +32,8 @@ import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
 from skimage import data
 
-from consumer.devstack.process import free_port, stop_process, wait_until
-from consumer.devstack.triton import TritonPorts, TritonServer
+from devstack.process import free_port, stop_process, wait_until
+from devstack.triton import TritonPorts, TritonServer
 from triton_models.configs import model_config
 from triton_models.nudenet_wrap import cached_nudenet_wrap
 from triton_models.repository import write_model

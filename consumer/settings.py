@@ -185,6 +185,7 @@ class DevSettings(Section):
     kafka_heap_mb: int = Field(512, gt=63)
     input_partitions: int = Field(6, gt=0)
     start_timeout_s: float = Field(120.0, gt=0)
+    ttl_s: float = Field(12 * 3600.0, gt=0)  # its servers stop by themselves after this
 
 
 class Settings(BaseSettings):

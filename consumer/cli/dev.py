@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consumer.cli import UserError
-from consumer.devstack.kafka import fetch_kafka_jars
-from consumer.devstack.process import StackError
-from consumer.devstack.stack import DEFAULT_TTL_S, DevStack
 from consumer.settings import Settings
+
+if TYPE_CHECKING:
+    from devstack.stack import DevStack
+
+
+def _require_devstack() -> None:
+    """The runtime image ships the service only: say so instead of a traceback."""
+    if importlib.util.find_spec("devstack") is None:
+        raise UserError("the local dev stack is not part of this install (the runtime image "
+                        "ships the service only): run `vmc dev` from a source checkout")
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> DevStack:
+    _require_devstack()
+    from devstack.stack import DevStack
+
     return DevStack(settings.dev, settings.kafka.topics, settings.metrics.port,
-                    ttl_s=getattr(args, "ttl", None) or DEFAULT_TTL_S)
+                    ttl_s=getattr(args, "ttl", None))
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from devstack.process import StackError
+
     try:
         addresses = _stack(args, settings).up(log=lambda msg: print(msg, file=sys.stderr))
     except StackError as exc:
@@ -52,6 +65,10 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
+    _require_devstack()
+    from devstack.kafka import fetch_kafka_jars
+    from devstack.process import StackError
+
     try:
         libs = fetch_kafka_jars(settings.dev.cache_dir, settings.dev.kafka_version)
     except StackError as exc:
@@ -61,7 +78,8 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _smoke(args: argparse.Namespace, settings: Settings) -> int:
-    from consumer.devstack.smoke import run_smoke
+    _require_devstack()
+    from devstack.smoke import run_smoke
 
     try:
         print(json.dumps(run_smoke(settings)))
@@ -71,7 +89,9 @@ def _smoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from consumer.devstack.demo import run_demo
+    _require_devstack()
+    from devstack.demo import run_demo
+    from devstack.process import StackError
 
     try:
         outputs = run_demo(settings, say=lambda msg: print(msg, file=sys.stderr))
@@ -102,7 +122,7 @@ def register(commands: Any) -> None:
                         "VMC_* addresses")
     up.add_argument("--ttl", type=float, metavar="SECONDS",
                     help="servers stop by themselves after this long "
-                    f"(default {DEFAULT_TTL_S:.0f})")
+                    "(default dev.ttl_s, 12 h)")
     up.set_defaults(handler=_up)
     down = sub.add_parser("down", help="stop exactly the processes `up` started")
     down.set_defaults(handler=_down)

@@ -16,17 +16,17 @@ from typing import Any
 
 import pytest
 
-from consumer.devstack.kafka import create_topics, topic_configs, topic_layout
-from consumer.devstack.process import (
+from consumer.settings import KafkaTopics, Settings, load_settings
+from devstack.kafka import create_topics, topic_configs, topic_layout
+from devstack.process import (
     ProcessRecord,
     StackError,
     free_port,
     stop_process,
     wait_until,
 )
-from consumer.devstack.samples import make_video
-from consumer.devstack.stack import DevStack, StackAddresses
-from consumer.settings import KafkaTopics, Settings, load_settings
+from devstack.samples import make_video
+from devstack.stack import DevStack, StackAddresses
 
 STACK_BANNER = pytest.StashKey[str]()
 
@@ -149,7 +149,7 @@ class PrivateTriton:
     """A tritonserver of one test's own, on the stack's model repository: stop it at will."""
 
     def __init__(self, home: Path, model_repository: Path) -> None:
-        from consumer.devstack.triton import TritonPorts, TritonServer
+        from devstack.triton import TritonPorts, TritonServer
 
         ports = TritonPorts(free_port(), free_port(), free_port())
         self.server = TritonServer(home, model_repository, ports)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from consumer.devstack.process import ProcessRecord
+from devstack.process import ProcessRecord
 
 
 def _vmc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer.devstack import stack as stack_module
-from consumer.devstack.process import free_port
-from consumer.devstack.stack import DevStack
 from consumer.settings import load_settings
+from devstack import stack as stack_module
+from devstack.process import free_port
+from devstack.stack import DevStack
 
 
 def test_up_survives_a_port_taken_before_the_broker_binds_it(

@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 from consumer.cli import main
-from consumer.devstack.samples import make_still_video
+from devstack.samples import make_still_video
 from tests.integration.conftest import RunningStack
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer.devstack.process import free_port, wait_until
 from consumer.settings import KafkaTopics
+from devstack.process import free_port, wait_until
 from tests.integration.conftest import PrivateTriton, RunningStack
 from tests.integration.pipeline.conftest import (
     pipeline_settings,

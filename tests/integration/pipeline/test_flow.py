@@ -97,7 +97,7 @@ def test_poison_events_go_to_the_dlq_untouched_and_named_videos_get_a_verdict(
 def test_a_one_keyframe_upload_is_covered_and_one_cut_short_is_sent_to_review(
     stack: RunningStack, topics: KafkaTopics, unique: str, tmp_path: Path,
 ) -> None:
-    from consumer.devstack.samples import make_video
+    from devstack.samples import make_video
 
     one_keyframe = make_video(tmp_path / "one.mp4", seconds=20, fps=10, gop=1000)
     settings = pipeline_settings(stack, topics, group=unique,

@@ -8,9 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from consumer.devstack.process import wait_until
 from consumer.pipeline.runner import PipelineHooks
 from consumer.settings import KafkaTopics
+from devstack.process import wait_until
 from tests.integration.conftest import PrivateTriton, RunningStack
 from tests.integration.pipeline.conftest import (
     drip_server,

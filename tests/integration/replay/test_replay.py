@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from consumer.devstack.kafka import create_topics
 from consumer.settings import KafkaTopics, Settings
+from devstack.kafka import create_topics
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
     VmcProcess,

@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 from consumer.cli import main
-from consumer.devstack.samples import make_still_video, make_video
+from devstack.samples import make_still_video, make_video
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.devstack.process import (
+from devstack.process import (
     ProcessRecord,
     StackError,
     free_port,
@@ -78,7 +78,7 @@ def test_free_port_is_free_until_bound() -> None:
 def test_die_with_parent_reaches_the_child_of_a_dead_parent(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     script = (
-        "from pathlib import Path; from consumer.devstack.process import start_process;"
+        "from pathlib import Path; from devstack.process import start_process;"
         f"r = start_process('s', ['sleep', '60'], log=Path('{tmp_path}/x.log'), ttl_s=60,"
         " die_with_parent=True);"
         f"Path('{pidfile}').write_text(f'{{r.pid}} {{r.start_time}}')"
@@ -95,8 +95,8 @@ def test_storage_format_accepts_a_cluster_id_that_starts_with_a_dash(
     import shutil
     import uuid
 
-    from consumer.devstack.kafka import KafkaBroker, KafkaPorts, kafka_libs_dir
     from consumer.settings import DevSettings
+    from devstack.kafka import KafkaBroker, KafkaPorts, kafka_libs_dir
 
     libs = kafka_libs_dir(DevSettings().cache_dir, DevSettings().kafka_version)
     if not (libs / ".complete").exists() or shutil.which("java") is None:

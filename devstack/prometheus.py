@@ -6,7 +6,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from consumer.devstack.process import ProcessRecord, StackError, start_process
+from devstack.process import ProcessRecord, StackError, start_process
 
 
 class PrometheusServer:

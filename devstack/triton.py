@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from consumer.devstack.process import ProcessRecord, StackError, start_process
+from devstack.process import ProcessRecord, StackError, start_process
 
 
 def pytriton_server_dir() -> Path:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.devstack.process import ProcessRecord, StackError, start_process
 from consumer.settings import KafkaTopics
+from devstack.process import ProcessRecord, StackError, start_process
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

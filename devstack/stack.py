@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.devstack.kafka import (
+from consumer.settings import DevSettings, KafkaTopics
+from devstack.kafka import (
     KafkaBroker,
     KafkaPorts,
     create_topics,
@@ -25,7 +26,7 @@ from consumer.devstack.kafka import (
     topic_configs,
     topic_layout,
 )
-from consumer.devstack.process import (
+from devstack.process import (
     ProcessRecord,
     StackError,
     free_port,
@@ -33,14 +34,12 @@ from consumer.devstack.process import (
     stop_process,
     wait_until,
 )
-from consumer.devstack.prometheus import PrometheusServer
-from consumer.devstack.triton import TritonPorts, TritonServer
-from consumer.settings import DevSettings, KafkaTopics
+from devstack.prometheus import PrometheusServer
+from devstack.triton import TritonPorts, TritonServer
 from triton_models.repository import DEV_ACCEPTED_LICENCES, DEV_MODELS, write_repository
 
 _PORT_NAMES = ("kafka", "kafka_controller", "triton_http", "triton_grpc", "triton_metrics",
                "prometheus")
-DEFAULT_TTL_S = 12 * 3600.0
 PORT_RACE_RETRIES = 2
 _PORT_TAKEN = re.compile(r"already in use", re.IGNORECASE)
 
@@ -83,13 +82,13 @@ class DevStack:
         topics: KafkaTopics,
         consumer_metrics_port: int,
         *,
-        ttl_s: float = DEFAULT_TTL_S,
+        ttl_s: float | None = None,
         die_with_parent: bool = False,
     ) -> None:
         self.dev = dev
         self.topics = topics
         self.consumer_metrics_port = consumer_metrics_port
-        self.ttl_s = ttl_s
+        self.ttl_s = dev.ttl_s if ttl_s is None else ttl_s
         self.die_with_parent = die_with_parent
         self.state_dir = dev.state_dir
         self.ports = self._ports()

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from consumer.devstack.kafka import create_topics, topic_configs, topic_layout
-from consumer.devstack.samples import make_still_video, make_video
-from consumer.devstack.stack import DevStack, StackAddresses
 from consumer.settings import KafkaTopics, Settings, load_settings
+from devstack.kafka import create_topics, topic_configs, topic_layout
+from devstack.samples import make_still_video, make_video
+from devstack.stack import DevStack, StackAddresses
 
 
 def sample_videos(folder: Path) -> dict[str, Path]:
