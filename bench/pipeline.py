@@ -30,8 +30,8 @@ from confluent_kafka import Consumer, Producer
 
 from consumer.inference.triton_client import BatchScores, TritonModelClient
 from consumer.media import KeyframeExtractor, ResizeSpec
-from consumer.pipeline.wiring import build_pipeline
 from consumer.settings import KafkaTopics, Settings, load_settings
+from consumer.wiring import build_pipeline
 from devstack.kafka import create_topics
 from devstack.samples import make_video
 from devstack.stack import DevStack
@@ -145,7 +145,8 @@ def end_to_end(settings: Settings, videos: list[Path],
         pipeline = build_pipeline(settings, stack)
         thread = threading.Thread(target=pipeline.run, daemon=True)
         thread.start()
-        while not pipeline.assigned:  # steady state: measure from the first assignment on
+        # steady state: measure from the first assignment on
+        while not pipeline.partitions.assigned:
             time.sleep(0.05)
         start = time.perf_counter()
         for index, video in enumerate(videos):

@@ -80,7 +80,7 @@ def run_demo(settings: Settings, say: Callable[[str], None],
     """Run the demo; returns the verdict and tag records. The stack is left as it was."""
     from confluent_kafka import Producer
 
-    from consumer.pipeline.wiring import build_pipeline
+    from consumer.wiring import build_pipeline
 
     stack = DevStack(settings.dev, settings.kafka.topics, settings.metrics.port)
     was_up = all(part.healthy for part in stack.status())

@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_pipeline(settings: Settings, **build: Any) -> int:
     """Build the pipeline, stop it gracefully on SIGTERM/SIGINT, map errors to one line."""
-    from consumer.pipeline.wiring import build_pipeline
+    from consumer.wiring import build_pipeline
 
     stop = StopOnSignal()
     with contextlib.ExitStack() as stack:

@@ -21,12 +21,13 @@ def _video_id(uri: str) -> str:
 
 
 def _scan(args: argparse.Namespace, settings: Settings) -> int:
+    from consumer.events.source import SourceRef
     from consumer.inference.scorers import OnnxScorer, Scorer, TritonScorer
     from consumer.media import KeyframeExtractor, ResizeSpec
     from consumer.media.sources import allowing_named_files
     from consumer.policy.assess import assess
     from consumer.policy.decide import unprocessable
-    from consumer.publishing.records import SourceRef, verdict_record
+    from consumer.publishing.records import verdict_record
     from triton_models.specs import get_spec
 
     try:

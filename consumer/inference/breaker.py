@@ -32,6 +32,12 @@ class CircuitBreaker:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
 
+    def closed_for(self, now: float) -> float:
+        """Seconds until a trial call may go out (0 unless open)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._opened_at + self.reset_s - now)
+
     def allow(self, now: float) -> bool:
         """May a call go out now? In half-open, only one trial at a time."""
         state = self.state(now)

@@ -8,99 +8,97 @@ the cause for people. All are `MediaError`s, so the pipeline maps every one of t
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from consumer.errors import ConsumerError, MediaError
 
 
-class MediaRejected(MediaError):
-    """Base of the media errors raised by `consumer.media`; `reason` is the metric label."""
-
-    reason: ClassVar[str] = "media_error"
-
-
-class MediaTooLarge(MediaRejected):
+class MediaTooLarge(MediaError):
     """The source is bigger than `decode.max_bytes`, or reading it would exceed that cap."""
 
     reason = "too_large"
 
 
-class MediaTooLong(MediaRejected):
+class MediaTooLong(MediaError):
     """The video lasts longer than `decode.max_duration_s`."""
 
     reason = "too_long"
 
 
-class FrameTooLarge(MediaRejected):
+class FrameTooLarge(MediaError):
     """A frame has more pixels than `decode.max_pixels`."""
 
     reason = "frame_too_large"
 
 
-class TooManyStreams(MediaRejected):
+class TooManyStreams(MediaError):
     """The container has more streams than `decode.max_streams`."""
 
     reason = "too_many_streams"
 
 
-class UnsupportedContainer(MediaRejected):
+class UnsupportedContainer(MediaError):
     """The bytes are not one of the whitelisted containers (mp4/mov, matroska/webm)."""
 
     reason = "unsupported_container"
 
 
-class CorruptMedia(MediaRejected):
+class CorruptMedia(MediaError):
     """The container was recognised but its data cannot be demuxed or decoded."""
 
     reason = "corrupt"
 
 
-class NoVideoStream(MediaRejected):
+class NoVideoStream(MediaError):
     """The container has no video stream (audio only, data only)."""
 
     reason = "no_video"
 
 
-class SourceRefused(MediaRejected):
+class SourceRefused(MediaError):
     """The URI is not allowed: scheme, host allowlist, or a private/metadata address."""
 
     reason = "source_refused"
 
 
-class SourceUnreachable(MediaRejected):
+class SourceUnreachable(MediaError):
     """The source could not be reached or answered with an error status."""
 
     reason = "source_unreachable"
 
 
-class SourceTimeout(MediaRejected):
+class SourceTimeout(MediaError):
     """The source did not connect or deliver a range within its timeout."""
 
     reason = "source_timeout"
 
 
-class DecodeTimeout(MediaRejected):
+class DecodeTimeout(MediaError):
     """Extraction ran past `decode.timeout_s`; its worker was killed and replaced."""
 
     reason = "decode_timeout"
 
 
-class DecodeCrashed(MediaRejected):
+class DecodeCrashed(MediaError):
     """The worker process died (e.g. SIGSEGV inside FFmpeg); it was replaced."""
 
     reason = "decode_crashed"
 
 
-class DecodeOutOfMemory(MediaRejected):
+class DecodeOutOfMemory(MediaError):
     """Extraction needed more than `decode.memory_limit_mb`; its worker was replaced."""
 
     reason = "decode_oom"
 
 
-class DecodeFailed(MediaRejected):
+class DecodeFailed(MediaError):
     """Extraction failed for a reason no other class names (the message has the cause)."""
 
     reason = "decode_failed"
+
+
+class NoKeyframes(MediaError):
+    """The decoder returned a video without a single frame."""
+
+    reason = "no_keyframes"
 
 
 class ExtractorQueueFull(ConsumerError):

@@ -12,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 
+from consumer.errors import MediaError
 from consumer.media.coverage import Coverage
-from consumer.media.errors import CorruptMedia, DecodeOutOfMemory, MediaRejected
+from consumer.media.errors import CorruptMedia, DecodeOutOfMemory
 from consumer.media.probe import (
     VideoProbe,
     check_pixels,
@@ -70,7 +71,7 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
         if cause is not None and _is_out_of_memory(cause):
             raise _out_of_memory(cause, decode) from cause
         raise
-    except MediaRejected:
+    except MediaError:
         raise
     except (MemoryError, av.FFmpegError) as exc:
         if _is_out_of_memory(exc):

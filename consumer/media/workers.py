@@ -15,12 +15,9 @@ costs a fork, and the parent's own threads (librdkafka, gRPC) are never forked.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
-import itertools
 import logging
 import multiprocessing
-import os
 import queue
 import signal
 import threading
@@ -34,10 +31,8 @@ from multiprocessing.shared_memory import SharedMemory
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from consumer.errors import ConsumerError
+from consumer.errors import ConsumerError, MediaError
+from consumer.media import frame_segments
 from consumer.media.errors import (
     DecodeCrashed,
     DecodeFailed,
@@ -45,7 +40,6 @@ from consumer.media.errors import (
     DecodeTimeout,
     ExtractorClosed,
     ExtractorQueueFull,
-    MediaRejected,
 )
 from consumer.media.extract import Keyframes, extract_keyframes
 from consumer.media.resize import ResizeSpec
@@ -55,16 +49,8 @@ log = logging.getLogger(__name__)
 
 # What a worker runs for one video; tests substitute functions that crash or hang.
 Task = Callable[[str, Sequence[ResizeSpec], DecodeSettings, SourceSettings], Keyframes]
-# Where each spec's [count, size, size, 3] block sits in the segment: (spec, offset, count).
-Layout = list[tuple[ResizeSpec, int, int]]
 
 _STOP_WAIT_S = 2.0
-_segment_ids = itertools.count()
-
-
-def segment_prefix() -> str:
-    """Names of this process's frame segments start with this (leaks are attributable)."""
-    return f"vmc-frames-{os.getpid()}-"
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -109,7 +95,8 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
     unique = list(dict.fromkeys(specs))
     try:
         result = task(uri, specs, decode, source)
-        nbytes = sum(len(result.frames[spec]) * _frame_nbytes(spec) for spec in unique)
+        nbytes = sum(len(result.frames[spec]) * frame_segments.frame_nbytes(spec)
+                     for spec in unique)
     except Exception as exc:
         conn.send(("error", _as_media_error(exc, decode)))
         return True
@@ -121,7 +108,7 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
     if name is None:
         return True
     try:
-        conn.send(("ok", _to_shared(result, unique, name)))
+        conn.send(("ok", frame_segments.to_shared(result, unique, name)))
     except Exception as exc:
         if _is_out_of_memory(exc):
             exc = DecodeOutOfMemory(f"cannot map the frame segment of {nbytes} bytes within "
@@ -130,8 +117,8 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
     return True
 
 
-def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaRejected:
-    if isinstance(exc, MediaRejected):
+def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaError:
+    if isinstance(exc, MediaError):
         return exc
     if _is_out_of_memory(exc):
         return DecodeOutOfMemory(
@@ -142,76 +129,6 @@ def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaRejected:
 def _is_out_of_memory(exc: Exception) -> bool:
     return isinstance(exc, MemoryError) or (isinstance(exc, OSError)
                                             and exc.errno == errno.ENOMEM)
-
-
-def _frame_nbytes(spec: ResizeSpec) -> int:
-    return spec.size * spec.size * 3
-
-
-def _to_shared(result: Keyframes, specs: Sequence[ResizeSpec], shm_name: str,
-               ) -> tuple[Keyframes, Layout]:
-    """Copy the frames into the parent's segment; return the rest to pickle."""
-    shm = SharedMemory(name=shm_name)
-    try:
-        layout: Layout = []
-        offset = 0
-        for spec in specs:
-            count = len(result.frames[spec])
-            target: npt.NDArray[np.uint8] = np.ndarray(
-                (count, spec.size, spec.size, 3), np.uint8, buffer=shm.buf, offset=offset)
-            target[...] = result.frames[spec]
-            del target
-            layout.append((spec, offset, count))
-            offset += count * _frame_nbytes(spec)
-        return dataclasses.replace(result, frames={}), layout
-    finally:
-        shm.close()
-
-
-def _from_shared(meta: tuple[Keyframes, Layout], shm: SharedMemory) -> Keyframes:
-    result, layout = meta
-    frames: dict[ResizeSpec, npt.NDArray[np.uint8]] = {}
-    for spec, offset, count in layout:
-        shape = (count, spec.size, spec.size, 3)
-        view: npt.NDArray[np.uint8] = np.ndarray(shape, np.uint8, buffer=shm.buf, offset=offset)
-        frames[spec] = view.copy()  # own the pixels: the segment is unlinked right after
-        del view
-    return dataclasses.replace(result, frames=frames)
-
-
-def _create_segment(nbytes: int) -> SharedMemory:
-    """A segment of exactly `nbytes`, its pages allocated now: on a full /dev/shm (a tmpfs) a
-    sparse segment would SIGBUS the worker mid-copy instead of failing here with a cause."""
-    try:
-        shm = SharedMemory(name=f"{segment_prefix()}{next(_segment_ids)}", create=True,
-                           size=max(1, nbytes))
-    except OSError as exc:
-        raise DecodeOutOfMemory(f"cannot create a shared-memory segment of {nbytes} bytes "
-                                f"for the frames: {exc}") from exc
-    fd = getattr(shm, "_fd", -1)  # CPython's POSIX descriptor; absent elsewhere
-    try:
-        if fd >= 0 and hasattr(os, "posix_fallocate"):
-            os.posix_fallocate(fd, 0, shm.size)
-    except OSError as exc:
-        _release(shm)
-        raise DecodeOutOfMemory(f"cannot allocate {nbytes} bytes of shared memory for the "
-                                f"frames (is /dev/shm large enough?): {exc}") from exc
-    return shm
-
-
-def _release(shm: SharedMemory) -> None:
-    """Close and unlink a segment without raising: cleanup must not replace the video's own
-    outcome. The name may already be gone (CPython unlinks it when a worker fails to map it)."""
-    try:
-        shm.close()
-    except Exception:
-        log.exception("cannot close frame segment %s", shm.name)
-    try:
-        shm.unlink()
-    except FileNotFoundError:
-        pass
-    except Exception:
-        log.exception("cannot unlink frame segment %s", shm.name)
 
 
 @dataclass
@@ -264,7 +181,7 @@ class _Worker:
             status, payload = self._receive(deadline)
             if status == "size":
                 try:
-                    shm = _create_segment(payload)
+                    shm = frame_segments.create_segment(payload)
                 except DecodeOutOfMemory:
                     assert self._conn is not None
                     with contextlib.suppress(OSError):  # a dead worker is noticed next run
@@ -275,12 +192,13 @@ class _Worker:
             if status == "error":
                 raise payload
             assert shm is not None
-            return _from_shared(payload, shm)
+            return frame_segments.from_shared(payload, shm)
         finally:
             with self._lock:
                 self._busy = False
             if shm is not None:
-                _release(shm)  # after any kill above: no live worker can still map the name
+                # After any kill above: no live worker can still map the name.
+                frame_segments.release(shm)
 
     def _send(self, message: Any) -> None:
         assert self._conn is not None
@@ -430,7 +348,7 @@ class KeyframeExtractor:
                 continue
             try:
                 job.future.set_result(worker.run(job, self._closed))
-            except (MediaRejected, ExtractorClosed) as exc:
+            except (MediaError, ExtractorClosed) as exc:
                 job.future.set_exception(exc)
             except Exception as exc:  # the pool itself failed (pipe, shm): fail this video
                 log.exception("decode worker failed outside the video")

@@ -11,11 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from consumer.inference.breaker import BreakerState
+
+if TYPE_CHECKING:
+    from consumer.pipeline.runner import Pipeline
 
 Check = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -23,7 +26,7 @@ Check = Callable[[], tuple[bool, dict[str, Any]]]
 class PipelineProbes:
     """Liveness and readiness of a running pipeline; Triton answers are cached briefly."""
 
-    def __init__(self, pipeline: Any, model_ready: Sequence[Callable[[], bool]], *,
+    def __init__(self, pipeline: Pipeline, model_ready: Sequence[Callable[[], bool]], *,
                  liveness_timeout_s: float, cache_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pipeline = pipeline
@@ -39,9 +42,9 @@ class PipelineProbes:
         return age <= self.liveness_timeout_s, {"loop_age_s": round(age, 3)}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
-        breaker = self.pipeline.breaker.state(self.clock())
+        breaker = self.pipeline.batches.breaker.state(self.clock())
         detail = {
-            "assigned_partitions": len(self.pipeline.assigned),
+            "assigned_partitions": len(self.pipeline.partitions.assigned),
             "triton_ready": self._triton_ready(),
             "breaker": breaker.name.lower(),
         }

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from consumer.inference.breaker import BreakerState
-from consumer.pipeline.runner import PipelineHooks
+from consumer.pipeline.hooks import PipelineHooks
 from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE
 
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)

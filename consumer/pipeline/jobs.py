@@ -1,7 +1,8 @@
-"""One video in flight: from its event to its acknowledged outputs."""
+"""One video in flight, from its event to its acknowledged outputs, and the registry of them."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -9,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from consumer.errors import InferenceError
-from consumer.events import UploadEvent
+from consumer.events import SourceRef, UploadEvent
 from consumer.media import Keyframes
-from consumer.publishing.records import SourceRef
+from consumer.pipeline.watermarks import TopicPartition
 
 
 @dataclass
@@ -36,8 +37,42 @@ class VideoJob:
     dead_letter_shrinks: int = 0
 
     @property
-    def tp(self) -> tuple[str, int]:
+    def tp(self) -> TopicPartition:
         return (self.source.topic, self.source.partition)
 
     def inference_done(self) -> bool:
         return all(left == 0 for left in self.rows_left.values())
+
+
+class Jobs:
+    """The videos in flight by id. A forgotten job's late completions find nothing here, so
+    work of a revoked partition can never touch the offsets of its next owner's window."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[int, VideoJob] = {}
+        self._next_id = 0
+
+    def new(self, source: SourceRef, value: bytes, headers: list[tuple[str, bytes | None]],
+            now: float) -> VideoJob:
+        job = VideoJob(self._next_id, source, value, headers, now)
+        self._next_id += 1
+        self._jobs[job.job_id] = job
+        return job
+
+    def get(self, job_id: int) -> VideoJob | None:
+        return self._jobs.get(job_id)
+
+    def forget(self, job: VideoJob) -> None:
+        self._jobs.pop(job.job_id, None)
+
+    def on(self, tps: Collection[TopicPartition]) -> list[VideoJob]:
+        return [job for job in self._jobs.values() if job.tp in tps]
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __iter__(self) -> Iterator[VideoJob]:
+        return iter(list(self._jobs.values()))

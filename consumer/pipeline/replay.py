@@ -9,13 +9,46 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Literal, TextIO
 
 from consumer.pipeline import group_offsets
-from consumer.pipeline.runner import PipelineHooks, Window
+from consumer.pipeline.hooks import PipelineHooks
+from consumer.pipeline.watermarks import TopicPartition, Watermarks
 from consumer.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class Window:
+    """A bounded run (a replay): fixed partitions from `start` up to `end` (exclusive), and
+    only events stamped in [from_ms, to_ms); the run ends when every partition is done."""
+
+    start: Mapping[TopicPartition, int]
+    end: Mapping[TopicPartition, int]
+    from_ms: int | None = None
+    to_ms: int | None = None
+
+    def holds(self, timestamp_ms: int) -> bool:
+        return (self.from_ms is None or timestamp_ms >= self.from_ms) and \
+            (self.to_ms is None or timestamp_ms < self.to_ms)
+
+    def place(self, tp: TopicPartition, offset: int,
+              timestamp_ms: int) -> Literal["inside", "past_end", "outside_time"]:
+        """Past the end: the partition is finished. Outside the time range: skip the event."""
+        if offset >= self.end.get(tp, 0):
+            return "past_end"
+        return "inside" if self.holds(timestamp_ms) else "outside_time"
+
+    def done(self, watermarks: Watermarks) -> bool:
+        """Every partition committed up to its end (or had nothing to do)."""
+        for tp, end in self.end.items():
+            position = watermarks.committed(tp)
+            if position is None:
+                position = self.start.get(tp, end)
+            if position < end or watermarks.inflight(tp):
+                return False
+        return True
 
 
 def replay_group(live_group: str, run_id: str) -> str:

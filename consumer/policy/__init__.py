@@ -1,6 +1,5 @@
-"""Per-video aggregation of keyframe scores and the declarative moderation policy."""
+"""Per-video aggregation of keyframe scores under the declarative policy (`PolicySettings`)."""
 
 from consumer.policy.decide import Decision, Reason, category_scores, decide
-from consumer.policy.rules import CategoryRule, PolicySettings
 
-__all__ = ["CategoryRule", "Decision", "PolicySettings", "Reason", "category_scores", "decide"]
+__all__ = ["Decision", "Reason", "category_scores", "decide"]

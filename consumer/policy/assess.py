@@ -22,8 +22,8 @@ from consumer.policy.decide import (
     decide,
     require_coverage,
 )
-from consumer.policy.rules import PolicySettings
 from consumer.policy.tagging import LabelTag, black_keyframes, is_static, label_tags
+from consumer.settings import PolicySettings
 from triton_models.specs import ModelSpec
 
 

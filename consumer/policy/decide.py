@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from consumer.policy.rules import PolicySettings
+from consumer.settings import PolicySettings
 
 if TYPE_CHECKING:  # media imports settings, which imports the policy: no runtime import
     from consumer.media.coverage import Coverage

@@ -13,7 +13,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from consumer.publishing.records import LIVE_RUN_ID, SourceRef
+from consumer.events.source import SourceRef
+from consumer.publishing.records import LIVE_RUN_ID
 
 Headers = list[tuple[str, bytes]]
 

@@ -10,26 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from consumer.events.source import SourceRef
 from consumer.policy.decide import Decision
 from consumer.policy.tagging import LabelTag
 
 LIVE_RUN_ID = "live"
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    """Where an event came from: every output carries it, so any verdict traces back."""
-
-    topic: str
-    partition: int
-    offset: int
-
-    def __str__(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 def verdict_id(video_id: str, source: SourceRef, models: Mapping[str, str],

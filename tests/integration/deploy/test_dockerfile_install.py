@@ -82,7 +82,7 @@ def test_vmc_help_runs_from_the_runtime_install(runtime_venv: Path) -> None:
 
 def test_consumer_and_its_cli_import_from_the_runtime_install(runtime_venv: Path) -> None:
     proc = _run(runtime_venv, "python", "-c",
-                "import consumer, consumer.cli, consumer.pipeline.wiring; "
+                "import consumer, consumer.cli, consumer.wiring; "
                 "print(consumer.__file__)")
     assert proc.returncode == 0, proc.stderr
     assert str(runtime_venv) in proc.stdout, "imported from the repository, not the install"

@@ -122,7 +122,7 @@ def verdict_ids_by_video(messages: list[Any]) -> dict[str, set[str]]:
 @contextlib.contextmanager
 def running_pipeline(settings: Settings, *, observe: bool = False) -> Iterator[Any]:
     """`vmc run`'s pipeline in a thread of this process; drained and stopped on exit."""
-    from consumer.pipeline.wiring import build_pipeline
+    from consumer.wiring import build_pipeline
 
     with contextlib.ExitStack() as stack:
         pipeline = build_pipeline(settings, stack, observe=observe)

@@ -172,7 +172,7 @@ def test_a_dlq_copy_refused_by_the_broker_is_sent_again_smaller(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without DescribeConfigs the topic's limit is unknown: the broker's refusal is the cue."""
-    from consumer.pipeline import wiring
+    from consumer import wiring
 
     monkeypatch.setattr(wiring, "topic_max_message_bytes", lambda *a, **k: None)
     settings = _topics(lambda names: pipeline_settings(

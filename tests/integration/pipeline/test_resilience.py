@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from consumer.pipeline.runner import PipelineHooks
+from consumer.pipeline.hooks import PipelineHooks
 from consumer.settings import KafkaTopics
 from devstack.process import wait_until
 from tests.integration.conftest import PrivateTriton, RunningStack
@@ -40,12 +40,12 @@ def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
         private_triton.stop()
         # The second wave arrives while Triton is down: it must wait, not fail.
         produce(settings, events[20:])
-        wait_until("partitions paused", lambda: bool(pipeline.paused), timeout_s=60)
+        wait_until("partitions paused", lambda: bool(pipeline.partitions.paused), timeout_s=60)
         time.sleep(3)
         assert len(read_topic(settings, topics.verdicts, expect=20, timeout_s=5)) == 20
         private_triton.start()
         wait_for_records(settings, topics.verdicts, n, timeout_s=240)
-        wait_until("partitions resumed", lambda: not pipeline.paused, timeout_s=60)
+        wait_until("partitions resumed", lambda: not pipeline.partitions.paused, timeout_s=60)
         wait_committed_to_end(settings, unique)
     by_video = verdict_ids_by_video(read_topic(settings, topics.verdicts, expect=n))
     assert set(by_video) == {f"v{i}" for i in range(n)}
@@ -97,7 +97,7 @@ def test_a_video_slower_than_max_poll_interval_causes_no_rebalance(
         records += uploads(sample_videos, 20)
         produce(settings, records)
         hooks = _CountingHooks()
-        from consumer.pipeline.wiring import build_pipeline
+        from consumer.wiring import build_pipeline
 
         with contextlib.ExitStack() as stack_:
             pipeline = build_pipeline(settings, stack_, hooks=hooks)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from consumer.pipeline.wiring import build_pipeline
 from consumer.settings import Settings
+from consumer.wiring import build_pipeline
 from tests.integration.conftest import RunningStack
 from tests.unit.triton_models.opennsfw_samples import (
     PHOTOS,

@@ -60,3 +60,15 @@ def test_dev_status_without_stack_exits_1(capsys: pytest.CaptureFixture[str]) ->
     assert "down" in capsys.readouterr().out
     assert main(["dev", "status", "--env"]) == 1
     assert "not up" in capsys.readouterr().err
+
+
+def test_dev_without_the_dev_stack_installed_says_so_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "devstack" else real(name, *a))
+    assert main(["dev", "status"]) == 1
+    err = capsys.readouterr().err
+    assert "not part of this install" in err and "Traceback" not in err

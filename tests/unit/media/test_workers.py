@@ -25,9 +25,9 @@ from consumer.media import (
     ResizeSpec,
     UnsupportedContainer,
     extract_keyframes,
-    workers,
+    frame_segments,
 )
-from consumer.media.workers import segment_prefix
+from consumer.media.frame_segments import segment_prefix
 from consumer.settings import DecodeSettings, SourceSettings
 from tests.unit.media.hooks import misbehaving_task
 from tests.unit.media.videos import make_video
@@ -148,13 +148,13 @@ def test_a_large_max_keyframes_shares_only_the_frames_decoded(
     clip: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sizes: list[int] = []
-    create = workers._create_segment
+    create = frame_segments.create_segment
 
     def recording(nbytes: int) -> Any:
         sizes.append(nbytes)
         return create(nbytes)
 
-    monkeypatch.setattr(workers, "_create_segment", recording)
+    monkeypatch.setattr(frame_segments, "create_segment", recording)
     many = DecodeSettings(workers=1, max_keyframes=100_000, min_interval_s=0.0, threads=1)
     with KeyframeExtractor(many, LOCAL, task=misbehaving_task) as extractor:
         result = extractor.submit(str(clip), [PAD, STRETCH]).result(timeout=30)
@@ -174,9 +174,9 @@ def test_a_segment_that_cannot_be_made_is_out_of_memory_and_the_worker_lives_on(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if failure == "create":
-        monkeypatch.setattr(workers, "SharedMemory", refuse)
+        monkeypatch.setattr(frame_segments, "SharedMemory", refuse)
     else:
-        monkeypatch.setattr(workers.os, "posix_fallocate", refuse)
+        monkeypatch.setattr(frame_segments.os, "posix_fallocate", refuse)
     restarts = pool.restarts
     with pytest.raises(DecodeOutOfMemory, match=f"{4 * 32 * 32 * 3} bytes"):
         pool.submit(str(clip), [PAD]).result(timeout=30)
@@ -186,7 +186,7 @@ def test_a_segment_that_cannot_be_made_is_out_of_memory_and_the_worker_lives_on(
     assert _shm_segments() == set()
 
 
-class _CleanupFails(workers.SharedMemory):
+class _CleanupFails(frame_segments.SharedMemory):
     """Closes and unlinks for real, then raises, as a segment the worker's failed mapping
     already unlinked (FileNotFoundError) or an unexpected failure would."""
 
@@ -214,7 +214,7 @@ def test_a_failing_cleanup_never_replaces_the_outcome_of_the_video(
     cleanup_error: type[OSError], uri: str, error: type[Exception] | None,
 ) -> None:
     monkeypatch.setattr(_CleanupFails, "error", cleanup_error)
-    monkeypatch.setattr(workers, "SharedMemory", _CleanupFails)
+    monkeypatch.setattr(frame_segments, "SharedMemory", _CleanupFails)
     future = pool.submit(str(clip) if uri == "clip" else uri, [PAD])
     if error is None:
         assert len(future.result(timeout=30).pts_s) == 4

@@ -54,12 +54,17 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
 
 
 class _Pipeline:
+    """What the probes read of a Pipeline: the loop's heartbeat, partitions and breaker."""
+
     def __init__(self) -> None:
+        from types import SimpleNamespace
+
         from consumer.inference.breaker import CircuitBreaker
 
         self.last_loop_at = 100.0
-        self.assigned = {("t", 0)}
-        self.breaker = CircuitBreaker(failure_threshold=1, reset_s=60)
+        self.partitions = SimpleNamespace(assigned={("t", 0)})
+        self.batches = SimpleNamespace(
+            breaker=CircuitBreaker(failure_threshold=1, reset_s=60))
 
 
 def test_liveness_follows_the_loop_and_readiness_needs_partitions_triton_and_breaker() -> None:
@@ -74,10 +79,10 @@ def test_liveness_follows_the_loop_and_readiness_needs_partitions_triton_and_bre
     assert not ok and detail["triton_ready"] is False
     assert probes.live()[0], "Triton being down never fails liveness"
     triton_up[0] = True
-    pipeline.breaker.failure(now[0])
+    pipeline.batches.breaker.failure(now[0])
     assert probes.ready()[1]["breaker"] == "open"
-    pipeline.breaker.success()
-    pipeline.assigned = set()
+    pipeline.batches.breaker.success()
+    pipeline.partitions.assigned = set()
     assert not probes.ready()[0]
     now[0] = 200.0
     assert not probes.live()[0]

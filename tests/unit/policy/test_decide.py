@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from consumer.media.coverage import Coverage, coverage_of
-from consumer.policy import CategoryRule, PolicySettings, category_scores, decide
+from consumer.policy import category_scores, decide
 from consumer.policy.decide import INCOMPLETE_COVERAGE, INVALID_OUTPUT, require_coverage
+from consumer.settings import CategoryRule, PolicySettings
 
 PTS = [0.0, 2.0, 4.0, 6.0]
 POLICY = PolicySettings(version="test-1", categories={

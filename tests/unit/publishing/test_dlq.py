@@ -7,8 +7,8 @@ import hashlib
 import pytest
 from confluent_kafka import KafkaException, Producer
 
+from consumer.events.source import SourceRef
 from consumer.publishing.dlq import dlq_headers, fit_dead_letter, record_bytes, usable_bytes
-from consumer.publishing.records import SourceRef
 
 SRC = SourceRef("video.uploads", 3, 1234)
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.policy.rules import PolicySettings
-from consumer.settings import Settings
+from consumer.settings import PolicySettings, Settings
 from triton_models.__main__ import main
 from triton_models.licences import (
     LicenceNotAccepted,

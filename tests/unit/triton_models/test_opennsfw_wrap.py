@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from consumer.policy.rules import PolicySettings
+from consumer.settings import PolicySettings
 from tests.unit.triton_models.opennsfw_samples import (
     PHOTOS,
     SIZE,

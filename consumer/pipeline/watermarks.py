@@ -22,7 +22,7 @@ class _PartitionWindow:
     committed: int | None = None
 
 
-class OffsetTracker:
+class Watermarks:
     """Pure bookkeeping: `start` in poll order, `done` in any order, read `to_commit`."""
 
     def __init__(self) -> None:
@@ -82,7 +82,3 @@ class OffsetTracker:
         """Unfinished offsets on one partition, or on all of them."""
         windows = [self._windows.get(tp)] if tp is not None else list(self._windows.values())
         return sum(1 for w in windows if w for entry in w.pending if not entry[1])
-
-    def is_pending(self, tp: TopicPartition, offset: int) -> bool:
-        window = self._windows.get(tp)
-        return window is not None and any(e[0] == offset and not e[1] for e in window.pending)

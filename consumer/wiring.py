@@ -1,4 +1,9 @@
-"""Build a Pipeline from the settings: Kafka clients, decode workers, Triton clients."""
+"""The composition root: a Pipeline built from the settings, with its Kafka clients, decode
+workers, Triton clients, and (when observed) metrics and health.
+
+It sits above the packages it wires, so none of them imports another to be assembled:
+`observability` implements the spine's `PipelineHooks`, the spine knows nothing of metrics.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,34 @@ import contextlib
 import logging
 from typing import Any
 
-from consumer.pipeline.runner import Pipeline, PipelineHooks, Window
-from consumer.settings import ConfigError, Settings
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
+from prometheus_client import CollectorRegistry
 
-log = logging.getLogger("consumer.pipeline")
+from consumer.inference.triton_client import TritonModelClient
+from consumer.media import KeyframeExtractor
+from consumer.observability.health import HealthServer, PipelineProbes
+from consumer.observability.metrics import ConsumerMetrics, WorkerPoolCollector
+from consumer.pipeline.hooks import PipelineHooks
+from consumer.pipeline.kafka_clients import (
+    DEAD_LETTER_HEADROOM_BYTES,
+    LIBRDKAFKA_MESSAGE_MAX_BYTES,
+    consumer_config,
+    producer_config,
+)
+from consumer.pipeline.replay import Window
+from consumer.pipeline.runner import Pipeline
+from consumer.settings import ConfigError, Settings
+from triton_models.licences import licence_notices
+from triton_models.specs import get_spec
+
+log = logging.getLogger("consumer.wiring")
 
 
 def topic_max_message_bytes(client: dict[str, Any], topic: str,
                             timeout_s: float = 10.0) -> int | None:
     """The topic's `max.message.bytes` as the broker reports it; None if it cannot be read
     (e.g. no DescribeConfigs permission): then a refused DLQ copy is cut down on retry."""
-    from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
-
     try:
         admin = AdminClient(client)
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -32,11 +53,6 @@ def topic_max_message_bytes(client: dict[str, Any], topic: str,
 def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) -> int:
     """The largest DLQ record the producer and the DLQ topic both take; warns at start-up
     when an accepted event could be larger, since its DLQ copy will then be truncated."""
-    from consumer.pipeline.kafka_clients import (
-        DEAD_LETTER_HEADROOM_BYTES,
-        LIBRDKAFKA_MESSAGE_MAX_BYTES,
-    )
-
     limit = int(producer_cfg["message.max.bytes"])
     topic = settings.kafka.topics.dlq
     topic_limit = topic_max_message_bytes(settings.kafka.librdkafka_config(), topic)
@@ -62,14 +78,6 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     With `observe`, the pipeline reports to Prometheus metrics and the HTTP port of
     `settings.metrics` serves /metrics, /healthz and /readyz.
     """
-    from confluent_kafka import Consumer, KafkaException, Producer
-
-    from consumer.inference.triton_client import TritonModelClient
-    from consumer.media import KeyframeExtractor
-    from consumer.pipeline.kafka_clients import consumer_config, producer_config
-    from triton_models.licences import licence_notices
-    from triton_models.specs import get_spec
-
     if settings.triton.protocol != "grpc":
         raise ConfigError("the pipeline speaks gRPC to Triton: set VMC_TRITON__PROTOCOL=grpc")
     if settings.decode.queue_size < settings.pipeline.max_inflight_videos:
@@ -85,10 +93,6 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     group = settings.kafka.group_id
     metrics = None
     if observe:
-        from prometheus_client import CollectorRegistry
-
-        from consumer.observability.metrics import ConsumerMetrics
-
         registry = CollectorRegistry()
         metrics = ConsumerMetrics(registry, settings.kafka.topics.input)
         hooks = metrics
@@ -112,9 +116,6 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
                         window=window, max_events_per_s=max_events_per_s,
                         dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg))
     if metrics is not None:
-        from consumer.observability.health import HealthServer, PipelineProbes
-        from consumer.observability.metrics import WorkerPoolCollector
-
         registry.register(WorkerPoolCollector(lambda: extractor.restarts,
                                               lambda: extractor.pending))
         probes = PipelineProbes(pipeline, [model.ready for model in models],

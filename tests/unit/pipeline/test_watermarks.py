@@ -4,13 +4,13 @@ import random
 
 import pytest
 
-from consumer.pipeline.offsets import OffsetTracker
+from consumer.pipeline.watermarks import Watermarks
 
 TP = ("video.uploads", 3)
 
 
 def test_watermark_waits_for_the_lowest_unfinished_offset() -> None:
-    tracker = OffsetTracker()
+    tracker = Watermarks()
     for offset in (10, 11, 12):
         tracker.start(TP, offset)
     tracker.done(TP, 12)
@@ -21,7 +21,7 @@ def test_watermark_waits_for_the_lowest_unfinished_offset() -> None:
 
 
 def test_gaps_in_offsets_do_not_block_the_watermark() -> None:
-    tracker = OffsetTracker()
+    tracker = Watermarks()
     for offset in (5, 9, 20):  # compaction or transaction markers leave gaps
         tracker.start(TP, offset)
     tracker.done(TP, 5)
@@ -30,7 +30,7 @@ def test_gaps_in_offsets_do_not_block_the_watermark() -> None:
 
 
 def test_committed_positions_are_not_offered_again() -> None:
-    tracker = OffsetTracker()
+    tracker = Watermarks()
     tracker.start(TP, 0)
     tracker.done(TP, 0)
     tracker.mark_committed(tracker.to_commit())
@@ -41,7 +41,7 @@ def test_committed_positions_are_not_offered_again() -> None:
 
 
 def test_revoke_returns_final_position_and_forgets_the_partition() -> None:
-    tracker = OffsetTracker()
+    tracker = Watermarks()
     for offset in range(4):
         tracker.start(TP, offset)
     tracker.done(TP, 0)
@@ -53,7 +53,7 @@ def test_revoke_returns_final_position_and_forgets_the_partition() -> None:
 
 
 def test_out_of_order_start_is_a_bug() -> None:
-    tracker = OffsetTracker()
+    tracker = Watermarks()
     tracker.start(TP, 7)
     with pytest.raises(ValueError, match=r"video.uploads\[3\]@7"):
         tracker.start(TP, 7)
@@ -61,7 +61,7 @@ def test_out_of_order_start_is_a_bug() -> None:
 
 def test_random_completion_order_commits_exactly_the_contiguous_prefix() -> None:
     rng = random.Random(42)
-    tracker = OffsetTracker()
+    tracker = Watermarks()
     offsets = list(range(200))
     for offset in offsets:
         tracker.start(TP, offset)
