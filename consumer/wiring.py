@@ -96,7 +96,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         registry = CollectorRegistry()
         metrics = ConsumerMetrics(registry, settings.kafka.topics.input)
         hooks = metrics
-    kafka_cfg = consumer_config(settings.kafka, group, settings.pipeline)
+    kafka_cfg = consumer_config(settings.kafka, group)
     if metrics is not None:
         kafka_cfg["statistics.interval.ms"] = int(settings.metrics.statistics_interval_s * 1000)
         kafka_cfg["stats_cb"] = metrics.statistics

@@ -87,12 +87,6 @@ def embedded_ipv4s(addr: IPAddress) -> list[ipaddress.IPv4Address]:
     return list(dict.fromkeys(found))
 
 
-def embedded_ipv4(addr: IPAddress) -> ipaddress.IPv4Address | None:
-    """The first IPv4 address an IPv6 address embeds, if any (see `embedded_ipv4s`)."""
-    found = embedded_ipv4s(addr)
-    return found[0] if found else None
-
-
 def address_refusal(addr: IPAddress, allowed_networks: Sequence[IPNetwork] = ()) -> str | None:
     """Why `addr` may not be contacted, or None if it may; `allowed_networks` override."""
     for candidate in [addr, *embedded_ipv4s(addr)]:

@@ -50,8 +50,7 @@ def _without(cfg: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if not k.startswith(prefixes)}
 
 
-def consumer_config(kafka: KafkaSettings, group_id: str,
-                    pipeline: PipelineSettings) -> dict[str, Any]:
+def consumer_config(kafka: KafkaSettings, group_id: str) -> dict[str, Any]:
     enforced = {
         "group.id": group_id,
         "partition.assignment.strategy": "cooperative-sticky",

@@ -88,6 +88,15 @@ def test_consumer_and_its_cli_import_from_the_runtime_install(runtime_venv: Path
     assert str(runtime_venv) in proc.stdout, "imported from the repository, not the install"
 
 
+def test_the_runtime_install_ships_the_service_only_and_vmc_dev_says_so(
+        runtime_venv: Path) -> None:
+    proc = _run(runtime_venv, "python", "-c", "import devstack")
+    assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr
+    proc = _run(runtime_venv, "vmc", "dev", "status")
+    assert proc.returncode == 1
+    assert "not part of this install" in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize("module", ["torch", "torchvision", "onnxruntime", "nudenet", "tensorrt"])
 def test_model_tooling_is_absent_from_the_runtime_install(runtime_venv: Path, module: str) -> None:
     proc = _run(runtime_venv, "python", "-c", f"import {module}")

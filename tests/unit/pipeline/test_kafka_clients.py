@@ -20,7 +20,7 @@ def _settings(**pipeline: object):  # type: ignore[no-untyped-def]
 def test_guarantees_cannot_be_overridden_by_pass_through() -> None:
     settings = load_settings(kafka={"client": {"enable.auto.offset.store": "true",
                                                "enable.idempotence": "false"}})
-    consumer = consumer_config(settings.kafka, "g", settings.pipeline)
+    consumer = consumer_config(settings.kafka, "g")
     producer = producer_config(settings.kafka, "g", settings.pipeline)
     assert consumer["enable.auto.offset.store"] is False
     assert consumer["enable.auto.commit"] is False
@@ -30,7 +30,7 @@ def test_guarantees_cannot_be_overridden_by_pass_through() -> None:
 
 def test_each_side_gets_only_its_own_pass_through_properties() -> None:
     settings = _settings()
-    consumer = consumer_config(settings.kafka, "g", settings.pipeline)
+    consumer = consumer_config(settings.kafka, "g")
     producer = producer_config(settings.kafka, "g", settings.pipeline)
     assert consumer["session.timeout.ms"] == "6000" and "linger.ms" not in consumer
     assert producer["linger.ms"] == "20" and "session.timeout.ms" not in producer
@@ -43,7 +43,7 @@ def test_exactly_once_config_is_accepted_by_librdkafka() -> None:
     assert producer_cfg["transactional.id"].startswith("g-live-")
     assert producer_cfg["message.timeout.ms"] <= producer_cfg["transaction.timeout.ms"]
     Producer(producer_cfg)  # raises on an inconsistent configuration
-    Consumer(consumer_config(settings.kafka, "g", settings.pipeline)).close()
+    Consumer(consumer_config(settings.kafka, "g")).close()
 
 
 def test_the_producer_can_send_a_dlq_copy_of_any_event_the_consumer_accepts() -> None:
