@@ -20,11 +20,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+# pdqhash (PDQ frame hashes) is published as source only: a C++ compiler builds it here, in
+# the builder, and never reaches the runtime image.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY consumer ./consumer
 COPY triton_models ./triton_models
 # No extras: confluent-kafka, av, numpy, tritonclient[grpc,http], prometheus-client, pydantic,
-# pydantic-settings. Wheels bundle librdkafka and FFmpeg, so no compiler or apt packages.
+# pydantic-settings, pdqhash. Wheels bundle librdkafka and FFmpeg.
 RUN pip install --no-cache-dir .
 
 # ---- model-tools: the build tooling on NVIDIA's TensorRT image (GPU node) --------------------
@@ -41,6 +45,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 WORKDIR /src
+# g++ for pdqhash, a runtime dependency published as source only.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY consumer ./consumer
 COPY triton_models ./triton_models

@@ -68,6 +68,43 @@ def _default_rules() -> dict[str, CategoryRule]:
     return {"nsfw": CategoryRule(review=0.5, block=0.8, min_keyframes=1)}
 
 
+class HashListRule(BaseModel):
+    """A list of PDQ hashes of known content, and what a match means."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
+    path: str = Field(min_length=1, description="a file path or an fsspec URI")
+    action: Literal["block", "review"] = "review"
+    max_distance: int = Field(31, ge=0, le=128, description="PDQ's usual match threshold")
+    min_quality: int = Field(50, ge=0, le=100, description="frames below it are not matched")
+
+
+class TextRule(BaseModel):
+    """On-screen text that calls for an action: a regular expression, or a word list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
+    pattern: str | None = Field(None, description="a regular expression, case-insensitive")
+    words: str | None = Field(None, description="a word-list file (path or fsspec URI), one "
+                              "word or phrase per line, matched as whole words")
+    action: Literal["block", "review"] = "review"
+    min_score: float = Field(0.5, ge=0, le=1, description="lines read with less confidence "
+                             "are not matched")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TextRule:
+        if (self.pattern is None) == (self.words is None):
+            raise ValueError(f"text rule {self.name!r}: give exactly one of pattern, words")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"text rule {self.name!r}: bad pattern: {exc}") from exc
+        return self
+
+
 class PolicySettings(BaseModel):
     """Which category scores lead to `review` or `block`; `version` names this policy."""
 
@@ -79,6 +116,18 @@ class PolicySettings(BaseModel):
     incomplete_coverage: Literal["review", "scores"] = Field(
         "review", description="a video not looked at over its whole length: `review` (fail "
         "closed), or `scores` to let the scores of what was seen decide alone")
+    hash_lists: list[HashListRule] = Field(default_factory=list)
+    hash_lists_reload_s: float = Field(30.0, gt=0, description="how often list files are "
+                                       "checked for changes")
+    text_rules: list[TextRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PolicySettings:
+        for kind, names in (("hash list", [r.name for r in self.hash_lists]),
+                            ("text rule", [r.name for r in self.text_rules])):
+            if len(names) != len(set(names)):
+                raise ValueError(f"{kind} names must be unique: {names}")
+        return self
 
 
 class ConfigError(ValueError):
@@ -169,6 +218,8 @@ class DecodeSettings(Section):
     queue_size: int = Field(64, gt=0)
     threads: int = Field(2, ge=0)
     sampling: Literal["auto", "scan", "seek"] = "auto"
+    frame_hashes: bool = Field(True, description="PDQ hash of every analysed frame (tags, "
+                               "and matching against policy.hash_lists)")
 
 
 class SourceSettings(Section):

@@ -26,8 +26,12 @@ from consumer.pipeline.kafka_clients import (
     consumer_config,
     producer_config,
 )
+from consumer.pipeline.outcomes import SignalRules
 from consumer.pipeline.replay import Window
 from consumer.pipeline.runner import Pipeline
+from consumer.policy.hash_list_store import HashListStore, read_text
+from consumer.policy.hash_lists import HashListError
+from consumer.policy.text_rules import CompiledRule, compile_rules
 from consumer.settings import ConfigError, Settings
 from triton_models.licences import licence_notices
 from triton_models.specs import get_spec
@@ -69,6 +73,32 @@ def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) ->
     return limit
 
 
+def _hash_lists(settings: Settings, metrics: ConsumerMetrics | None) -> HashListStore | None:
+    """The policy's lists of known content, loaded now (a list that cannot be read stops the
+    start) and watched for changes."""
+    policy = settings.policy
+    if not policy.hash_lists:
+        return None
+    if not settings.decode.frame_hashes:
+        raise ConfigError("policy.hash_lists needs decode.frame_hashes=true")
+    if metrics is None:
+        return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s)
+    return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
+                         on_error=metrics.hash_list_error, on_loaded=metrics.hash_list_loaded)
+
+
+def _text_rules(settings: Settings) -> list[CompiledRule]:
+    """The policy's text rules, word lists read now (one that cannot be read stops the start)."""
+    if settings.policy.text_rules and not any(get_spec(m).text_output is not None
+                                              for m in settings.pipeline.models):
+        raise ConfigError("policy.text_rules needs a text reader in pipeline.models "
+                          "(e.g. \"ocr\")")
+    try:
+        return compile_rules(settings.policy.text_rules, read_text)
+    except (OSError, UnicodeDecodeError, HashListError) as exc:
+        raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc
+
+
 def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
                    hooks: PipelineHooks | None = None, *, observe: bool = False,
                    window: Window | None = None,
@@ -107,6 +137,13 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     except KafkaException as exc:
         raise ConfigError(f"invalid Kafka client configuration: {exc.args[0].str()}") from exc
     stack.callback(producer.flush, 10)
+    known_content = _hash_lists(settings, metrics)
+    text_rules = _text_rules(settings)
+    if metrics is not None:
+        metrics.text_rules_loaded([compiled.rule.name for compiled in text_rules])
+    if known_content is not None:
+        known_content.start()
+        stack.callback(known_content.close)
     extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source))
     models = [TritonModelClient(settings.triton.url, spec, settings.triton.timeout_s)
               for spec in specs]
@@ -114,7 +151,8 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         stack.callback(model.close)
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
                         window=window, max_events_per_s=max_events_per_s,
-                        dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg))
+                        dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg),
+                        rules=SignalRules(known_content, text_rules))
     if metrics is not None:
         registry.register(WorkerPoolCollector(lambda: extractor.restarts,
                                               lambda: extractor.pending))

@@ -16,16 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
+from consumer.media.frame_hash import pdq_hash
 from consumer.settings import KafkaTopics, Settings, load_settings
 from devstack.kafka import create_topics, topic_configs, topic_layout
 from devstack.samples import make_still_video, make_video
 from devstack.stack import DevStack, StackAddresses
 
+KNOWN_LIST = "known-content.csv"  # hash list of the demo's known content
+
 
 def sample_videos(folder: Path) -> dict[str, Path]:
-    """A photo of a person, a noisy clip, a black clip, and a file that is not a video."""
+    """A photo of a person, a cropped and resized copy of it (its PDQ hash is on the demo's
+    known-content list), a caption with a web address, a noisy clip, a black clip, and a file
+    that is not a video."""
     folder.mkdir(parents=True, exist_ok=True)
     videos = {"noise": make_video(folder / "noise.mp4", seconds=4, width=320, height=240),
               "black": make_still_video(folder / "black.mp4",
@@ -35,7 +41,23 @@ def sample_videos(folder: Path) -> dict[str, Path]:
 
         photo = np.asarray(data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
         videos["astronaut"] = make_still_video(folder / "astronaut.mp4", photo)
+        copy = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[5:-5, 5:-5]),
+                                          format="rgb24").reformat(640, 360, "rgb24")
+        videos["astronaut-copy"] = make_still_video(folder / "astronaut-copy.mp4",
+                                                    np.asarray(copy.to_ndarray(), np.uint8))
+        (folder / KNOWN_LIST).write_text(f"hash,label\n{pdq_hash(photo).pdq},demo-case-1\n")
     except ImportError:
+        pass
+    try:
+        from PIL import Image, ImageDraw, ImageFont
+
+        image = Image.new("RGB", (640, 360), (20, 40, 80))
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 28)
+        ImageDraw.Draw(image).text((30, 150), "Visit www.example.com today", font=font,
+                                   fill=(255, 255, 255))
+        videos["caption"] = make_still_video(folder / "caption.mp4",
+                                             np.asarray(image, np.uint8))
+    except (ImportError, OSError):  # no Pillow or no DejaVu font: no text sample
         pass
     broken = folder / "broken.mp4"
     broken.write_bytes(b"<html>not a video</html>")
@@ -44,7 +66,7 @@ def sample_videos(folder: Path) -> dict[str, Path]:
 
 
 def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopics,
-                   group: str) -> Settings:
+                   group: str, folder: Path) -> Settings:
     data = base.model_dump()
     data["kafka"].update(bootstrap_servers=addresses.kafka_bootstrap, group_id=group,
                          topics=topics.model_dump())
@@ -52,6 +74,13 @@ def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopic
     # The demo reads files it made itself; events from elsewhere never get `file`.
     data["source"]["allowed_schemes"] = [*base.source.allowed_schemes, "file"]
     data["decode"]["max_keyframes"] = 4
+    # Every signal: on-screen text too, with a rule for web addresses.
+    data["pipeline"]["models"] = list(dict.fromkeys([*base.pipeline.models, "ocr"]))
+    data["policy"]["text_rules"] = [*data["policy"]["text_rules"], {
+        "name": "demo-urls", "pattern": r"\b(?:https?://|www\.)\S+", "action": "review"}]
+    if (folder / KNOWN_LIST).exists():
+        data["policy"]["hash_lists"] = [*data["policy"]["hash_lists"], {
+            "name": "demo-known", "path": str(folder / KNOWN_LIST), "action": "review"}]
     return load_settings(**data)
 
 
@@ -91,8 +120,9 @@ def run_demo(settings: Settings, say: Callable[[str], None],
                              tags=f"demo-{stamp}.tags", dlq=f"demo-{stamp}.dlq")
         create_topics({"bootstrap.servers": addresses.kafka_bootstrap}, topic_layout(topics),
                       topic_configs(topics))
-        demo = _demo_settings(settings, addresses, topics, group=f"demo-{stamp}")
-        videos = sample_videos(settings.dev.state_dir / "demo-videos")
+        folder = settings.dev.state_dir / "demo-videos"
+        videos = sample_videos(folder)
+        demo = _demo_settings(settings, addresses, topics, group=f"demo-{stamp}", folder=folder)
         producer = Producer({"bootstrap.servers": addresses.kafka_bootstrap,
                              "enable.idempotence": True})
         for video_id, path in videos.items():

@@ -15,6 +15,7 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v g++ >/dev/null || need_apt+=(g++)  # pdqhash is published as source only
 PY=${PYTHON:-python3}
 pyver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 ldconfig -p | grep -q "libpython${pyver}.so.1.0" || need_apt+=("libpython${pyver}")

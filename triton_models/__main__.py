@@ -18,7 +18,7 @@ from triton_models.engine import (
 )
 from triton_models.licences import LicenceNotAccepted, model_table
 from triton_models.repository import SMOKE_MODEL, write_repository
-from triton_models.specs import SPECS
+from triton_models.specs import OCR, SPECS
 
 # Built unless --models says otherwise: every model whose code and weights are permissive.
 PERMISSIVE_MODELS = [name for name, spec in SPECS.items()
@@ -117,7 +117,10 @@ def _build(args: argparse.Namespace) -> int:
     if target == "gpu":
         print("build each plan on the serving GPU, e.g.:")
         for name in args.models:
-            if name in SPECS:
+            if name == OCR.name:
+                print("  (ocr: its networks are served on onnxruntime with the TensorRT "
+                      "accelerator; no plan to build)")
+            elif name in SPECS:
                 spec = SPECS[name]
                 model_dir = out / name
                 print(f"  python -m triton_models build-engine --onnx {model_dir}/model.onnx "

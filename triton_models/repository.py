@@ -18,14 +18,21 @@ from pathlib import Path
 
 from triton_models.configs import MODEL_FILES, Target, render_config
 from triton_models.licences import require_accepted
-from triton_models.specs import DEFAULT_MODELS, NSFW_CLASSIFIER, NSFW_DETECTOR, SPECS, ModelSpec
+from triton_models.specs import (
+    DEFAULT_MODELS,
+    NSFW_CLASSIFIER,
+    NSFW_DETECTOR,
+    OCR,
+    SPECS,
+    ModelSpec,
+)
 
 SOURCE_DIR = Path(__file__).resolve().parent
 SMOKE_MODEL = "smoke"
 PYTHON_RUNNER = SOURCE_DIR / "python_backend" / "model.py"
 # The local stack also serves the opt-in AGPL detector, on loopback only, for its tests: it
 # builds with DEV_ACCEPTED_LICENCES, said here rather than hidden in a default.
-DEV_MODELS = (SMOKE_MODEL, *DEFAULT_MODELS, NSFW_DETECTOR.name)
+DEV_MODELS = (SMOKE_MODEL, *DEFAULT_MODELS, NSFW_DETECTOR.name, OCR.name)
 DEV_ACCEPTED_LICENCES = ("AGPL-3.0",)
 
 
@@ -83,7 +90,8 @@ def build_onnx(spec: ModelSpec, cache_dir: Path) -> Path:
         from triton_models.nudenet_wrap import cached_nudenet_wrap
 
         return cached_nudenet_wrap(cache_dir, spec)
-    raise ValueError(f"{spec.name}: no build recipe (tagging models come from export-torchvision)")
+    raise ValueError(f"{spec.name}: no single ONNX to build (ocr is a chain: triton_models/ocr.py; "
+                     "tagging models come from export-torchvision)")
 
 
 def write_repository(out: Path, *, target: Target = "cpu", cache_dir: Path,
@@ -98,7 +106,11 @@ def write_repository(out: Path, *, target: Target = "cpu", cache_dir: Path,
     require_accepted([SPECS[name] for name in models if name in SPECS], accept_licences)
     out.mkdir(parents=True, exist_ok=True)
     for name in models:
-        if name in SPECS:
+        if name == OCR.name:
+            from triton_models.ocr import write_ocr
+
+            write_ocr(out, target)
+        elif name in SPECS:
             spec = SPECS[name]
             write_model(out, spec, target, build_onnx(spec, cache_dir))
         else:

@@ -70,6 +70,7 @@ class ModelSpec:
     max_queue_size: int = 256
     labels_file: str = "labels.txt"
     provenance: Provenance | None = None
+    text_output: str | None = None  # a text reader: one JSON array of {text, score, box} per image
 
     def __post_init__(self) -> None:
         unknown = set(self.categories) - set(self.labels)
@@ -87,6 +88,8 @@ class ModelSpec:
 
     def output_dims(self) -> dict[str, tuple[int, ...]]:
         """Per-image dims of every output, by name, in the order the model returns them."""
+        if self.text_output is not None:
+            return {self.text_output: (1,)}
         dims: dict[str, tuple[int, ...]] = {self.scores_output: (len(self.labels),)}
         if self.detections_output is not None:
             dims[self.detections_output] = (self.max_detections, len(DETECTION_FIELDS))
@@ -178,6 +181,26 @@ NSFW_CLASSIFIER = ModelSpec(
                           code_licence="Apache-2.0", weights_licence="BSD-2-Clause"),
 )
 
+# On-screen text: RapidOCR's PP-OCRv4 chain behind one python-backend (BLS) model
+# (triton_models/ocr.py). Frames are padded to a 960 square: text detection then runs at
+# 960, above RapidOCR's 736 minimum side, so the reader never upscales.
+OCR = ModelSpec(
+    name="ocr",
+    version="1",
+    input_name="images",
+    input_size=960,
+    resize_mode="pad",
+    scores_output="texts",
+    labels=(),
+    categories=MappingProxyType({}),
+    max_batch_size=16,
+    text_output="texts",
+    provenance=Provenance(task="on-screen text: detection, direction, recognition "
+                          "(Chinese and English)", package="rapidocr-onnxruntime",
+                          package_version="1.4.4", code_licence="Apache-2.0",
+                          weights_licence="Apache-2.0"),
+)
+
 # What `pipeline.models` runs unless told otherwise: licence-clean models only.
 DEFAULT_MODELS = (NSFW_CLASSIFIER.name,)
 
@@ -194,7 +217,7 @@ def classifier_spec(name: str, labels: tuple[str, ...], *, input_size: int = 224
 
 
 SPECS: Mapping[str, ModelSpec] = MappingProxyType({
-    spec.name: spec for spec in (NSFW_CLASSIFIER, NSFW_DETECTOR)})
+    spec.name: spec for spec in (NSFW_CLASSIFIER, NSFW_DETECTOR, OCR)})
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -206,7 +229,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 __all__ = [
-    "DEFAULT_MODELS", "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_CLASSIFIER", "NSFW_DETECTOR",
+    "DEFAULT_MODELS", "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_CLASSIFIER", "NSFW_DETECTOR", "OCR",
     "OUTPUT_DTYPE", "PERMISSIVE_LICENCES", "SPECS", "ModelSpec", "Provenance", "classifier_spec",
     "get_spec",
 ]

@@ -104,6 +104,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             "video_id": verdict["video_id"], "verdict": verdict["verdict"],
             "reasons": verdict["reasons"], "scores": verdict["scores"],
             "labels": [(t["label"], t["score"], t["coverage"]) for t in tag.get("labels", [])],
+            "text": [t["text"] for t in tag.get("text", [])],
             "technical": tag.get("technical"), "latency_s": verdict["latency_s"],
         }))
     return 0 if outputs["verdicts"] else 1

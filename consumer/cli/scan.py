@@ -8,21 +8,72 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consumer.cli import UserError
 from consumer.errors import InferenceError, MediaError
-from consumer.settings import Settings
+from consumer.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from consumer.inference.scorers import Scorer
+    from consumer.policy.hash_list_store import HashListStore
+    from consumer.policy.text_rules import CompiledRule
+    from triton_models.specs import ModelSpec
 
 
 def _video_id(uri: str) -> str:
     return PurePosixPath(urlsplit(uri).path).stem or uri
 
 
+def _known_content(settings: Settings) -> HashListStore:
+    from consumer.policy.hash_list_store import HashListStore
+
+    try:
+        return HashListStore(settings.policy.hash_lists,
+                             reload_s=settings.policy.hash_lists_reload_s)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _text_rules(settings: Settings) -> list[CompiledRule]:
+    from consumer.policy.hash_list_store import read_text
+    from consumer.policy.text_rules import compile_rules
+
+    try:
+        return compile_rules(settings.policy.text_rules, read_text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"policy.text_rules: cannot read a word list: {exc}") from exc
+
+
+def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec],
+             stack: contextlib.ExitStack) -> dict[str, Scorer]:
+    """In-process onnxruntime on the ONNX that Triton serves, or a Triton server."""
+    from consumer.inference.scorers import OnnxScorer, RapidOcrReader, TritonScorer
+
+    scorers: dict[str, Scorer] = {}
+    for spec in specs:
+        if args.triton:
+            triton = TritonScorer(spec, args.triton, settings.triton.timeout_s)
+            stack.callback(triton.close)
+            scorers[spec.name] = triton
+        elif spec.text_output is not None:
+            try:
+                scorers[spec.name] = RapidOcrReader(spec)
+            except InferenceError as exc:
+                raise UserError(str(exc)) from exc
+        else:
+            from triton_models.repository import build_onnx
+
+            try:
+                scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
+            except InferenceError as exc:
+                raise UserError(str(exc)) from exc
+    return scorers
+
+
 def _scan(args: argparse.Namespace, settings: Settings) -> int:
     from consumer.events.source import SourceRef
-    from consumer.inference.scorers import OnnxScorer, Scorer, TritonScorer
     from consumer.media import KeyframeExtractor, ResizeSpec
     from consumer.media.sources import allowing_named_files
     from consumer.policy.assess import assess
@@ -34,21 +85,10 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
         specs = [get_spec(name) for name in settings.pipeline.models]
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from exc
+    known = _known_content(settings)
+    text_rules = _text_rules(settings)
     with contextlib.ExitStack() as stack:
-        scorers: dict[str, Scorer] = {}
-        for spec in specs:
-            if args.triton:
-                triton = TritonScorer(spec, args.triton, settings.triton.timeout_s)
-                stack.callback(triton.close)
-                scorers[spec.name] = triton
-            else:
-                from triton_models.repository import build_onnx
-
-                try:
-                    scorers[spec.name] = OnnxScorer(spec,
-                                                    build_onnx(spec, settings.dev.cache_dir))
-                except InferenceError as exc:
-                    raise UserError(str(exc)) from exc
+        scorers = _scorers(args, settings, specs, stack)
         resize = {name: ResizeSpec(s.spec.input_size, s.spec.resize_mode)
                   for name, s in scorers.items()}
         decode = settings.decode.model_copy(
@@ -66,6 +106,9 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                 keyframes = future.result()
                 scores = {name: scorer.scores(keyframes.frames[resize[name]])
                           for name, scorer in scorers.items()}
+                texts = {i: lines for scorer in scorers.values()
+                         for i, lines in enumerate(
+                             scorer.texts(keyframes.frames[resize[scorer.spec.name]]) or [])}
             except MediaError as exc:
                 decision = unprocessable(exc.reason, str(exc))
                 record = verdict_record(**common, decision=decision,
@@ -76,7 +119,9 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                 raise UserError(f"inference failed for {uri}: {exc}") from exc
             else:
                 result = assess(keyframes, scores, {n: s.spec for n, s in scorers.items()},
-                                settings.policy)
+                                settings.policy,
+                                known=known.match(keyframes.hashes, keyframes.pts_s),
+                                texts=texts, text_rules=text_rules)
                 now = datetime.now(UTC)
                 record = verdict_record(**common, decision=result.decision,
                                         models={n: s.version for n, s in scorers.items()},
@@ -88,7 +133,8 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                                         if keyframes.coverage else None)
                 if args.tags:
                     record["tags"] = {"labels": [vars(t) for t in result.labels],
-                                      "technical": result.technical}
+                                      "technical": result.technical, "frames": result.frames,
+                                      "text": result.text}
             record["uri"] = uri
             print(json.dumps(record), flush=True)
     return 0

@@ -1,20 +1,22 @@
 """Synchronous scoring of one video's keyframes, for `vmc scan` (no Kafka, no batching).
 
 `OnnxScorer` runs the very ONNX that Triton serves, in-process with onnxruntime (the `models`
-extra); `TritonScorer` asks a Triton server. Both return scores in the spec's label order.
+extra), and `RapidOcrReader` the reference OCR; `TritonScorer` asks a Triton server. Scores come
+in the spec's label order; a text reader has no scores and returns lines per frame.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from consumer.errors import InferenceError, InferenceUnavailable
-from consumer.inference.triton_client import BatchScores, TritonModelClient
+from consumer.inference.triton_client import BatchScores, TextRead, TritonModelClient
 from triton_models.specs import ModelSpec
 
 
@@ -24,20 +26,49 @@ class Scorer(Protocol):
 
     def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
 
+    def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
+        """Lines read per frame, for a text reader (spec.text_output); else None."""
+
+
+def _models_extra(module: str) -> Any:
+    """A module of the `models` extra, or a clear way out."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise InferenceUnavailable(
+            f"{module} is not installed: pip install 'video-moderation-consumer[models]' "
+            "or pass --triton URL") from exc
+
+
+class RapidOcrReader:
+    """`ocr` in-process: RapidOCR from the same wheel the served model wraps (the reference
+    the served chain is tested against), on the frames as the pipeline sends them."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.version = spec.version
+        self._ocr = _models_extra("rapidocr_onnxruntime").RapidOCR()
+
+    def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        return np.zeros((len(frames), 0), np.float32)
+
+    def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
+        out = []
+        for frame in frames:
+            result, _ = self._ocr(np.ascontiguousarray(frame[..., ::-1]))  # it reads BGR
+            out.append([TextRead(str(text), float(score),
+                                 tuple((float(x), float(y)) for x, y in box))
+                        for box, text, score in (result or [])])
+        return out
+
 
 class OnnxScorer:
     """The served model's ONNX graph on the local CPU."""
 
     def __init__(self, spec: ModelSpec, onnx_path: Path) -> None:
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise InferenceUnavailable(
-                "onnxruntime is not installed: pip install 'video-moderation-consumer[models]' "
-                "or pass --triton URL") from exc
         self.spec = spec
         self.version = spec.version
-        self._session = onnxruntime.InferenceSession(str(onnx_path),
+        self._session = _models_extra("onnxruntime").InferenceSession(str(onnx_path),
                                                      providers=["CPUExecutionProvider"])
 
     def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -48,6 +79,9 @@ class OnnxScorer:
                                           {self.spec.input_name: chunk})
             out.append(np.asarray(scores, np.float32))
         return np.concatenate(out)
+
+    def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
+        return None
 
 
 class TritonScorer:
@@ -67,6 +101,16 @@ class TritonScorer:
             self.version = result.model_version
             out.append(result.scores)
         return np.concatenate(out)
+
+    def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
+        if self.spec.text_output is None:
+            return None
+        out: list[list[TextRead]] = []
+        for start in range(0, len(frames), self.spec.max_batch_size):
+            result = self._infer(np.ascontiguousarray(
+                frames[start:start + self.spec.max_batch_size]))
+            out += result.texts or []
+        return out
 
     def _infer(self, pixels: npt.NDArray[np.uint8]) -> BatchScores:
         done = threading.Event()

@@ -7,6 +7,7 @@ and a response without the declared output, is an `InferenceError` for that batc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,38 @@ RETRYABLE_STATUS = frozenset({
 
 
 @dataclass(frozen=True)
+class TextRead:
+    """One line of on-screen text: what it says, the reader's confidence, its corners."""
+
+    text: str
+    score: float
+    box: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
 class BatchScores:
-    """One batch's scores [B, C] in label order, and the model version that produced them."""
+    """One batch's scores [B, C] in label order, and the model version that produced them;
+    a text reader (spec.text_output) answers `texts`, per image, and no scores (C = 0)."""
 
     scores: npt.NDArray[np.float32]
     model_version: str
+    texts: list[list[TextRead]] | None = None
+
+
+def parse_texts(raw: Any, rows: int) -> list[list[TextRead]]:
+    """A text output [B, 1] of JSON arrays -> per image its lines; ValueError if malformed."""
+    values = np.asarray(raw, dtype=object).reshape(-1)
+    if len(values) != rows:
+        raise ValueError(f"{len(values)} text results for {rows} images")
+    out = []
+    for value in values:
+        lines = json.loads(value.decode() if isinstance(value, bytes) else str(value))
+        if not isinstance(lines, list):
+            raise ValueError("a text result is not a JSON array")
+        out.append([TextRead(str(line["text"]), float(line["score"]),
+                             tuple((float(x), float(y)) for x, y in line["box"]))
+                    for line in lines])
+    return out
 
 
 def map_triton_error(exc: BaseException, spec: ModelSpec) -> InferenceError:
@@ -62,7 +90,7 @@ class TritonModelClient:
                              f"expected uint8{expected}")
         tensor = self._grpc.InferInput(spec.input_name, list(pixels.shape), INPUT_DTYPE)
         tensor.set_data_from_numpy(pixels)
-        outputs = [self._grpc.InferRequestedOutput(spec.scores_output)]
+        outputs = [self._grpc.InferRequestedOutput(spec.text_output or spec.scores_output)]
 
         def callback(result: Any, error: Any) -> None:
             try:
@@ -82,14 +110,21 @@ class TritonModelClient:
         spec = self.spec
         if error is not None:
             return map_triton_error(error, spec)
+        version = str(result.get_response().model_version or spec.version)
+        if spec.text_output is not None:
+            try:
+                texts = parse_texts(result.as_numpy(spec.text_output), rows)
+            except (ValueError, TypeError, KeyError) as exc:
+                return InferenceError(f"{spec.name}:{spec.version}: unusable "
+                                      f"{spec.text_output}: {exc}")
+            return BatchScores(np.zeros((rows, 0), np.float32), version, texts)
         scores = result.as_numpy(spec.scores_output)
         if scores is None:
             return InferenceError(f"{spec.name}:{spec.version}: no {spec.scores_output!r} output")
         if scores.shape != (rows, len(spec.labels)):
             return InferenceError(f"{spec.name}:{spec.version}: {spec.scores_output} shape "
                                   f"{scores.shape}, expected {(rows, len(spec.labels))}")
-        version = result.get_response().model_version or spec.version
-        return BatchScores(scores.astype(np.float32, copy=False), str(version))
+        return BatchScores(scores.astype(np.float32, copy=False), version)
 
     def ready(self) -> bool:
         """Server and model ready; any error means not ready (never raises)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -15,6 +16,7 @@ from av.video.frame import VideoFrame
 from consumer.errors import MediaError
 from consumer.media.coverage import Coverage
 from consumer.media.errors import CorruptMedia, DecodeOutOfMemory
+from consumer.media.frame_hash import PDQ_SPEC, FrameHash, pdq_hash
 from consumer.media.probe import (
     VideoProbe,
     check_pixels,
@@ -37,6 +39,8 @@ class Keyframes:
     pts_s: list[float]
     frames: dict[ResizeSpec, npt.NDArray[np.uint8]]
     coverage: Coverage | None = None
+    hashes: list[FrameHash] = field(default_factory=list)  # PDQ per frame, as `pts_s`
+    hash_s: float = 0.0  # time spent hashing
 
 
 def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
@@ -98,6 +102,8 @@ def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,
                  decode: DecodeSettings) -> Keyframes:
     """Resize frames as they arrive (no full-size frame is kept), then order them by time."""
     resized: dict[float, list[npt.NDArray[np.uint8]]] = {}
+    hashes: dict[float, FrameHash] = {}
+    hash_s = 0.0
     rotation = 0
     for frame in frames:
         check_pixels(frame.width, frame.height, decode)
@@ -107,6 +113,10 @@ def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,
         if not resized:
             rotation = round(frame.rotation or 0) % 360
         resized[time_s] = [resize_frame(frame, spec, rotation) for spec in specs]
+        if decode.frame_hashes:
+            started = time.perf_counter()
+            hashes[time_s] = pdq_hash(resize_frame(frame, PDQ_SPEC, rotation))
+            hash_s += time.perf_counter() - started
         if len(resized) >= decode.max_keyframes:
             break
     times = sorted(resized)
@@ -118,4 +128,6 @@ def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,
                    else np.empty((0, spec.size, spec.size, 3), np.uint8))
             for i, spec in enumerate(specs)
         },
+        hashes=[hashes[t] for t in times] if decode.frame_hashes else [],
+        hash_s=hash_s,
     )

@@ -20,6 +20,7 @@ from consumer.pipeline.hooks import PipelineHooks
 from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE
 
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+SIGNAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 FILL_BUCKETS = (0.125, 0.25, 0.5, 0.75, 0.9, 1.0)
 
@@ -64,6 +65,19 @@ class ConsumerMetrics(PipelineHooks):
                          ["partition"], registry=registry)
         self.last_loop = Gauge("consumer_last_loop_timestamp_seconds",
                                "When the poll loop last turned (liveness)", registry=registry)
+        self.signal_seconds = Histogram("consumer_signal_seconds",
+                                        "Time per video spent on one signal (pdq: hashing "
+                                        "its frames; hash_match: matching the hash lists)",
+                                        ["signal"], buckets=SIGNAL_BUCKETS, registry=registry)
+        self.hash_matches = Counter("consumer_hash_matches", "Videos matching a hash list of "
+                                    "known content, by list", ["list"], registry=registry)
+        self.hash_list_errors = Counter("consumer_hash_list_errors", "Hash list reloads that "
+                                        "failed (the previous version stays)", ["list"],
+                                        registry=registry)
+        self.text_matches = Counter("consumer_text_matches", "Videos whose on-screen text "
+                                    "matched a text rule, by rule", ["rule"], registry=registry)
+        self.hash_list_size = Gauge("consumer_hash_list_hashes", "Hashes in each loaded list",
+                                    ["list"], registry=registry)
         # Known label values start at 0, so the first increase shows up in rate().
         for outcome in ("accepted", "invalid"):
             self.events.labels(topic, outcome)
@@ -103,6 +117,29 @@ class ConsumerMetrics(PipelineHooks):
 
     def assignment(self, partitions: int) -> None:
         self.assigned.set(partitions)
+
+    def signal_time(self, signal: str, seconds: float) -> None:
+        self.signal_seconds.labels(signal).observe(seconds)
+
+    def hash_match(self, list_name: str) -> None:
+        self.hash_matches.labels(list_name).inc()
+
+    def text_match(self, rule: str) -> None:
+        self.text_matches.labels(rule).inc()
+
+    def text_rules_loaded(self, rules: list[str]) -> None:
+        """Starts each rule's counter at 0, so a first match shows in rate()."""
+        for rule in rules:
+            self.text_matches.labels(rule)
+
+    def hash_list_loaded(self, list_name: str, size: int) -> None:
+        """Also starts the list's counters at 0, so a first match shows in rate()."""
+        self.hash_list_size.labels(list_name).set(size)
+        self.hash_matches.labels(list_name)
+        self.hash_list_errors.labels(list_name)
+
+    def hash_list_error(self, list_name: str) -> None:
+        self.hash_list_errors.labels(list_name).inc()
 
     def statistics(self, stats_json: str) -> None:
         """librdkafka's statistics (stats_cb): consumer lag of each assigned partition."""

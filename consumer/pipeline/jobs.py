@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from consumer.errors import InferenceError
 from consumer.events import SourceRef, UploadEvent
+from consumer.inference.triton_client import TextRead
 from consumer.media import Keyframes
 from consumer.pipeline.watermarks import TopicPartition
 
@@ -30,6 +31,7 @@ class VideoJob:
     scores: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
     rows_left: dict[str, int] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    texts: dict[int, list[TextRead]] = field(default_factory=dict)  # lines read, per frame
     inference_error: InferenceError | None = None
     acks_left: int = 0
     published: bool = False  # outputs handed to the producer: never a second verdict

@@ -7,15 +7,20 @@ ends here, never in the process's exit, and an event is published at most once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from consumer.errors import MediaError
 from consumer.events import InvalidEvent
 from consumer.pipeline.delivery import Delivery
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import VideoJob
+from consumer.pipeline.ports import KnownContent
 from consumer.policy.assess import assess
 from consumer.policy.decide import unprocessable
+from consumer.policy.hash_lists import HashMatch
+from consumer.policy.text_rules import CompiledRule
 from consumer.publishing.outputs import OutputRecords, Record
 from consumer.settings import PolicySettings
 from triton_models.specs import ModelSpec
@@ -23,16 +28,26 @@ from triton_models.specs import ModelSpec
 log = logging.getLogger("consumer.pipeline")
 
 
+@dataclass(frozen=True)
+class SignalRules:
+    """The policy's data beyond score thresholds: hash lists and text rules."""
+
+    known_content: KnownContent | None = None
+    text_rules: Sequence[CompiledRule] = ()
+
+
 class Outcomes:
     """Turns finished or failed jobs into records and hands them to delivery, once."""
 
     def __init__(self, outputs: OutputRecords, delivery: Delivery, hooks: PipelineHooks, *,
-                 specs: Mapping[str, ModelSpec], policy: PolicySettings) -> None:
+                 specs: Mapping[str, ModelSpec], policy: PolicySettings,
+                 rules: SignalRules | None = None) -> None:
         self.outputs = outputs
         self.delivery = delivery
         self.hooks = hooks
         self.specs = specs
         self.policy = policy
+        self.rules = rules or SignalRules()
 
     def guarded(self, job: VideoJob, stage: str, action: Callable[[VideoJob], None]) -> None:
         """Run one event's step; whatever it raises is that event's outcome, not ours."""
@@ -44,17 +59,36 @@ class Outcomes:
     def finish(self, job: VideoJob) -> None:
         """Policy over every model's scores -> verdict and tags, published together."""
         assert job.keyframes is not None and job.event is not None
+        known = self._match(job)
         result = assess(job.keyframes, job.scores, self.specs, self.policy,
                         inference_error=None if job.inference_error is None
-                        else str(job.inference_error))
+                        else str(job.inference_error), known=known, texts=job.texts,
+                        text_rules=self.rules.text_rules)
+        for match in result.text_matches:
+            self.hooks.text_match(match.rule)
         coverage = job.keyframes.coverage.as_json() if job.keyframes.coverage else None
         verdict, content = self.outputs.verdict(
             job.source, job.event.video_id, result.decision, versions=job.versions,
             uploaded_at=job.event.uploaded_at, keyframes_analyzed=len(job.keyframes.pts_s),
             duration_s=job.keyframes.probe.duration_s, coverage=coverage)
-        tags = self.outputs.tags(job.source, content, result.labels, result.technical, coverage)
+        tags = self.outputs.tags(job.source, content, labels=result.labels,
+                                 technical=result.technical, coverage=coverage,
+                                 frames=result.frames, text=result.text)
         self._publish(job, [verdict, tags], verdict=(result.decision.verdict,
                                                      content["latency_s"]))
+
+    def _match(self, job: VideoJob) -> list[HashMatch]:
+        assert job.keyframes is not None
+        if job.keyframes.hashes:
+            self.hooks.signal_time("pdq", job.keyframes.hash_s)
+        if self.rules.known_content is None or not job.keyframes.hashes:
+            return []
+        started = time.perf_counter()
+        matches = self.rules.known_content.match(job.keyframes.hashes, job.keyframes.pts_s)
+        self.hooks.signal_time("hash_match", time.perf_counter() - started)
+        for match in matches:
+            self.hooks.hash_match(match.list_name)
+        return matches
 
     def reject(self, job: VideoJob, stage: str, exc: BaseException) -> None:
         """A failure becomes this event's outcome: a DLQ copy of the original bytes, plus an

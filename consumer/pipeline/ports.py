@@ -18,6 +18,8 @@ from confluent_kafka import KafkaError, Message, TopicPartition
 from consumer.errors import InferenceError
 from consumer.inference.triton_client import BatchScores
 from consumer.media import Keyframes, ResizeSpec
+from consumer.media.frame_hash import FrameHash
+from consumer.policy.hash_lists import HashMatch
 from triton_models.specs import ModelSpec
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
@@ -68,6 +70,12 @@ class Extractor(Protocol):
     """Decode workers: keyframes of one video, resized once per model input."""
 
     def submit(self, uri: str, specs: Sequence[ResizeSpec]) -> Future[Keyframes]: ...
+
+
+class KnownContent(Protocol):
+    """Lists of hashes of known content (policy.hash_lists), matched against frame hashes."""
+
+    def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]: ...
 
 
 class ModelClient(Protocol):

@@ -33,7 +33,7 @@ from consumer.pipeline.delivery import DeliveryContext, delivery_for
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import Jobs, VideoJob
 from consumer.pipeline.kafka_clients import LIBRDKAFKA_MESSAGE_MAX_BYTES
-from consumer.pipeline.outcomes import Outcomes
+from consumer.pipeline.outcomes import Outcomes, SignalRules
 from consumer.pipeline.partitions import Partitions
 from consumer.pipeline.ports import (
     Extractor,
@@ -70,6 +70,7 @@ class Pipeline:
         window: Window | None = None,
         max_events_per_s: float | None = None,
         dead_letter_limit_bytes: int = LIBRDKAFKA_MESSAGE_MAX_BYTES,
+        rules: SignalRules | None = None,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
@@ -98,7 +99,8 @@ class Pipeline:
             model_versions={name: c.spec.version for name, c in self.models.items()},
             dead_letter_limit_bytes=dead_letter_limit_bytes)
         self.outcomes = Outcomes(outputs, self.delivery, self.hooks, policy=settings.policy,
-                                 specs={name: c.spec for name, c in self.models.items()})
+                                 specs={name: c.spec for name, c in self.models.items()},
+                                 rules=rules)
         self.rate = TokenBucket(max_events_per_s, now=clock()) if max_events_per_s else None
         self.resubmit: deque[tuple[float, int]] = deque()
         self.waiting_rows: deque[int] = deque()
@@ -333,6 +335,8 @@ class Pipeline:
             else:
                 job.scores[done.model][row.index] = result.scores[i]
                 job.versions[done.model] = result.model_version
+                if result.texts is not None:
+                    job.texts[row.index] = result.texts[i]
             job.rows_left[done.model] -= 1
             if job.inference_done():
                 self.outcomes.guarded(job, "policy", self.outcomes.finish)

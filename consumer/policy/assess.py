@@ -5,13 +5,14 @@ Both `vmc run` and `vmc scan` call this, so a verdict means the same wherever it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from consumer.inference.triton_client import TextRead
 from consumer.media import Keyframes
 from consumer.policy.decide import (
     INVALID_OUTPUT,
@@ -21,8 +22,12 @@ from consumer.policy.decide import (
     category_scores,
     decide,
     require_coverage,
+    with_known_content,
+    with_text,
 )
+from consumer.policy.hash_lists import HashMatch
 from consumer.policy.tagging import LabelTag, black_keyframes, is_static, label_tags
+from consumer.policy.text_rules import CompiledRule, TextMatch, match_texts, text_tags
 from consumer.settings import PolicySettings
 from triton_models.specs import ModelSpec
 
@@ -32,6 +37,9 @@ class Assessment:
     decision: Decision
     labels: list[LabelTag] = field(default_factory=list)
     technical: dict[str, Any] = field(default_factory=dict)
+    frames: list[dict[str, Any]] = field(default_factory=list)  # per frame: time, PDQ
+    text: list[dict[str, Any]] = field(default_factory=list)  # distinct on-screen strings
+    text_matches: list[TextMatch] = field(default_factory=list)
 
 
 def assess(
@@ -41,8 +49,13 @@ def assess(
     policy: PolicySettings,
     *,
     inference_error: str | None = None,
+    known: Sequence[HashMatch] = (),
+    texts: Mapping[int, Sequence[TextRead]] | None = None,
+    text_rules: Sequence[CompiledRule] = (),
 ) -> Assessment:
-    """Merge category scores over models (max), apply the policy, and describe the video."""
+    """Merge category scores over models (max), apply the policy, the known-content matches
+    and the text rules to what was read on screen (`texts`: lines per frame index), and
+    describe the video."""
     pts = keyframes.pts_s
     if inference_error is not None:
         decision = Decision(REVIEW, [Reason(INVALID_OUTPUT, None, None, None, REVIEW,
@@ -58,6 +71,9 @@ def assess(
         decision = decide(merged, pts, policy)
     if keyframes.coverage is not None:
         decision = require_coverage(decision, keyframes.coverage, policy)
+    decision = with_known_content(decision, known)
+    matched = match_texts(text_rules, texts or {}, pts) if inference_error is None else []
+    decision = with_text(decision, matched)
     labels: list[LabelTag] = []
     for name, model_scores in scores.items():
         finite = np.nan_to_num(model_scores, nan=0.0, posinf=0.0, neginf=0.0)
@@ -70,4 +86,6 @@ def assess(
         "rotation": probe.rotation, "has_audio": probe.has_audio,
         "static": is_static(frames), "black_keyframes_at_s": black_keyframes(frames, pts),
     }
-    return Assessment(decision, labels, technical)
+    hashed = [{"at_s": round(t, 3), "pdq": h.pdq, "quality": h.quality}
+              for t, h in zip(pts, keyframes.hashes, strict=False)]
+    return Assessment(decision, labels, technical, hashed, text_tags(texts or {}, pts), matched)

@@ -17,17 +17,23 @@ import numpy.typing as npt
 
 from consumer.settings import PolicySettings
 
-if TYPE_CHECKING:  # media imports settings, which imports the policy: no runtime import
+if TYPE_CHECKING:
     from consumer.media.coverage import Coverage
+    from consumer.policy.hash_lists import HashMatch
+    from consumer.policy.text_rules import TextMatch
 
 ALLOW, REVIEW, BLOCK, UNPROCESSABLE = "allow", "review", "block", "unprocessable"
 INVALID_OUTPUT = "invalid_model_output"
 INCOMPLETE_COVERAGE = "incomplete_coverage"
+KNOWN_CONTENT = "known_content_match"
+TEXT_RULE = "text_rule"
+_STRENGTH = {ALLOW: 0, REVIEW: 1, BLOCK: 2}
 
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a verdict is not `allow`: category, its score, the threshold hit, keyframe time."""
+    """Why a verdict is not `allow`: category, its score, the threshold hit, keyframe time
+    (for a known-content match: the list, the bit distance, and the list's label)."""
 
     category: str
     score: float | None
@@ -35,6 +41,9 @@ class Reason:
     at_s: float | None
     action: str
     detail: str | None = None
+    hash_list: str | None = None
+    distance: int | None = None
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,3 +129,28 @@ def require_coverage(decision: Decision, coverage: Coverage, policy: PolicySetti
     reason = Reason(INCOMPLETE_COVERAGE, None, None, None, REVIEW, why)
     verdict = decision.verdict if decision.verdict in (BLOCK, UNPROCESSABLE) else REVIEW
     return Decision(verdict, [*decision.reasons, reason], decision.scores)
+
+
+def escalate(decision: Decision, reasons: Sequence[Reason]) -> Decision:
+    """Add reasons of other signals; the verdict becomes the strongest action among them
+    (an `unprocessable` verdict stays: nothing was looked at)."""
+    if not reasons or decision.verdict not in _STRENGTH:
+        return decision
+    verdict = max([decision.verdict, *(r.action for r in reasons)], key=_STRENGTH.__getitem__)
+    merged = sorted([*reasons, *decision.reasons], key=lambda r: r.action != BLOCK)
+    return Decision(verdict, merged, decision.scores)
+
+
+def with_known_content(decision: Decision, matches: Sequence[HashMatch]) -> Decision:
+    """A frame matching a list of known content adds the list's action, whatever the scores
+    say."""
+    return escalate(decision, [
+        Reason(KNOWN_CONTENT, None, None, m.at_s, m.action, m.label, m.list_name, m.distance)
+        for m in sorted(matches, key=lambda m: m.distance)])
+
+
+def with_text(decision: Decision, matches: Sequence[TextMatch]) -> Decision:
+    """On-screen text matching a rule adds the rule's action; the reason names the rule and
+    the time, not the text."""
+    return escalate(decision, [Reason(TEXT_RULE, None, None, m.at_s, m.action, rule=m.rule)
+                               for m in matches])

@@ -64,11 +64,15 @@ class OutputRecords:
             latency_s=latency_s(uploaded_at, now), coverage=coverage)
         return self._record(self.topics.verdicts, source, verdict), verdict
 
-    def tags(self, source: SourceRef, verdict: Mapping[str, Any], labels: Sequence[LabelTag],
-             technical: Mapping[str, Any], coverage: Mapping[str, Any] | None) -> Record:
+    def tags(self, source: SourceRef, verdict: Mapping[str, Any], *,
+             labels: Sequence[LabelTag], technical: Mapping[str, Any],
+             coverage: Mapping[str, Any] | None,
+             frames: Sequence[Mapping[str, Any]] = (),
+             text: Sequence[Mapping[str, Any]] = ()) -> Record:
         tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
                            labels=labels, technical=technical, source=source,
-                           run_id=self.run_id, processed_at=self.now(), coverage=coverage)
+                           run_id=self.run_id, processed_at=self.now(), coverage=coverage,
+                           frames=frames, text=text)
         return self._record(self.topics.tags, source, tags)
 
     def dead_letter(self, source: SourceRef, value: bytes,

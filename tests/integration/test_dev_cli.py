@@ -45,6 +45,15 @@ def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None
         assert shown["noise"]["verdict"] == "allow"
         assert ("sfw" in {label for label, _, _ in shown["astronaut"]["labels"]})
         assert shown["black"]["technical"]["black_keyframes_at_s"]
+        copy = shown["astronaut-copy"]  # cropped and resized: still on the known-content list
+        assert copy["verdict"] == "review"
+        assert [r["hash_list"] for r in copy["reasons"]
+                if r["category"] == "known_content_match"] == ["demo-known"]
+        assert shown["noise"]["reasons"] == []
+        caption = shown["caption"]  # on-screen text, read on Triton, matched by a text rule
+        assert caption["text"] == ["Visit www.example.com today"]
+        assert [(r["category"], r["rule"]) for r in caption["reasons"]] == [
+            ("text_rule", "demo-urls")]
         assert _vmc("dev", "status", env=env).returncode == 0, "demo left the stack up"
 
         records = [ProcessRecord(**r) for r in

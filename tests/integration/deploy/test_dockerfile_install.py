@@ -97,7 +97,8 @@ def test_the_runtime_install_ships_the_service_only_and_vmc_dev_says_so(
     assert "not part of this install" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("module", ["torch", "torchvision", "onnxruntime", "nudenet", "tensorrt"])
+@pytest.mark.parametrize("module", ["torch", "torchvision", "onnxruntime", "nudenet", "tensorrt",
+                                    "rapidocr_onnxruntime", "cv2"])
 def test_model_tooling_is_absent_from_the_runtime_install(runtime_venv: Path, module: str) -> None:
     proc = _run(runtime_venv, "python", "-c", f"import {module}")
     assert proc.returncode != 0

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer.settings import KafkaTopics
+from consumer.media import ResizeSpec, extract_keyframes
+from consumer.settings import DecodeSettings, KafkaTopics, SourceSettings
 from devstack.process import free_port, wait_until
 from tests.integration.conftest import PrivateTriton, RunningStack
 from tests.integration.pipeline.conftest import (
@@ -63,9 +64,19 @@ def test_every_dashboard_query_returns_series_and_metrics_pass_promtool(
 ) -> None:
     if not stack.addresses.prometheus_url:
         pytest.fail("needs the stack's Prometheus (VMC_PROMETHEUS_URL for an external stack)")
+    known = tmp_path / "known.txt"  # one sample's frames are "known": the match panel has data
+    frames = extract_keyframes(str(sample_videos[0]), [ResizeSpec(64, "stretch")],
+                               DecodeSettings(max_keyframes=2),
+                               SourceSettings(allowed_schemes=["file"]))
+    known.write_text("".join(f"{h.pdq}\n" for h in frames.hashes))
     settings = pipeline_settings(stack, topics, group=unique,
                                  metrics={"host": "127.0.0.1", "port": stack.consumer_metrics_port,
-                                          "statistics_interval_s": 1})
+                                          "statistics_interval_s": 1},
+                                 pipeline={"models": ["nsfw_classifier", "ocr"]},
+                                 policy={"hash_lists": [{"name": "dash", "path": str(known),
+                                                         "min_quality": 0}],
+                                         "text_rules": [{"name": "urls",
+                                                         "pattern": r"www\.\S+"}]})
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 2048)
     records = uploads(sample_videos, 30)

@@ -87,5 +87,5 @@ def test_dockerignore_admits_exactly_what_the_images_copy() -> None:
     assert sources == {"pyproject.toml", "README.md", "consumer", "triton_models"}
     for source in sources:
         assert not ignored(source), source
-    for unwanted in (".venv", "tests", ".git", "k8s", "bench"):
+    for unwanted in (".venv", "tests", ".git", "k8s", "bench", "devstack"):
         assert ignored(unwanted), unwanted

@@ -35,6 +35,11 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
     metrics.loop(3, 6, BreakerState.OPEN)
     metrics.statistics(json.dumps({"topics": {"video.uploads": {"partitions": {
         "4": {"consumer_lag": 9}}}}}))
+    metrics.hash_list_loaded("known-cases", 1200)
+    metrics.hash_match("known-cases")
+    metrics.hash_list_error("known-cases")
+    metrics.signal_time("pdq", 0.004)
+    metrics.text_match("urls")
     registry.register(WorkerPoolCollector(lambda: 2, lambda: 1))
     text = generate_latest(registry).decode()
     for line in (
@@ -49,6 +54,11 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
         'consumer_lag_messages{partition="4"} 9.0',
         "consumer_decode_worker_restarts_total 2.0",
         "consumer_end_to_end_seconds_count 1.0",
+        'consumer_hash_list_hashes{list="known-cases"} 1200.0',
+        'consumer_hash_matches_total{list="known-cases"} 1.0',
+        'consumer_hash_list_errors_total{list="known-cases"} 1.0',
+        'consumer_signal_seconds_bucket{le="0.005",signal="pdq"} 1.0',
+        'consumer_text_matches_total{rule="urls"} 1.0',
     ):
         assert line in text, line
 

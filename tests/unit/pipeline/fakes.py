@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from consumer.errors import InferenceError, InferenceUnavailable
 from consumer.inference.triton_client import BatchScores
 from consumer.media import CorruptMedia, ExtractorQueueFull, Keyframes, ResizeSpec, VideoProbe
+from consumer.media.frame_hash import FrameHash
 from consumer.settings import Settings
 from triton_models.specs import ModelSpec, get_spec
 
@@ -269,12 +270,17 @@ class FakeProducer:
 SPEC = get_spec("nsfw_classifier")  # labels (sfw, nsfw); policy: review 0.5, block 0.8
 
 
-def keyframes(specs: Sequence[ResizeSpec], value: int, count: int = 3) -> Keyframes:
+KNOWN_PDQ = "a" * 64  # the frame hash of videos with `known` in their URI
+
+
+def keyframes(specs: Sequence[ResizeSpec], value: int, count: int = 3,
+              pdq: str = "0" * 64) -> Keyframes:
     probe = VideoProbe(duration_s=float(count), width=64, height=64, fps=1.0, codec="h264",
                        container="mp4", rotation=0, has_audio=False, bit_rate=None,
                        size_bytes=1000)
     frames = {s: np.full((count, s.size, s.size, 3), value, np.uint8) for s in specs}
-    return Keyframes(probe, [float(i) for i in range(count)], frames)
+    return Keyframes(probe, [float(i) for i in range(count)], frames,
+                     hashes=[FrameHash(pdq, 100)] * count, hash_s=0.001)
 
 
 class FakeExtractor:
@@ -315,7 +321,8 @@ class FakeExtractor:
         elif "empty" in uri:
             future.set_result(keyframes(specs, 0, count=0))
         else:
-            future.set_result(keyframes(specs, 255 if "nsfw" in uri else 0))
+            future.set_result(keyframes(specs, 255 if "nsfw" in uri else 0,
+                                        pdq=KNOWN_PDQ if "known" in uri else "0" * 64))
 
 
 class FakeModel:
@@ -384,6 +391,13 @@ class Recorder:
     def keyframes_decoded(self, count: int, decode_s: float) -> None: ...
     def batch(self, model: str, size: int, capacity: int, seconds: float) -> None: ...
     def assignment(self, partitions: int) -> None: ...
+    def signal_time(self, signal: str, seconds: float) -> None: ...
+
+    def hash_match(self, list_name: str) -> None:
+        self.events.append(f"hash_match:{list_name}")
+
+    def text_match(self, rule: str) -> None:
+        self.events.append(f"text_match:{rule}")
 
     def failure(self, stage: str, reason: str) -> None:
         self.failures.append((stage, reason))
@@ -426,7 +440,7 @@ class Rig:
 
 
 def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int = 2,
-        window: Any = None, **pipeline: Any) -> Rig:
+        window: Any = None, rules: Any = None, **pipeline: Any) -> Rig:
     from consumer.pipeline.runner import Pipeline
 
     broker, clock = Broker(partitions), Clock()
@@ -434,5 +448,6 @@ def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int 
     extractor, model, hooks = FakeExtractor(hold=hold_decode), FakeModel(hold=hold_model), \
         Recorder()
     built = Pipeline(settings(**pipeline), consumer, producer, extractor, [model], hooks=hooks,
-                     clock=clock, window=window, dead_letter_limit_bytes=100_000)
+                     clock=clock, window=window, dead_letter_limit_bytes=100_000,
+                     rules=rules)
     return Rig(broker, clock, consumer, producer, extractor, model, hooks, built)

@@ -8,9 +8,10 @@ tests/integration/pipeline; these pin the spine's own decisions, in seconds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from consumer.pipeline.replay import Window
-from tests.unit.pipeline.fakes import TOPIC, rig
+from tests.unit.pipeline.fakes import KNOWN_PDQ, TOPIC, rig
 
 
 def test_each_event_gets_one_verdict_with_tags_and_offsets_commit_past_it() -> None:
@@ -206,3 +207,28 @@ def test_the_loop_waits_in_poll_while_triton_backs_off_instead_of_spinning() -> 
     # at full CPU for as long as Triton is down.
     assert r.clock() - start >= 3.0
     assert len(r.model.requests) <= 6, "retries are spaced by backoff and the breaker"
+
+
+def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
+        tmp_path: Path) -> None:
+    from consumer.pipeline.outcomes import SignalRules
+    from consumer.policy.hash_list_store import HashListStore
+    from consumer.settings import HashListRule
+
+    listed = tmp_path / "known.csv"
+    listed.write_text(f"{KNOWN_PDQ},case-9\n")
+    store = HashListStore([HashListRule(name="cases", path=str(listed), action="block")],
+                          reload_s=60)
+    r = rig(partitions=1, rules=SignalRules(known_content=store))
+    r.broker.event("copy", "https://videos.example/known.mp4")
+    r.broker.event("fresh")
+    r.until(r.settled)
+    assert r.broker.verdicts() == {"copy": ["block"], "fresh": ["allow"]}
+    (verdict,) = [v.json() for v in r.broker.on("verdicts") if v.key == b"copy"]
+    assert verdict["reasons"][0] == {"category": "known_content_match", "score": None,
+                                     "threshold": None, "at_s": 0.0, "action": "block",
+                                     "detail": "case-9", "hash_list": "cases", "distance": 0}
+    assert r.hooks.events.count("hash_match:cases") == 1
+    frames = [t.json()["frames"] for t in r.broker.on("tags")]
+    assert [len(f) for f in frames] == [3, 3]
+    assert frames[0][0] == {"at_s": 0.0, "pdq": KNOWN_PDQ, "quality": 100}

@@ -16,6 +16,7 @@ from triton_models.licences import (
     require_accepted,
     unaccepted,
 )
+from triton_models.ocr import OCR_MODELS
 from triton_models.repository import write_repository
 from triton_models.specs import (
     DEFAULT_MODELS,
@@ -99,7 +100,7 @@ def test_build_cli_builds_the_permissive_models_by_default(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--target", "cpu", "--out", str(tmp_path / "repo"),
                  "--cache-dir", str(tmp_path / "cache")]) == 0
-    assert {p.name for p in (tmp_path / "repo").iterdir()} == {NSFW_CLASSIFIER.name}
+    assert {p.name for p in (tmp_path / "repo").iterdir()} == {NSFW_CLASSIFIER.name, *OCR_MODELS}
 
 
 def test_list_prints_the_model_table_of_the_readme(capsys: pytest.CaptureFixture[str]) -> None:
