@@ -58,3 +58,30 @@ def test_a_stricter_policy_from_the_environment_changes_the_verdict(
     assert record["reasons"][0]["category"] == "nsfw"
     assert record["reasons"][0]["threshold"] == 0.001
     assert record["policy_version"] == "strict-review"
+
+
+def test_scan_runs_every_signal_known_content_and_on_screen_text(
+    astronaut_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consumer.media.frame_hash import pdq_hash
+    from tests.unit.triton_models.ocr_samples import scenes
+
+    known = tmp_path / "known.csv"
+    known.write_text(f"hash,label\n{pdq_hash(data.astronaut()).pdq},case-3\n")
+    caption = make_still_video(tmp_path / "caption.mp4", scenes()["caption"][0][::2, ::2])
+    monkeypatch.setenv("VMC_PIPELINE__MODELS", json.dumps(["nsfw_classifier", "ocr"]))
+    monkeypatch.setenv("VMC_DECODE__MAX_KEYFRAMES", "2")
+    monkeypatch.setenv("VMC_POLICY__HASH_LISTS", json.dumps(
+        [{"name": "cases", "path": str(known), "action": "block"}]))
+    monkeypatch.setenv("VMC_POLICY__TEXT_RULES", json.dumps(
+        [{"name": "urls", "pattern": r"www\.\S+", "action": "review"}]))
+    copy, text = _scan(capsys, str(astronaut_video), str(caption), "--tags")
+    assert copy["verdict"] == "block"
+    assert [(r["category"], r["hash_list"], r["detail"]) for r in copy["reasons"]] == [
+        ("known_content_match", "cases", "case-3")]
+    assert all(len(f["pdq"]) == 64 for f in copy["tags"]["frames"])
+    assert text["verdict"] == "review"
+    assert [(r["category"], r["rule"]) for r in text["reasons"]] == [("text_rule", "urls")]
+    assert [t["text"] for t in text["tags"]["text"]] == ["Visit www.example.com today"]
+    assert copy["tags"]["text"] == [] and text["models"]["ocr"] == "1"
