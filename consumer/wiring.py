@@ -23,6 +23,7 @@ from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.kafka_clients import (
     DEAD_LETTER_HEADROOM_BYTES,
     LIBRDKAFKA_MESSAGE_MAX_BYTES,
+    client_config,
     consumer_config,
     producer_config,
 )
@@ -59,7 +60,7 @@ def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) ->
     when an accepted event could be larger, since its DLQ copy will then be truncated."""
     limit = int(producer_cfg["message.max.bytes"])
     topic = settings.kafka.topics.dlq
-    topic_limit = topic_max_message_bytes(settings.kafka.librdkafka_config(), topic)
+    topic_limit = topic_max_message_bytes(client_config(settings.kafka), topic)
     # Unknown: assume no more than a broker's default (1 MiB), so an exactly-once
     # transaction is not aborted over a copy the broker refuses.
     limit = min(limit, topic_limit or LIBRDKAFKA_MESSAGE_MAX_BYTES)
@@ -158,6 +159,8 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
                                               lambda: extractor.pending))
         probes = PipelineProbes(pipeline, [model.ready for model in models],
                                 liveness_timeout_s=settings.metrics.liveness_timeout_s)
+        probes.start()
+        stack.callback(probes.close)
         try:
             server = HealthServer(settings.metrics.host, settings.metrics.port, registry,
                                   probes.live, probes.ready)

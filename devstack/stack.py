@@ -8,13 +8,14 @@ from one `up` to the next while free), `processes.json` (what `down` stops) and
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from consumer.settings import DevSettings, KafkaTopics
 from devstack.kafka import (
@@ -62,6 +63,14 @@ class StackAddresses:
             "VMC_TRITON__METRICS_URL": self.triton_metrics_url,
             "VMC_PROMETHEUS_URL": self.prometheus_url,
         }
+
+
+class _Part(Protocol):
+    def launch(self, *, ttl_s: float, die_with_parent: bool) -> ProcessRecord: ...
+
+
+def _ports_free(ports: list[int]) -> bool:
+    return all(port_is_free(port) for port in ports)
 
 
 @dataclass(frozen=True)
@@ -160,11 +169,16 @@ class DevStack:
                 "prometheus": self.prometheus.ready}
 
     def up(self, log: Callable[[str], None] = lambda _: None) -> StackAddresses:
-        """Start what is not running and wait until every part answers; idempotent."""
+        """Start what is not running and wait until every part answers; idempotent. Parts
+        that died are started again on their own ports, the others left running: clients
+        keep working across `up` (addresses never move under them)."""
         records = self.records()
         if records and all(r.alive() for r in records) and self._all_healthy():
             log("stack already up")
             return self.addresses()
+        healthy = {part.name for part in self.status() if part.healthy}
+        if records and healthy and (self.state_dir / "addresses.json").exists():
+            return self._restart_parts(records, healthy, log)
         self.down()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
@@ -191,6 +205,41 @@ class DevStack:
         )
         log(f"stack up in {time.monotonic() - start:.1f}s")
         return addresses
+
+    def _restart_parts(self, records: list[ProcessRecord], healthy: set[str],
+                       log: Callable[[str], None]) -> StackAddresses:
+        """Start again, on the same ports, each part that is not healthy."""
+        start = time.monotonic()
+        parts: dict[str, _Part] = {"kafka": self.kafka, "triton": self.triton,
+                                   "prometheus": self.prometheus}
+        kept = [r for r in records if r.name in healthy]
+        for record in records:
+            if record.name not in healthy and record.alive():
+                stop_process(record)  # running but not answering: replace it
+        restarted = []
+        try:
+            for name, part in parts.items():
+                if name in healthy:
+                    continue
+                ports = [self.ports[p] for p in _PORT_NAMES if p.startswith(name)]
+                wait_until(f"{name}'s ports {ports} to be free",
+                           functools.partial(_ports_free, ports),
+                           timeout_s=self.dev.start_timeout_s)
+                record = part.launch(ttl_s=self.ttl_s, die_with_parent=self.die_with_parent)
+                restarted.append(record)
+                self._save([*kept, *restarted])
+                wait_until(name, self._checks()[name], timeout_s=self.dev.start_timeout_s,
+                           record=record)
+                log(f"{name} restarted on its ports after {time.monotonic() - start:.1f}s")
+        except BaseException:
+            for record in restarted:
+                stop_process(record)
+            raise
+        if "kafka" not in healthy:  # a fresh log dir may have lost topics: create missing ones
+            create_topics({"bootstrap.servers": self.kafka.bootstrap},
+                          topic_layout(self.topics, self.dev.input_partitions),
+                          topic_configs(self.topics))
+        return self.addresses()
 
     def _log_sizes(self) -> dict[Path, int]:
         paths = [self.kafka.home / "kafka.log", self.triton.home / "triton.log",

@@ -24,18 +24,23 @@ Check = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 class PipelineProbes:
-    """Liveness and readiness of a running pipeline; Triton answers are cached briefly."""
+    """Liveness and readiness of a running pipeline, answered at once from state the loop and
+    a background checker keep: a frozen Triton can make /readyz say "not ready", never make it
+    hang. Each model's readiness is asked every `check_s`; an answer older than `stale_s` (the
+    checker itself is stuck) counts as not ready."""
 
     def __init__(self, pipeline: Pipeline, model_ready: Sequence[Callable[[], bool]], *,
-                 liveness_timeout_s: float, cache_s: float = 2.0,
+                 liveness_timeout_s: float, check_s: float = 2.0, stale_s: float = 15.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pipeline = pipeline
         self.model_ready = model_ready
         self.liveness_timeout_s = liveness_timeout_s
-        self.cache_s = cache_s
+        self.check_s = check_s
+        self.stale_s = stale_s
         self.clock = clock
         self._triton: tuple[float, bool] = (float("-inf"), False)
-        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def live(self) -> tuple[bool, dict[str, Any]]:
         age = self.clock() - self.pipeline.last_loop_at
@@ -43,22 +48,38 @@ class PipelineProbes:
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         breaker = self.pipeline.batches.breaker.state(self.clock())
+        checked_at, triton_ready = self._triton
+        age = self.clock() - checked_at
         detail = {
             "assigned_partitions": len(self.pipeline.partitions.assigned),
-            "triton_ready": self._triton_ready(),
+            "triton_ready": triton_ready and age <= self.stale_s,
+            "triton_checked_s_ago": round(age, 3) if age != float("inf") else None,
             "breaker": breaker.name.lower(),
         }
         ok = bool(detail["assigned_partitions"]) and bool(detail["triton_ready"]) \
             and breaker is BreakerState.CLOSED
         return ok, detail
 
-    def _triton_ready(self) -> bool:
-        with self._lock:
-            checked_at, ready = self._triton
-            if self.clock() - checked_at >= self.cache_s:
-                ready = all(check() for check in self.model_ready)
-                self._triton = (self.clock(), ready)
-            return ready
+    def check_models(self) -> None:
+        """Ask Triton once (blocking: the checker thread's job, never a request's)."""
+        try:
+            ready = all(check() for check in self.model_ready)
+        except Exception:
+            ready = False
+        self._triton = (self.clock(), ready)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="readiness", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            self.check_models()
+            if self._stop.wait(self.check_s):
+                return
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 class HealthServer:

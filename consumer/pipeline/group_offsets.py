@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.errors import ConsumerError
+from consumer.pipeline.kafka_clients import client_config
 from consumer.settings import KafkaSettings
 
 TIMEOUT_S = 15.0
@@ -31,7 +32,7 @@ class PartitionPosition:
 def _consumer(kafka: KafkaSettings, group: str) -> Any:
     from confluent_kafka import Consumer
 
-    return Consumer({**kafka.librdkafka_config(), "group.id": group,
+    return Consumer({**client_config(kafka), "group.id": group,
                      "enable.auto.commit": False, "isolation.level": "read_committed"})
 
 
@@ -102,7 +103,7 @@ def active_members(kafka: KafkaSettings, group: str) -> int:
     """Members currently in `group` (0 for an empty or unknown group)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient(kafka.librdkafka_config())
+    admin = AdminClient(client_config(kafka))
     future = admin.describe_consumer_groups([group])[group]
     try:
         description = future.result(TIMEOUT_S)
@@ -116,7 +117,7 @@ def reset(kafka: KafkaSettings, group: str, topic: str, offsets: dict[int, int])
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient(kafka.librdkafka_config())
+    admin = AdminClient(client_config(kafka))
     request = ConsumerGroupTopicPartitions(
         group, [TopicPartition(topic, p, o) for p, o in sorted(offsets.items())])
     future = admin.alter_consumer_group_offsets([request])[group]

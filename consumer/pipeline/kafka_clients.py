@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from consumer.logs import kafka_logger
 from consumer.settings import KafkaSettings, PipelineSettings
 
 CONSUMER_DEFAULTS: dict[str, Any] = {
@@ -46,6 +47,11 @@ def output_message_max_bytes(pipeline: PipelineSettings) -> int:
     return max(LIBRDKAFKA_MESSAGE_MAX_BYTES, pipeline.max_event_bytes + DEAD_LETTER_HEADROOM_BYTES)
 
 
+def client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """The user's client properties, with librdkafka's log lines routed to our logging."""
+    return {**kafka.librdkafka_config(), "logger": kafka_logger()}
+
+
 def _without(cfg: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if not k.startswith(prefixes)}
 
@@ -59,6 +65,7 @@ def consumer_config(kafka: KafkaSettings, group_id: str) -> dict[str, Any]:
         # Exactly-once readers of our own outputs use read_committed; for the input topic it
         # also hides aborted upload events from transactional upstream producers.
         "isolation.level": "read_committed",
+        "logger": kafka_logger(),
     }
     return {**CONSUMER_DEFAULTS, **_without(kafka.librdkafka_config(), _PRODUCER_ONLY),
             **enforced}
@@ -67,7 +74,7 @@ def consumer_config(kafka: KafkaSettings, group_id: str) -> dict[str, Any]:
 def producer_config(kafka: KafkaSettings, group_id: str,
                     pipeline: PipelineSettings) -> dict[str, Any]:
     cfg = {**PRODUCER_DEFAULTS, **_without(kafka.librdkafka_config(), _CONSUMER_ONLY),
-           "enable.idempotence": True, "acks": "all"}
+           "enable.idempotence": True, "acks": "all", "logger": kafka_logger()}
     cfg.setdefault("message.max.bytes", output_message_max_bytes(pipeline))
     if pipeline.delivery == "exactly_once":
         cfg["transactional.id"] = kafka.transactional_id or \

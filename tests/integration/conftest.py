@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,9 @@ def stack_settings(stack: RunningStack) -> Settings:
 @pytest.fixture
 def unique(request: pytest.FixtureRequest) -> str:
     """A name no other test uses: for consumer groups and scratch topics."""
-    return f"t-{request.node.name[:40]}-{os.getpid()}-{id(request) % 100000}".replace("[", "-") \
+    # A random suffix: id(request) repeats when the next test's request lands at a freed
+    # address, and two parametrized cases then shared their topics and group.
+    return f"t-{request.node.name[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}".replace("[", "-") \
         .replace("]", "")
 
 

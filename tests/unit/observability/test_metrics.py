@@ -82,17 +82,48 @@ def test_liveness_follows_the_loop_and_readiness_needs_partitions_triton_and_bre
     now = [105.0]
     triton_up = [True]
     probes = PipelineProbes(pipeline, [lambda: triton_up[0]], liveness_timeout_s=30,
-                            cache_s=0, clock=lambda: now[0])
+                            stale_s=15, clock=lambda: now[0])
+    assert not probes.ready()[0], "not ready before Triton was asked once"
+    probes.check_models()
     assert probes.live()[0] and probes.ready()[0]
     triton_up[0] = False
+    probes.check_models()
     ok, detail = probes.ready()
     assert not ok and detail["triton_ready"] is False
     assert probes.live()[0], "Triton being down never fails liveness"
     triton_up[0] = True
+    probes.check_models()
     pipeline.batches.breaker.failure(now[0])
     assert probes.ready()[1]["breaker"] == "open"
     pipeline.batches.breaker.success()
+    assert probes.ready()[0]
+    now[0] = 125.0
+    assert not probes.ready()[0], "an answer older than stale_s (a stuck checker) is not ready"
+    probes.check_models()
     pipeline.partitions.assigned = set()
     assert not probes.ready()[0]
     now[0] = 200.0
     assert not probes.live()[0]
+
+
+def test_readiness_answers_at_once_while_a_triton_check_hangs() -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+    probes = PipelineProbes(_Pipeline(), [lambda: release.wait(30)], liveness_timeout_s=1e9,
+                            check_s=0.05)
+    probes.start()
+    try:
+        started = time.monotonic()
+        ok, detail = probes.ready()
+        assert time.monotonic() - started < 0.5
+        assert not ok and detail["triton_ready"] is False
+        release.set()
+        deadline = time.monotonic() + 5
+        while not probes.ready()[0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert probes.ready()[0]
+    finally:
+        release.set()
+        probes.close()
