@@ -1,7 +1,8 @@
 """The Triton edge: async gRPC inference for one model, errors mapped once into ours.
 
 Transient server states (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, a local cancel)
-become `InferenceUnavailable`: the batch is retried and the breaker counts it. Anything else,
+and a model the server does not have loaded (NOT_FOUND: Triton restarted without it) become
+`InferenceUnavailable`: the batch is retried and the breaker counts it, never a verdict. Anything else,
 and a response without the declared output, is an `InferenceError` for that batch's videos.
 """
 
@@ -20,7 +21,7 @@ from triton_models.specs import INPUT_DTYPE, ModelSpec
 
 RETRYABLE_STATUS = frozenset({
     "StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.RESOURCE_EXHAUSTED",
-    "StatusCode.CANCELLED",
+    "StatusCode.CANCELLED", "StatusCode.NOT_FOUND",
 })
 
 

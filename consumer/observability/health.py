@@ -30,7 +30,7 @@ class PipelineProbes:
     checker itself is stuck) counts as not ready."""
 
     def __init__(self, pipeline: Pipeline, model_ready: Sequence[Callable[[], bool]], *,
-                 liveness_timeout_s: float, check_s: float = 2.0, stale_s: float = 15.0,
+                 liveness_timeout_s: float, check_s: float = 2.0, stale_s: float = 6.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pipeline = pipeline
         self.model_ready = model_ready

@@ -158,8 +158,10 @@ class AtLeastOnce(_Base):
             if job is not None and self._refit_dead_letter(job, report):
                 return
             error = report.error
-            self.fatal = PublishError(f"delivery failed for {job.source if job else report.job_id}"
-                                      f": {error.name()}: {error}")
+            topic = report.message.topic() if report.message is not None else "?"
+            self.fatal = PublishError(
+                f"delivery to {topic} failed for {job.source if job else report.job_id}: "
+                f"{error.name()}: {error}")
             self.ctx.hooks.failure("publish", "delivery")
             return
         if job is None:  # its partition was revoked meanwhile
