@@ -29,7 +29,9 @@ from tests.integration.pipeline.conftest import (
     wait_for_records,
 )
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+# Recent, never a fixed date: events stamped older than the broker's retention (7 days by
+# default) are deleted by its next retention check, in the middle of a test.
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 N = 60
 
 
