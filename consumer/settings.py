@@ -232,6 +232,13 @@ class SourceSettings(Section):
     read_timeout_s: float = Field(20.0, gt=0)
     max_redirects: int = Field(3, ge=0)
     range_chunk_bytes: int = Field(1024 * 1024, gt=0)
+    s3_endpoint_url: str | None = Field(
+        None, description="an S3-compatible endpoint (MinIO, s3proxy, a VPC endpoint); a "
+        "network destination like any other: the source policy must allow its address")
+    gcs_endpoint_url: str | None = Field(None, description="a GCS-compatible endpoint")
+    gcs_token: str | None = Field(
+        None, description="gcsfs token: unset for Application Default Credentials (workload "
+        "identity), `anon` for a public or emulated store, or a service-account JSON path")
 
     @field_validator("allowed_networks")
     @classmethod

@@ -2,8 +2,9 @@
 
 Transient server states (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, a local cancel)
 and a model the server does not have loaded (NOT_FOUND: Triton restarted without it) become
-`InferenceUnavailable`: the batch is retried and the breaker counts it, never a verdict. Anything else,
-and a response without the declared output, is an `InferenceError` for that batch's videos.
+`InferenceUnavailable`: the batch is retried and the breaker counts it, never a verdict.
+Anything else, and a response without the declared output, is an `InferenceError` for that
+batch's videos.
 """
 
 from __future__ import annotations

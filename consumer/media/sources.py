@@ -17,9 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 from consumer.media.errors import MediaTooLarge, SourceRefused, SourceUnreachable
 from consumer.media.http_source import HttpRangeReader
+from consumer.media.object_stores import filesystem
 from consumer.settings import SourceSettings
-
-_EXTRAS = {"gs": "gcs", "gcs": "gcs", "s3": "s3", "s3a": "s3"}
 
 
 class ByteSource(Protocol):
@@ -68,7 +67,7 @@ def open_source(uri: str, source: SourceSettings, max_bytes: int) -> Iterator[Op
         with HttpRangeReader(uri, source, max_bytes) as reader:
             yield OpenedSource(reader, reader.size, remote=True)
     else:
-        with _open_fsspec(uri, scheme, max_bytes, source.range_chunk_bytes) as opened:
+        with _open_fsspec(uri, scheme, source, max_bytes) as opened:
             yield opened
 
 
@@ -88,24 +87,19 @@ def _open_local(uri: str, max_bytes: int) -> Iterator[OpenedSource]:
 
 
 @contextlib.contextmanager
-def _open_fsspec(uri: str, scheme: str, max_bytes: int, block_size: int) -> Iterator[OpenedSource]:
-    try:
-        import fsspec  # type: ignore[import-untyped]
-
-        fs, path = fsspec.core.url_to_fs(uri)
-    except ImportError as exc:
-        extra = _EXTRAS.get(scheme, scheme)
-        raise SourceUnreachable(
-            f"{scheme}:// needs the optional extra: pip install "
-            f"'video-moderation-consumer[{extra}]' ({exc})") from exc
-    except ValueError as exc:
-        raise SourceRefused(f"no filesystem for scheme {scheme!r}: {exc}") from exc
+def _open_fsspec(uri: str, scheme: str, source: SourceSettings,
+                 max_bytes: int) -> Iterator[OpenedSource]:
+    fs = filesystem(scheme, source)
+    path = fs._strip_protocol(uri)
     try:
         size = int(fs.size(path))
         _check_size(size, max_bytes, uri)
-        file = fs.open(path, "rb", block_size=block_size)
+        file = fs.open(path, "rb", block_size=source.range_chunk_bytes)
     except FileNotFoundError as exc:
         raise SourceUnreachable(f"{uri} does not exist") from exc
+    except PermissionError as exc:
+        raise SourceUnreachable(f"{uri}: access denied ({type(exc).__name__}: check the "
+                                "credentials in the environment)") from exc
     except OSError as exc:
         raise SourceUnreachable(f"cannot open {uri}: {exc}") from exc
     with file:
