@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,8 +57,12 @@ def test_object_store_limits_and_errors(stored_clip: str, decode: DecodeSettings
 def test_a_cloud_scheme_without_its_extra_says_what_to_install(
     uri: str, extra: str, decode: DecodeSettings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Whether or not the extra is installed here, the process runs as if it were not.
+    # Whether or not the extra is installed (or already imported) here, the process runs as
+    # if it were not: no module, and no filesystem class fsspec has cached.
+    registry = importlib.import_module("fsspec.registry")._registry  # the module's own dict
     monkeypatch.setitem(sys.modules, {"gcs": "gcsfs", "s3": "s3fs"}[extra], None)
+    for protocol in ("s3", "s3a", "gs", "gcs"):
+        monkeypatch.delitem(registry, protocol, raising=False)
     with pytest.raises(SourceUnreachable, match=rf"\[{extra}\]"):
         extract_keyframes(uri, [PAD], decode, SourceSettings())
 
