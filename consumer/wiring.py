@@ -30,9 +30,8 @@ from consumer.pipeline.kafka_clients import (
 from consumer.pipeline.outcomes import SignalRules
 from consumer.pipeline.replay import Window
 from consumer.pipeline.runner import Pipeline
-from consumer.policy.hash_list_store import HashListStore, read_text
-from consumer.policy.hash_lists import HashListError
-from consumer.policy.text_rules import CompiledRule, compile_rules
+from consumer.policy.hash_list_store import HashListStore, load_text_rules
+from consumer.policy.text_rules import CompiledRule
 from consumer.settings import ConfigError, Settings
 from triton_models.licences import licence_notices
 from triton_models.specs import get_spec
@@ -94,10 +93,7 @@ def _text_rules(settings: Settings) -> list[CompiledRule]:
                                               for m in settings.pipeline.models):
         raise ConfigError("policy.text_rules needs a text reader in pipeline.models "
                           "(e.g. \"ocr\")")
-    try:
-        return compile_rules(settings.policy.text_rules, read_text)
-    except (OSError, UnicodeDecodeError, HashListError) as exc:
-        raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc
+    return load_text_rules(settings.policy.text_rules)
 
 
 def build_pipeline(settings: Settings, stack: contextlib.ExitStack,

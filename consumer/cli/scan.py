@@ -37,13 +37,12 @@ def _known_content(settings: Settings) -> HashListStore:
 
 
 def _text_rules(settings: Settings) -> list[CompiledRule]:
-    from consumer.policy.hash_list_store import read_text
-    from consumer.policy.text_rules import compile_rules
+    from consumer.policy.hash_list_store import load_text_rules
 
     try:
-        return compile_rules(settings.policy.text_rules, read_text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"policy.text_rules: cannot read a word list: {exc}") from exc
+        return load_text_rules(settings.policy.text_rules)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec],

@@ -1,4 +1,5 @@
-"""Hash lists read from files or fsspec URIs, and reloaded when they change, without a restart.
+"""The policy's data files: hash lists read from files or fsspec URIs and reloaded when they
+change, without a restart; and the word lists of text rules, read once at start-up.
 
 A list that cannot be read at start-up stops the start: running without a list the policy
 names would let its content through. Later, a list that fails to load keeps its previous
@@ -22,7 +23,8 @@ from consumer.policy.hash_lists import (
     match_frames,
     parse_hash_list,
 )
-from consumer.settings import ConfigError, HashListRule
+from consumer.policy.text_rules import CompiledRule, compile_rules
+from consumer.settings import ConfigError, HashListRule, TextRule
 
 log = logging.getLogger("consumer.policy")
 
@@ -60,6 +62,14 @@ def read_text(path: str) -> str:
         with open(path.removeprefix("file://"), "rb") as handle:
             data = handle.read()
     return data.decode("utf-8")
+
+
+def load_text_rules(rules: Sequence[TextRule]) -> list[CompiledRule]:
+    """Text rules compiled, word lists read now: one that cannot be read stops the start."""
+    try:
+        return compile_rules(rules, read_text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc
 
 
 def load(rule: HashListRule) -> IndexedList:

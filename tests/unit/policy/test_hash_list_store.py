@@ -70,3 +70,15 @@ def test_lists_load_from_fsspec_uris_and_reload_from_the_watcher_thread() -> Non
         assert store.match([FrameHash(B, 100)], [0.0])[0].label == "y"
     finally:
         store.close()
+
+
+def test_a_word_list_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
+    from consumer.policy.hash_list_store import load_text_rules
+    from consumer.settings import TextRule
+
+    words = tmp_path / "words.txt"
+    words.write_text("casino\n")
+    (compiled,) = load_text_rules([TextRule(name="w", words=str(words))])
+    assert compiled.regex.search("Casino night")
+    with pytest.raises(ConfigError, match="cannot read a word list"):
+        load_text_rules([TextRule(name="w", words=str(tmp_path / "gone.txt"))])
