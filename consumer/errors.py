@@ -31,3 +31,7 @@ class InferenceUnavailable(InferenceError):
 
 class PublishError(ConsumerError):
     """An output record could not be produced (missing topic, not authorised): stop."""
+
+
+class BrokerAuthenticationError(ConsumerError):
+    """The broker refused our credentials (SASL): no retry helps, so start-up stops."""

@@ -23,6 +23,7 @@ from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.kafka_clients import (
     DEAD_LETTER_HEADROOM_BYTES,
     LIBRDKAFKA_MESSAGE_MAX_BYTES,
+    check_credentials,
     client_config,
     consumer_config,
     producer_config,
@@ -100,7 +101,8 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
                    hooks: PipelineHooks | None = None, *, observe: bool = False,
                    window: Window | None = None,
                    max_events_per_s: float | None = None) -> Pipeline:
-    """Wire the edges; `stack` closes them. Inconsistent settings raise `ConfigError`.
+    """Wire the edges; `stack` closes them. Inconsistent settings raise `ConfigError`,
+    credentials the broker refuses `BrokerAuthenticationError`.
 
     With `observe`, the pipeline reports to Prometheus metrics and the HTTP port of
     `settings.metrics` serves /metrics, /healthz and /readyz.
@@ -117,6 +119,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         raise ConfigError(f"pipeline.models: {exc.args[0]}") from exc
     for notice in licence_notices(specs):  # opted in to a non-permissive model: say so once
         log.warning("%s", notice)
+    check_credentials(settings.kafka)  # a refused login stops here, in one line
     group = settings.kafka.group_id
     metrics = None
     if observe:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.settings import KafkaTopics
+from devstack.kafka_security import LISTENER_NAME, SaslSslListener, ScramUser, SecuredKafka
 from devstack.process import ProcessRecord, StackError, start_process
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -120,29 +121,53 @@ class KafkaPorts:
 
 
 class KafkaBroker:
-    """Formats storage on first start, starts `kafka.Kafka`, waits until metadata answers."""
+    """Formats storage on first start, starts `kafka.Kafka`, waits until metadata answers.
 
-    def __init__(self, home: Path, libs: Path, ports: KafkaPorts, heap_mb: int) -> None:
+    The storage is formatted with one SCRAM-SHA-512 user (see `kafka_security`); with
+    `sasl_ssl_port`, a second listener takes SASL_SSL clients there. Brokers talk to each
+    other and to the controller in PLAINTEXT on loopback.
+    """
+
+    def __init__(self, home: Path, libs: Path, ports: KafkaPorts, heap_mb: int, *,
+                 sasl_ssl_port: int | None = None) -> None:
         self.home = home
         self.libs = libs
         self.ports = ports
         self.heap_mb = heap_mb
+        self.scram = ScramUser(home / "sasl")
+        self.sasl_ssl = (SaslSslListener(home / "tls", sasl_ssl_port, self.scram)
+                         if sasl_ssl_port else None)
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports.broker}"
 
+    @property
+    def secured(self) -> SecuredKafka | None:
+        """How to reach the SASL_SSL listener, when the broker has one."""
+        return self.sasl_ssl.access() if self.sasl_ssl is not None else None
+
+    def _listeners(self) -> dict[str, str]:
+        listeners = {"PLAINTEXT": f"127.0.0.1:{self.ports.broker}",
+                     "CONTROLLER": f"127.0.0.1:{self.ports.controller}"}
+        if self.sasl_ssl is not None:
+            listeners[LISTENER_NAME] = self.sasl_ssl.address
+        return listeners
+
     def _write_config(self) -> Path:
+        listeners = self._listeners()
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.ports.controller}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.ports.broker},"
-            f"CONTROLLER://127.0.0.1:{self.ports.controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.ports.broker}",
+            "controller.quorum.voters": f"1@{listeners['CONTROLLER']}",
+            "listeners": ",".join(f"{name}://{at}" for name, at in listeners.items()),
+            "advertised.listeners": ",".join(f"{name}://{at}" for name, at in listeners.items()
+                                             if name != "CONTROLLER"),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(
+                f"{name}:{'SASL_SSL' if name == LISTENER_NAME else 'PLAINTEXT'}"
+                for name in listeners),
             "log.dirs": str(self.home / "data"),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",
@@ -154,6 +179,7 @@ class KafkaBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            **(self.sasl_ssl.broker_properties() if self.sasl_ssl is not None else {}),
         }
         path = self.home / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -169,13 +195,18 @@ class KafkaBroker:
         ]
 
     def _format_once(self, config: Path) -> None:
-        if (self.home / "data" / "meta.properties").exists():
-            return
+        data = self.home / "data"
+        if (data / "meta.properties").exists():
+            if self.sasl_ssl is None or self.scram.exists():
+                return
+            # Formatted by an earlier dev stack, without the SCRAM user: throw-away dev data,
+            # formatted anew (the stack creates its topics again).
+            shutil.rmtree(data)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             # `=` form: a base64url id may start with '-' and would read as an option.
             self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                       f"--config={config}"),
+                       f"--config={config}", f"--add-scram={self.scram.format_argument()}"),
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
@@ -185,6 +216,8 @@ class KafkaBroker:
     def launch(self, *, ttl_s: float, die_with_parent: bool) -> ProcessRecord:
         """Start the process; the caller waits for `ready`."""
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.sasl_ssl is not None:
+            self.sasl_ssl.tls.ensure()
         config = self._write_config()
         self._format_once(config)
         record = start_process(
@@ -202,7 +235,16 @@ class KafkaBroker:
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
                              "log_level": 2})
         metadata = admin.list_topics(timeout=2)
-        return bool(metadata.brokers)
+        if not metadata.brokers:
+            return False
+        if self.sasl_ssl is None:
+            return True
+        # The second listener answers, TLS verifies against our CA, and SCRAM authenticates.
+        with socket.create_connection(("127.0.0.1", self.sasl_ssl.port), timeout=1):
+            pass
+        admin = AdminClient({**self.sasl_ssl.access().client_config(),
+                             "socket.timeout.ms": 2000, "log_level": 2})
+        return bool(admin.list_topics(timeout=5).brokers)
 
     def version(self) -> str:
         """The broker's own word on its version (AppInfoParser's log line)."""

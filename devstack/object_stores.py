@@ -18,9 +18,17 @@ FAKE_GCS_VERSION = "v1.56.1"
 S3_ACCESS_KEY = "vmc-dev"
 
 
+def s3proxy_jar(cache_dir: Path, version: str = S3PROXY_VERSION) -> Path:
+    return cache_dir / f"s3proxy-{version}" / f"s3proxy-{version}-jar-with-dependencies.jar"
+
+
+def fake_gcs_binary(cache_dir: Path, version: str = FAKE_GCS_VERSION) -> Path:
+    return cache_dir / f"fake-gcs-server-{version}" / "fake-gcs-server"
+
+
 def fetch_s3proxy(cache_dir: Path, version: str = S3PROXY_VERSION) -> Path:
     """s3proxy's jar with dependencies, fetched once with `mvn` from Maven Central."""
-    jar = cache_dir / f"s3proxy-{version}" / f"s3proxy-{version}-jar-with-dependencies.jar"
+    jar = s3proxy_jar(cache_dir, version)
     if jar.exists():
         return jar
     mvn = shutil.which("mvn")
@@ -39,8 +47,8 @@ def fetch_s3proxy(cache_dir: Path, version: str = S3PROXY_VERSION) -> Path:
 
 def build_fake_gcs(cache_dir: Path, version: str = FAKE_GCS_VERSION) -> Path:
     """fake-gcs-server, built once with `go install` from the Go module proxy."""
-    gobin = cache_dir / f"fake-gcs-server-{version}"
-    binary = gobin / "fake-gcs-server"
+    binary = fake_gcs_binary(cache_dir, version)
+    gobin = binary.parent
     if binary.exists():
         return binary
     go = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go",) if Path(p).exists()),

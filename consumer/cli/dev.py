@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from consumer.cli import UserError
 from consumer.settings import Settings
 
 if TYPE_CHECKING:
-    from devstack.stack import DevStack
+    from devstack.stack import DevStack, SecuredKafka
 
 
 def _require_devstack() -> None:
@@ -22,23 +23,42 @@ def _require_devstack() -> None:
                         "ships the service only): run `vmc dev` from a source checkout")
 
 
-def _stack(args: argparse.Namespace, settings: Settings) -> DevStack:
+def _stack(args: argparse.Namespace, settings: Settings, *, up: bool = False) -> DevStack:
+    """The stack of dev.state_dir; `up` asks for the opt-in parts its flags name, any other
+    subcommand takes those of the stack's last `up`."""
     _require_devstack()
-    from devstack.stack import DevStack
+    from devstack.stack import DevStack, StackOptions
 
+    options = StackOptions(secured_kafka=args.secured,
+                           object_stores=args.object_stores) if up else None
     return DevStack(settings.dev, settings.kafka.topics, settings.metrics.port,
-                    ttl_s=getattr(args, "ttl", None))
+                    options=options, ttl_s=getattr(args, "ttl", None))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _secured_line(secured: SecuredKafka) -> str:
+    """The SASL_SSL listener for people: where, how, and the files (never the password)."""
+    return (f"{'kafka-sasl':<11} {secured.bootstrap:<24} SASL_SSL {secured.mechanism} user "
+            f"{secured.username}; CA {secured.ca_location}; password in {secured.password_file}")
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from devstack.process import StackError
 
+    stack = _stack(args, settings, up=True)
     try:
-        addresses = _stack(args, settings).up(log=lambda msg: print(msg, file=sys.stderr))
+        addresses = stack.up(log=_say)
     except StackError as exc:
         raise UserError(str(exc)) from exc
     for name, value in addresses.env().items():
         print(f"{name}={value}")
+    secured = stack.secured_kafka()
+    if secured is not None:
+        _say(_secured_line(secured))
+        _say('its settings: eval "$(vmc dev status --env --secured)"')
     return 0
 
 
@@ -52,15 +72,28 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     stack = _stack(args, settings)
     parts = stack.status()
     up = all(part.healthy for part in parts)
+    secured = stack.secured_kafka()
     if args.env:
         if not up:
             raise UserError("the dev stack is not up (run: vmc dev up)")
-        for name, value in stack.addresses().env().items():
+        env = {k: shlex.quote(v) for k, v in stack.addresses().env().items()}
+        if args.secured:
+            if secured is None:
+                raise UserError("the dev stack has no SASL_SSL listener "
+                                "(run: vmc dev up --secured)")
+            # The password is read from its file by the shell that evaluates this, so it is
+            # never printed.
+            reader = f'"$(cat {shlex.quote(str(secured.password_file))})"'
+            env |= {k: v if k.endswith("_PASSWORD") else shlex.quote(v)
+                    for k, v in secured.env(password=reader).items()}
+        for name, value in env.items():
             print(f"export {name}={value}")
         return 0
     for part in parts:
         state = "healthy" if part.healthy else ("running, not ready" if part.running else "down")
         print(f"{part.name:<11} {part.address:<24} {state:<18} {part.log}")
+    if secured is not None:
+        print(_secured_line(secured))
     return 0 if up else 1
 
 
@@ -120,10 +153,16 @@ def register(commands: Any) -> None:
     )
     sub = dev.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
     up = sub.add_parser("up", help="start the stack (idempotent), create the topics, print the "
-                        "VMC_* addresses")
+                        "VMC_* addresses; a stack running with other options is restarted")
     up.add_argument("--ttl", type=float, metavar="SECONDS",
                     help="servers stop by themselves after this long "
                     "(default dev.ttl_s, 12 h)")
+    up.add_argument("--secured", action="store_true",
+                    help="a second broker listener, SASL_SSL with SCRAM-SHA-512: a CA, a "
+                    "certificate and a random password made once in the state folder")
+    up.add_argument("--object-stores", action="store_true",
+                    help="also s3proxy (S3 API) and fake-gcs-server (GCS API) on folders; "
+                    "the first time fetches s3proxy and builds fake-gcs-server (Go)")
     up.set_defaults(handler=_up)
     down = sub.add_parser("down", help="stop exactly the processes `up` started")
     down.set_defaults(handler=_down)
@@ -132,6 +171,9 @@ def register(commands: Any) -> None:
     status.add_argument("--env", action="store_true",
                         help="print export lines for eval: VMC_KAFKA__BOOTSTRAP_SERVERS, "
                         "VMC_TRITON__URL, VMC_TRITON__METRICS_URL, VMC_PROMETHEUS_URL")
+    status.add_argument("--secured", action="store_true",
+                        help="with --env: the SASL_SSL listener's address and the five "
+                        "VMC_KAFKA__CLIENT__* settings (the password is read from its file)")
     status.set_defaults(handler=_status)
     fetch = sub.add_parser("fetch", help="download the Kafka jars into dev.cache_dir (once)")
     fetch.set_defaults(handler=_fetch)

@@ -9,7 +9,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from consumer.cli import UserError
-from consumer.errors import PublishError
+from consumer.errors import BrokerAuthenticationError, PublishError
 from consumer.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def run_pipeline(settings: Settings, **build: Any) -> int:
     with contextlib.ExitStack() as stack:
         try:
             pipeline = build_pipeline(settings, stack, **build)
-        except ConfigError as exc:
+        except (ConfigError, BrokerAuthenticationError) as exc:
             raise UserError(str(exc)) from exc
         stop.attach(pipeline)
         try:

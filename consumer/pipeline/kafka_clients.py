@@ -7,8 +7,13 @@ then the properties the delivery guarantees depend on, which nothing may overrid
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from consumer.errors import BrokerAuthenticationError
 from consumer.logs import kafka_logger
 from consumer.settings import KafkaSettings, PipelineSettings
 
@@ -36,6 +41,7 @@ _PRODUCER_ONLY = ("acks", "linger.ms", "batch.", "compression.", "enable.idempot
                   "queue.buffering.", "retries", "retry.backoff", "delivery.timeout.ms",
                   "request.required.acks", "max.in.flight", "partitioner")
 EOS_TRANSACTION_TIMEOUT_MS = 60_000
+CREDENTIALS_CHECK_TIMEOUT_S = 10.0
 LIBRDKAFKA_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's own default
 # Room above pipeline.max_event_bytes for a DLQ copy's key, headers and framing.
 DEAD_LETTER_HEADROOM_BYTES = 64 * 1024
@@ -84,3 +90,36 @@ def producer_config(kafka: KafkaSettings, group_id: str,
         cfg["message.timeout.ms"] = min(int(cfg["message.timeout.ms"]),
                                         int(cfg["transaction.timeout.ms"]))
     return cfg
+
+
+def check_credentials(kafka: KafkaSettings,
+                      timeout_s: float = CREDENTIALS_CHECK_TIMEOUT_S) -> None:
+    """Start-up check: raise `BrokerAuthenticationError` when the broker refuses our SASL
+    credentials. librdkafka itself only logs the refusal and retries forever. A broker that
+    cannot be reached (or does not answer within `timeout_s`) is left to the pipeline's own
+    checks and retries, as before."""
+    refused: list[KafkaError] = []
+    unreachable: list[KafkaError] = []
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() == KafkaError._AUTHENTICATION:
+            refused.append(error)
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+            unreachable.append(error)
+
+    # Quiet: the refusal is reported once, below, not as librdkafka's repeated log lines.
+    config: dict[str, Any] = {**kafka.librdkafka_config(), "error_cb": on_error, "log_level": 0}
+    admin = AdminClient(config)
+    deadline = time.monotonic() + timeout_s
+    while not refused:
+        try:
+            admin.list_topics(kafka.topics.input, timeout=0.5)  # not the whole cluster's
+            return
+        except KafkaException:
+            admin.poll(0)  # serves error_cb: a refusal comes before "all brokers down"
+        if (unreachable and not refused) or time.monotonic() >= deadline:
+            return
+    client = kafka.librdkafka_config()
+    raise BrokerAuthenticationError(
+        f"Kafka authentication failed for user {client.get('sasl.username', '')!r} "
+        f"({client.get('sasl.mechanism', 'GSSAPI')}): {refused[0].str()}")

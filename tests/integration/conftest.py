@@ -27,7 +27,7 @@ from devstack.process import (
     wait_until,
 )
 from devstack.samples import make_video
-from devstack.stack import DevStack, StackAddresses
+from devstack.stack import DevStack, SecuredKafka, StackAddresses, StackOptions
 
 STACK_BANNER = pytest.StashKey[str]()
 
@@ -45,6 +45,7 @@ class RunningStack:
     consumer_metrics_port: int
     versions: dict[str, str]
     model_repository: Path | None = None
+    secured: SecuredKafka | None = None  # the broker's SASL_SSL listener (own stack only)
 
 
 def _external_stack() -> RunningStack | None:
@@ -90,19 +91,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
     base = load_settings()
     dev = base.dev.model_copy(update={"state_dir": tmp_path_factory.mktemp("stack")})
     metrics_port = free_port()
-    devstack = DevStack(dev, base.kafka.topics, metrics_port, ttl_s=3600, die_with_parent=True)
+    # With the SASL_SSL listener (SCRAM-SHA-512): it costs the broker's start well under 1 s.
+    devstack = DevStack(dev, base.kafka.topics, metrics_port,
+                        options=StackOptions(secured_kafka=True), ttl_s=3600,
+                        die_with_parent=True)
     try:
         addresses = devstack.up(log=say)
     except StackError as exc:
         pytest.fail(f"the local stack could not start: {exc}", pytrace=False)
     versions = devstack.versions()
-    banner = (f"Apache Kafka {versions['kafka']} (KRaft) at {addresses.kafka_bootstrap}; "
+    banner = (f"Apache Kafka {versions['kafka']} (KRaft) at {addresses.kafka_bootstrap} "
+              f"(SASL_SSL at {addresses.kafka_sasl_ssl}); "
               f"tritonserver {versions['triton']} at {addresses.triton_grpc}; "
               f"Prometheus at {addresses.prometheus_url}")
     say(banner)
     pytestconfig.stash[STACK_BANNER] = banner
     try:
-        yield RunningStack(addresses, metrics_port, versions, dev.state_dir / "models")
+        yield RunningStack(addresses, metrics_port, versions, dev.state_dir / "models",
+                           devstack.secured_kafka())
     finally:
         devstack.down()
 

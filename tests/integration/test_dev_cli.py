@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-from devstack.process import ProcessRecord
+from confluent_kafka.admin import AdminClient
+
+from devstack.process import ProcessRecord, wait_until
 
 
 def _vmc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -16,10 +22,60 @@ def _vmc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, timeout=300, check=False)
 
 
+def _answers(url: str) -> bool:
+    """An HTTP answer of any status (s3proxy refuses an unsigned request with 403)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True
+
+
+def _rows(status: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split() for line in status.splitlines() if line.strip()}
+
+
+def _check_secured_listener(state: Path, env: dict[str, str], shown: str) -> None:
+    """Shown with its CA and password file, never the password; `eval` of `status --env
+    --secured` gives settings that log in."""
+    password_file = state / "kafka" / "sasl" / "vmc.password"
+    password = password_file.read_text().strip()
+    assert oct(password_file.stat().st_mode & 0o777) == "0o600"
+    assert "SCRAM-SHA-512" in " ".join(_rows(shown)["kafka-sasl"]), shown
+    assert str(password_file) in shown and password not in shown
+    printed = _vmc("dev", "status", "--env", "--secured", env=env)
+    assert printed.returncode == 0 and password not in printed.stdout, printed.stderr
+    evaluated = subprocess.run(
+        ["bash", "-c", f'eval "$({shlex.quote(sys.executable)} -m consumer dev status --env '
+         '--secured)" && env'], env=env, text=True, capture_output=True, timeout=60, check=True)
+    client = dict(line.split("=", 1) for line in evaluated.stdout.splitlines()
+                  if line.startswith("VMC_KAFKA__"))
+    assert client["VMC_KAFKA__CLIENT__SASL_PASSWORD"] == password
+    admin = AdminClient({"bootstrap.servers": client["VMC_KAFKA__BOOTSTRAP_SERVERS"], **{
+        key.removeprefix("VMC_KAFKA__CLIENT__").lower().replace("_", "."): value
+        for key, value in client.items() if key.startswith("VMC_KAFKA__CLIENT__")}})
+    assert admin.list_topics(timeout=30).brokers
+
+
+def _check_object_store_comes_back(state: Path, env: dict[str, str], address: str) -> None:
+    """A fake-gcs-server that died comes back on its address; the other parts are left be."""
+    records = [ProcessRecord(**r) for r in json.loads((state / "processes.json").read_text())]
+    gcs = next(r for r in records if r.name == "fake-gcs")
+    (server,) = Path(f"/proc/{gcs.pid}/task/{gcs.pid}/children").read_text().split()
+    os.kill(int(server), signal.SIGKILL)  # the server, not its TTL wrapper
+    wait_until("fake-gcs gone", lambda: not gcs.alive(), timeout_s=30)
+    again = _vmc("dev", "up", "--ttl", "600", "--secured", "--object-stores", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "fake-gcs restarted on its ports" in again.stderr, again.stderr
+    rows = _rows(_vmc("dev", "status", env=env).stdout)
+    assert rows["fake-gcs"][1:3] == [address, "healthy"]
+    assert _answers(f"{address}/storage/v1/b")
+
+
 def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_")}
     env["VMC_DEV__STATE_DIR"] = str(tmp_path / "state")
-    up = _vmc("dev", "up", "--ttl", "600", env=env)
+    up = _vmc("dev", "up", "--ttl", "600", "--secured", "--object-stores", env=env)
     try:
         assert up.returncode == 0, up.stderr
         exported = dict(line.split("=", 1) for line in up.stdout.split())
@@ -27,7 +83,11 @@ def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None
 
         status = _vmc("dev", "status", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert status.stdout.count("healthy") == 3
+        assert status.stdout.count("healthy") == 5
+        rows = _rows(status.stdout)
+        assert _answers(rows["s3proxy"][1]) and _answers(f"{rows['fake-gcs'][1]}/storage/v1/b")
+        _check_secured_listener(tmp_path / "state", env, status.stdout + up.stderr)
+        _check_object_store_comes_back(tmp_path / "state", env, rows["fake-gcs"][1])
 
         eval_lines = _vmc("dev", "status", "--env", env=env).stdout.splitlines()
         assert f"export VMC_TRITON__URL={exported['VMC_TRITON__URL']}" in eval_lines
@@ -58,7 +118,8 @@ def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None
 
         records = [ProcessRecord(**r) for r in
                    json.loads((tmp_path / "state" / "processes.json").read_text())]
-        assert {r.name for r in records} == {"kafka", "triton", "prometheus"}
+        assert {r.name for r in records} == {"kafka", "triton", "prometheus", "s3proxy",
+                                             "fake-gcs"}
     finally:
         down = _vmc("dev", "down", env=env)
     assert down.returncode == 0

@@ -218,7 +218,8 @@ def test_keda_scales_on_the_lag_of_the_consumers_own_group_and_topic(
     assert scaled["spec"]["scaleTargetRef"]["name"] == "vmc-consumer"
     assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
     auth = one(objs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
-    assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == {"username", "password"}
+    params = {r["parameter"] for r in auth["spec"]["secretTargetRef"]}
+    assert params == {"username", "password", "ca"}
 
 
 def test_consumer_reaches_triton_through_the_service_and_the_network_policy(

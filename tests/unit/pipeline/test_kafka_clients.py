@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import Consumer, Producer
 
 from consumer.pipeline.kafka_clients import (
     DEAD_LETTER_HEADROOM_BYTES,
+    check_credentials,
     consumer_config,
     output_message_max_bytes,
     producer_config,
 )
 from consumer.settings import load_settings
+from devstack.process import free_port
 
 
 def _settings(**pipeline: object):  # type: ignore[no-untyped-def]
@@ -61,3 +65,12 @@ def test_an_explicit_message_max_bytes_is_kept() -> None:
     settings = load_settings(kafka={"client": {"message.max.bytes": "500000"}})
     assert producer_config(settings.kafka, "g", settings.pipeline)["message.max.bytes"] == \
         "500000"
+
+
+def test_credentials_check_leaves_an_unreachable_broker_to_the_pipeline() -> None:
+    """Only a refused login stops start-up here; no answer at all is the pipeline's to report
+    (it waits for the broker as before)."""
+    settings = load_settings(kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    started = time.monotonic()
+    check_credentials(settings.kafka, timeout_s=60)
+    assert time.monotonic() - started < 5, "a closed port is not waited on"
