@@ -214,12 +214,30 @@ class DecodeSettings(Section):
     min_interval_s: float = Field(1.0, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     memory_limit_mb: int = Field(2048, gt=0)
-    workers: int = Field(2, gt=0)
+    workers: int = Field(2, ge=0, description="CPU decode worker processes (0 only in GPU "
+                         "node mode, for a node that decodes on NVDEC alone)")
     queue_size: int = Field(64, gt=0)
     threads: int = Field(2, ge=0)
     sampling: Literal["auto", "scan", "seek"] = "auto"
     frame_hashes: bool = Field(True, description="PDQ hash of every analysed frame (tags, "
                                "and matching against policy.hash_lists)")
+    device: Literal["cpu", "nvdec"] = Field(
+        "cpu", description="`nvdec`: GPU node mode, `nvdec_workers` more workers decode the "
+        "sampled packets on the GPU's NVDEC and resize there (extra `[gpu]`); videos NVDEC "
+        "cannot take fall back to the CPU path in the same worker")
+    gpu_id: int = Field(0, ge=0, description="the CUDA device NVDEC workers decode on")
+    nvdec_workers: int = Field(4, ge=0, description="worker processes decoding on NVDEC, "
+                               "beside the `workers` CPU ones; each owns a CUDA context")
+    nvdec_decoders: int = Field(4, gt=0, description="NVDEC decoders each NVDEC worker keeps "
+                                "for reuse across videos (one per codec and frame size)")
+
+    @model_validator(mode="after")
+    def _some_worker(self) -> DecodeSettings:
+        gpu = self.nvdec_workers if self.device == "nvdec" else 0
+        if self.workers + gpu < 1:
+            raise ValueError("no decode worker: set decode.workers (or decode.nvdec_workers "
+                             "with decode.device=nvdec) above 0")
+        return self
 
 
 class SourceSettings(Section):

@@ -9,6 +9,7 @@ the cause for people. All are `MediaError`s, so the pipeline maps every one of t
 from __future__ import annotations
 
 from consumer.errors import ConsumerError, MediaError
+from consumer.settings import ConfigError
 
 
 class MediaTooLarge(MediaError):
@@ -107,3 +108,7 @@ class ExtractorQueueFull(ConsumerError):
 
 class ExtractorClosed(ConsumerError):
     """The extractor was closed before this video was processed."""
+
+
+class NvdecUnavailable(ConfigError):
+    """decode.device=nvdec on a machine that cannot decode on NVDEC: start-up stops."""

@@ -7,6 +7,7 @@ import errno
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import av
 import numpy as np
@@ -15,6 +16,7 @@ from av.video.frame import VideoFrame
 
 from consumer.errors import MediaError
 from consumer.media.coverage import Coverage
+from consumer.media.decoders import PacketDecoder, Picture
 from consumer.media.errors import CorruptMedia, DecodeOutOfMemory
 from consumer.media.frame_hash import PDQ_SPEC, FrameHash, pdq_hash
 from consumer.media.probe import (
@@ -29,6 +31,10 @@ from consumer.media.sampler import KeyframeSampler, choose_strategy
 from consumer.media.sources import open_source
 from consumer.settings import DecodeSettings, SourceSettings
 
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
+
 
 @dataclass
 class Keyframes:
@@ -41,6 +47,8 @@ class Keyframes:
     coverage: Coverage | None = None
     hashes: list[FrameHash] = field(default_factory=list)  # PDQ per frame, as `pts_s`
     hash_s: float = 0.0  # time spent hashing
+    device: str = "cpu"  # where the frames were decoded: cpu or nvdec
+    fallback: str | None = None  # why an NVDEC worker decoded this video on the CPU
 
 
 def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
@@ -48,8 +56,55 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
     """Open, probe, sample and resize one video; every failure is a `MediaError` subclass.
 
     No isolation: a hostile file can still crash or hang this process. Production goes
-    through `KeyframeExtractor`, which runs this in killable workers.
+    through `KeyframeExtractor`, which runs this in killable workers. With `decode.device`
+    nvdec, NVDEC decodes what it takes; the rest, and a video NVDEC failed on, the CPU.
     """
+    if decode.device != "nvdec":
+        return _extract(uri, specs, decode, source, gpu=False)
+    from consumer.media.nvdec import NvdecFailed
+
+    try:
+        return _extract(uri, specs, decode, source, gpu=True)
+    except NvdecFailed:
+        result = _extract(uri, specs, decode, source, gpu=False)
+        return dataclasses.replace(result, fallback="nvdec_error")
+
+
+class _Resize(Protocol):
+    def rotation(self, frame: Any) -> int: ...
+
+    def __call__(self, frame: Any, spec: ResizeSpec, rotation: int) -> npt.NDArray[np.uint8]:
+        ...
+
+
+class _CpuResize:
+    def rotation(self, frame: VideoFrame) -> int:
+        return round(frame.rotation or 0) % 360
+
+    def __call__(self, frame: VideoFrame, spec: ResizeSpec,
+                 rotation: int) -> npt.NDArray[np.uint8]:
+        return resize_frame(frame, spec, rotation)
+
+
+def _decoder_for(container: InputContainer, stream: VideoStream, decode: DecodeSettings,
+                 gpu: bool) -> tuple[PacketDecoder[Any] | None, _Resize, str | None]:
+    """The decoder and resizer of this video; NVDEC where asked and able, else the CPU's
+    (with the reason NVDEC did not take it)."""
+    if not gpu:
+        return None, _CpuResize(), None
+    from consumer.media import nvdec
+
+    reason = nvdec.fallback_reason(stream)
+    if reason is not None:
+        return None, _CpuResize(), reason
+    rotation = nvdec.rotation_on_cpu(container, stream)
+    cache = nvdec.decoder_cache(decode.gpu_id, decode.nvdec_decoders)
+    return (nvdec.NvdecDecoder(stream, cache), nvdec.GpuResize(rotation, nvdec.colour_of(stream)),
+            None)
+
+
+def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
+             source: SourceSettings, gpu: bool) -> Keyframes:
     unique = list(dict.fromkeys(specs))
     try:
         with open_source(uri, source, decode.max_bytes) as opened:
@@ -57,19 +112,24 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
             with container:
                 probe = probe_container(container, name, opened.size_bytes, decode)
                 stream = video_stream_of(container)
-                sampler = KeyframeSampler(container, stream, probe.duration_s, decode,
-                                          probe.fps)
+                decoder, resize, fallback = _decoder_for(container, stream, decode, gpu)
+                sampler: KeyframeSampler[Any] = KeyframeSampler(
+                    container, stream, probe.duration_s, decode, probe.fps, decoder)
                 strategy = choose_strategy(decode.sampling, opened.remote, stream,
                                            len(sampler.targets))
                 frames = sampler.seek() if strategy == "seek" else sampler.scan()
-                result = _resize_each(frames, sampler, unique, probe, decode)
+                result = _resize_each(frames, sampler, unique, probe, decode, resize=resize)
                 if not result.pts_s:
-                    result = _resize_each(sampler.first_frames(), sampler, unique, probe, decode)
+                    result = _resize_each(sampler.first_frames(), sampler, unique, probe,
+                                          decode, resize=resize)
                 if not result.pts_s:
                     raise CorruptMedia("no decodable video frame")
                 if result.probe.duration_s <= 0 < sampler.end_s:  # measured, not declared
                     result.probe = dataclasses.replace(result.probe, duration_s=sampler.end_s)
-                return dataclasses.replace(result, coverage=sampler.coverage(result.pts_s))
+                return dataclasses.replace(
+                    result, coverage=sampler.coverage(result.pts_s),
+                    device="nvdec" if decoder is not None else "cpu",
+                    fallback=fallback if gpu else None)
     except CorruptMedia as exc:
         cause = exc.__cause__  # the demuxer may run out while the container opens
         if cause is not None and _is_out_of_memory(cause):
@@ -97,9 +157,9 @@ def _out_of_memory(exc: BaseException, decode: DecodeSettings) -> DecodeOutOfMem
         f"decode.threads={decode.threads}): {str(exc) or type(exc).__name__}")
 
 
-def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,
-                 specs: list[ResizeSpec], probe: VideoProbe,
-                 decode: DecodeSettings) -> Keyframes:
+def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
+                 specs: list[ResizeSpec], probe: VideoProbe, decode: DecodeSettings, *,
+                 resize: _Resize) -> Keyframes:
     """Resize frames as they arrive (no full-size frame is kept), then order them by time."""
     resized: dict[float, list[npt.NDArray[np.uint8]]] = {}
     hashes: dict[float, FrameHash] = {}
@@ -111,11 +171,11 @@ def _resize_each(frames: Iterable[VideoFrame], sampler: KeyframeSampler,
         if time_s in resized:
             continue
         if not resized:
-            rotation = round(frame.rotation or 0) % 360
-        resized[time_s] = [resize_frame(frame, spec, rotation) for spec in specs]
+            rotation = resize.rotation(frame)
+        resized[time_s] = [resize(frame, spec, rotation) for spec in specs]
         if decode.frame_hashes:
             started = time.perf_counter()
-            hashes[time_s] = pdq_hash(resize_frame(frame, PDQ_SPEC, rotation))
+            hashes[time_s] = pdq_hash(resize(frame, PDQ_SPEC, rotation))
             hash_s += time.perf_counter() - started
         if len(resized) >= decode.max_keyframes:
             break

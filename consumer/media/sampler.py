@@ -21,14 +21,14 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from av.container import InputContainer
 from av.packet import Packet
-from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from consumer.media.coverage import Coverage, CoveragePicker, Sample, coverage_of
+from consumer.media.decoders import CpuDecoder, PacketDecoder, Picture
 from consumer.media.errors import MediaTooLong
 from consumer.settings import DecodeSettings
 
@@ -54,14 +54,23 @@ def choose_strategy(setting: str, remote: bool, stream: VideoStream, targets: in
     return "seek" if keyframes > 2 * targets else "scan"
 
 
-class KeyframeSampler:
-    """Decodes the planned samples of one stream; yields frames (timestamps on them)."""
+P = TypeVar("P", bound=Picture)
 
-    def __init__(self, container: InputContainer, stream: VideoStream, duration_s: float,
-                 decode: DecodeSettings, fps: float = 0.0) -> None:
+
+class KeyframeSampler(Generic[P]):
+    """Decodes the planned samples of one stream; yields pictures (timestamps on them).
+
+    The decoder is the CPU's unless one is given (GPU node mode passes NVDEC's)."""
+
+    def __init__(self, container: InputContainer, stream: VideoStream, duration_s: float,  # noqa: PLR0917
+                 decode: DecodeSettings, fps: float = 0.0,
+                 decoder: PacketDecoder[P] | None = None) -> None:
         self._container = container
         self._stream = stream
         self._decode = decode
+        self._decoder: PacketDecoder[P] = (
+            decoder if decoder is not None
+            else CpuDecoder(stream, decode.threads))  # type: ignore[assignment]
         self._time_base: Fraction = stream.time_base or Fraction(1, 90000)
         self._start_s = float((stream.start_time or 0) * self._time_base)
         self._frame_s = 1.0 / fps if fps > 0 else 0.0
@@ -73,9 +82,6 @@ class KeyframeSampler:
         self.decoded_frames = 0  # frames decoded forward (not keyframes alone)
         self.stopped_by: str | None = None
         self._deadline = time.monotonic() + decode.timeout_s * DECODE_TIME_SHARE
-        ctx = stream.codec_context
-        ctx.thread_type = "FRAME"
-        ctx.thread_count = decode.threads
         # Not `stream.discard = nonkey`: the mov demuxer then misplaces keyframe timestamps
         # (composition offsets of skipped samples), a test catches it; filtering here is cheap.
 
@@ -84,7 +90,7 @@ class KeyframeSampler:
         stamp = packet.pts if packet.pts is not None else packet.dts
         return None if stamp is None else float(stamp * self._time_base) - self._start_s
 
-    def frame_time(self, frame: VideoFrame) -> float:
+    def frame_time(self, frame: Picture) -> float:
         """Seconds from the stream start (what `Keyframes.pts_s` reports)."""
         stamp = frame.pts if frame.pts is not None else 0
         return max(0.0, float(stamp * self._time_base) - self._start_s)
@@ -96,7 +102,7 @@ class KeyframeSampler:
                            tolerance_s=self._frame_s, stopped_by=self.stopped_by)
 
     # ----------------------------------------------------------------- scan
-    def scan(self) -> Iterator[VideoFrame]:
+    def scan(self) -> Iterator[P]:
         """One demux pass in order: each keyframe the plan takes goes to the decoder alone;
         then the frames at targets without a keyframe near them, decoded forward."""
         if not self.picker.targets:
@@ -146,7 +152,7 @@ class KeyframeSampler:
         self.targets = [self._start_s + t for t in self.picker.targets]
 
     # ----------------------------------------------------------------- seek
-    def seek(self) -> Iterator[VideoFrame]:
+    def seek(self) -> Iterator[P]:
         """Plan from the container's index, then one seek per keyframe sample (decoded
         alone) and per run of decode targets (decoded forward)."""
         entries = self._stream.index_entries
@@ -167,7 +173,6 @@ class KeyframeSampler:
             last = entries[len(entries) - 1]
             self.end_s = max(self.end_s, float((last.timestamp + shift) * self._time_base)
                              - self._start_s + self._frame_s)
-        ctx = self._stream.codec_context
         for sample in self.picker.samples:
             if not sample.keyframe:
                 continue
@@ -178,19 +183,18 @@ class KeyframeSampler:
                 continue
             yield from self._send(packet)
             yield from self._send(None)
-            ctx.flush_buffers()
+            self._decoder.reset()
         yield from self._decode_forward(self.picker.plan().decode_targets)
 
     # ----------------------------------------------------------------- decode forward
-    def _decode_forward(self, samples: list[Sample]) -> Iterator[VideoFrame]:
+    def _decode_forward(self, samples: list[Sample]) -> Iterator[P]:
         """For each target, the first frame at or after it: seek to the keyframe before it
         and decode forward; a target in the GOP being decoded continues without a seek."""
         pending = deque(sorted(samples, key=lambda s: s.time_s))
-        ctx = self._stream.codec_context
         while pending and self.stopped_by is None:
             start = pending[0].start_s
             self._seek_to(start if start is not None else 0.0)
-            ctx.flush_buffers()
+            self._decoder.reset()
             reseek = False
             for frame in self._forward(pending):
                 reached = self.frame_time(frame)
@@ -208,10 +212,9 @@ class KeyframeSampler:
             if not reseek:
                 return  # the stream or a budget ended: what is left stays unseen
 
-    def _forward(self, pending: deque[Sample]) -> Iterator[VideoFrame]:
+    def _forward(self, pending: deque[Sample]) -> Iterator[P]:
         """Every packet from the current position to the decoder, within the budgets;
         non-reference frames are skipped until close to the next target."""
-        ctx = self._stream.codec_context
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size == 0:
@@ -227,27 +230,33 @@ class KeyframeSampler:
                     self._check_duration(time_s)
                     self.end_s = max(self.end_s, time_s + self._frame_s)
                     near = not pending or time_s >= pending[0].time_s - FULL_DECODE_LEAD_S
-                    ctx.skip_frame = "DEFAULT" if near else "NONREF"
+                    self._decoder.skip_nonref(not near)
                 self.decoded_frames += 1
                 yield from self._send(packet)
-            ctx.skip_frame = "DEFAULT"
+            self._decoder.skip_nonref(False)
             yield from self._send(None)
         finally:
-            ctx.skip_frame = "DEFAULT"
+            self._decoder.skip_nonref(False)
 
-    def first_frames(self) -> Iterator[VideoFrame]:
+    def first_frames(self) -> Iterator[P]:
         """Fallback for streams that flag no keyframe: decode from the start to one frame."""
         self._container.seek(0)
-        for frame in self._container.decode(self._stream):
-            yield frame
-            return
+        self._decoder.reset()
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:
+                continue
+            frames = self._send(packet)
+            if frames:
+                yield frames[0]
+                return
+        yield from self._send(None)[:1]
 
     def _seek_to(self, time_s: float) -> None:
         self._container.seek(round((time_s + self._start_s) / self._time_base),
                              stream=self._stream, backward=True, any_frame=False)
 
-    def _send(self, packet: Packet[VideoStream] | None) -> list[VideoFrame]:
-        return self._stream.codec_context.decode(packet)
+    def _send(self, packet: Packet[VideoStream] | None) -> list[P]:
+        return self._decoder.send(packet)
 
     def _check_duration(self, time_s: float) -> None:
         if time_s > self._decode.max_duration_s:

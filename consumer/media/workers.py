@@ -74,7 +74,8 @@ def _worker_main(conn: Connection, decode: DecodeSettings, source: SourceSetting
                  task: Task) -> None:
     """Serve jobs until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
-    _limit_memory(decode.memory_limit_mb)
+    if decode.device == "cpu":  # CUDA reserves address space far beyond any such limit
+        _limit_memory(decode.memory_limit_mb)
     while _serve_one(conn, decode, source, task):
         pass
 
@@ -263,7 +264,8 @@ class _Worker:
 
 
 class KeyframeExtractor:
-    """A bounded pool of `decode.workers` isolated worker processes.
+    """A bounded pool of `decode.workers` isolated worker processes, plus, in GPU node mode
+    (`decode.device` nvdec), `decode.nvdec_workers` that decode on NVDEC; all serve one queue.
 
     `submit` returns a future at once, or raises `ExtractorQueueFull` when `decode.queue_size`
     videos already wait: the caller backs off instead of queueing without bound.
@@ -271,10 +273,19 @@ class KeyframeExtractor:
 
     def __init__(self, decode: DecodeSettings, source: SourceSettings,
                  task: Task = extract_keyframes) -> None:
+        self.gpu: str | None = None  # the GPU's name in GPU node mode
+        if decode.device == "nvdec":
+            from consumer.media.nvdec import check_available
+
+            self.gpu = check_available(decode.gpu_id)
         ctx = _context()
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=decode.queue_size)
         self._closed = threading.Event()
-        self._workers = [_Worker(ctx, decode, source, task) for _ in range(decode.workers)]
+        cpu = decode.model_copy(update={"device": "cpu"})
+        self._workers = [_Worker(ctx, cpu, source, task) for _ in range(decode.workers)]
+        if decode.device == "nvdec":
+            self._workers += [_Worker(ctx, decode, source, task)
+                              for _ in range(decode.nvdec_workers)]
         for worker in self._workers:
             worker.start()
         self._threads = [

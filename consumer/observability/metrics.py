@@ -39,6 +39,11 @@ class ConsumerMetrics(PipelineHooks):
         self.dlq = Counter("consumer_dlq_records", "Records written to the DLQ, by stage",
                            ["stage"], registry=registry)
         self.keyframes = Counter("consumer_keyframes", "Keyframes decoded", registry=registry)
+        self.decoded_videos = Counter("consumer_decoded_videos", "Videos decoded, by device "
+                                      "(cpu, nvdec)", ["device"], registry=registry)
+        self.nvdec_fallbacks = Counter("consumer_nvdec_fallbacks", "Videos an NVDEC worker "
+                                       "decoded on the CPU, by reason (codec, pixel_format, "
+                                       "size, nvdec_error)", ["reason"], registry=registry)
         self.decode_seconds = Histogram("consumer_decode_seconds",
                                         "Event accepted -> keyframes ready, per video",
                                         buckets=SECONDS_BUCKETS, registry=registry)
@@ -103,6 +108,11 @@ class ConsumerMetrics(PipelineHooks):
     def keyframes_decoded(self, count: int, decode_s: float) -> None:
         self.keyframes.inc(count)
         self.decode_seconds.observe(decode_s)
+
+    def decoded_on(self, device: str, fallback: str | None) -> None:
+        self.decoded_videos.labels(device).inc()
+        if fallback is not None:
+            self.nvdec_fallbacks.labels(fallback).inc()
 
     def batch(self, model: str, size: int, capacity: int, seconds: float) -> None:
         self.inference_seconds.labels(model).observe(seconds)

@@ -306,6 +306,7 @@ class Pipeline:
             return
         job.keyframes = keyframes
         self.hooks.keyframes_decoded(len(keyframes.pts_s), self.clock() - job.received_at)
+        self.hooks.decoded_on(keyframes.device, keyframes.fallback)
         self.outcomes.guarded(job, "decode", self._queue_rows)
 
     def _queue_rows(self, job: VideoJob) -> None:

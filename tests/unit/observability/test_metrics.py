@@ -31,6 +31,8 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
     metrics.failure("media", "too_large")
     metrics.dead_letter("media")
     metrics.keyframes_decoded(4, 0.3)
+    metrics.decoded_on("nvdec", None)
+    metrics.decoded_on("cpu", "codec")
     metrics.batch("nsfw_detector", 8, 16, 0.2)
     metrics.loop(3, 6, BreakerState.OPEN)
     metrics.statistics(json.dumps({"topics": {"video.uploads": {"partitions": {
@@ -48,6 +50,9 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
         'consumer_failures_total{reason="too_large",stage="media"} 1.0',
         'consumer_dlq_records_total{stage="media"} 1.0',
         "consumer_keyframes_total 4.0",
+        'consumer_decoded_videos_total{device="nvdec"} 1.0',
+        'consumer_decoded_videos_total{device="cpu"} 1.0',
+        'consumer_nvdec_fallbacks_total{reason="codec"} 1.0',
         'consumer_batch_fill_ratio_sum{model="nsfw_detector"} 0.5',
         "consumer_paused_partitions 6.0",
         "consumer_triton_breaker_state 1.0",
