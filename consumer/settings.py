@@ -32,102 +32,24 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from consumer.policy_settings import (
+    AudioSettings,
+    CategoryRule,
+    HashListRule,
+    MusicCatalogue,
+    PolicySettings,
+    TextRule,
+)
+
 ENV_PREFIX = "VMC_"
 ENV_NESTED_DELIMITER = "__"
 CONFIG_FILE_ENV = "VMC_CONFIG"
 DEV_STATE_DIR_ENV = "VMC_DEV__STATE_DIR"
 
+__all__ = ["AudioSettings", "CategoryRule", "HashListRule", "MusicCatalogue", "PolicySettings",
+           "TextRule"]  # re-exported from consumer.policy_settings
+
 _SECRET_KEY = re.compile(r"(password|secret|token|credential|jaas|\.key\.pem|private)", re.I)
-
-
-class CategoryRule(BaseModel):
-    """Thresholds for one policy category; `min_keyframes` is the k of k-of-n."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    review: float | None = Field(None, ge=0, le=1)
-    block: float | None = Field(None, ge=0, le=1)
-    min_keyframes: int = Field(1, ge=1)
-
-    @model_validator(mode="after")
-    def _block_above_review(self) -> CategoryRule:
-        if self.review is not None and self.block is not None and self.block < self.review:
-            raise ValueError(f"block threshold {self.block} is below review {self.review}")
-        return self
-
-
-def _default_rules() -> dict[str, CategoryRule]:
-    """The rules of the default model, `nsfw_classifier` (open_nsfw's whole-image probability).
-
-    open_nsfw's own guidance reads < 0.2 as safe and > 0.8 as NSFW. Review at 0.5 (more likely
-    NSFW than not), block at 0.8: every benign sample in the fidelity tests (scikit-image
-    photos, generated frames, the demo's clips) scores below 0.22, whatever the resize filter.
-    The opt-in `nsfw_detector` has categories of its own (nudity, sexual, suggestive, face):
-    enabling it means giving those rules too (README "Models").
-    """
-    return {"nsfw": CategoryRule(review=0.5, block=0.8, min_keyframes=1)}
-
-
-class HashListRule(BaseModel):
-    """A list of PDQ hashes of known content, and what a match means."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
-    path: str = Field(min_length=1, description="a file path or an fsspec URI")
-    action: Literal["block", "review"] = "review"
-    max_distance: int = Field(31, ge=0, le=128, description="PDQ's usual match threshold")
-    min_quality: int = Field(50, ge=0, le=100, description="frames below it are not matched")
-
-
-class TextRule(BaseModel):
-    """On-screen text that calls for an action: a regular expression, or a word list."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
-    pattern: str | None = Field(None, description="a regular expression, case-insensitive")
-    words: str | None = Field(None, description="a word-list file (path or fsspec URI), one "
-                              "word or phrase per line, matched as whole words")
-    action: Literal["block", "review"] = "review"
-    min_score: float = Field(0.5, ge=0, le=1, description="lines read with less confidence "
-                             "are not matched")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> TextRule:
-        if (self.pattern is None) == (self.words is None):
-            raise ValueError(f"text rule {self.name!r}: give exactly one of pattern, words")
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"text rule {self.name!r}: bad pattern: {exc}") from exc
-        return self
-
-
-class PolicySettings(BaseModel):
-    """Which category scores lead to `review` or `block`; `version` names this policy."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    version: str = "2026-11-01"
-    categories: dict[str, CategoryRule] = Field(default_factory=_default_rules)
-    tag_min_score: float = Field(0.3, ge=0, le=1)
-    incomplete_coverage: Literal["review", "scores"] = Field(
-        "review", description="a video not looked at over its whole length: `review` (fail "
-        "closed), or `scores` to let the scores of what was seen decide alone")
-    hash_lists: list[HashListRule] = Field(default_factory=list)
-    hash_lists_reload_s: float = Field(30.0, gt=0, description="how often list files are "
-                                       "checked for changes")
-    text_rules: list[TextRule] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> PolicySettings:
-        for kind, names in (("hash list", [r.name for r in self.hash_lists]),
-                            ("text rule", [r.name for r in self.text_rules])):
-            if len(names) != len(set(names)):
-                raise ValueError(f"{kind} names must be unique: {names}")
-        return self
 
 
 class ConfigError(ValueError):
@@ -221,6 +143,8 @@ class DecodeSettings(Section):
     sampling: Literal["auto", "scan", "seek"] = "auto"
     frame_hashes: bool = Field(True, description="PDQ hash of every analysed frame (tags, "
                                "and matching against policy.hash_lists)")
+    soundtrack: bool = Field(False, description="decode the soundtrack and fingerprint it "
+                             "(Chromaprint); on by itself when audio.catalogues is set")
     device: Literal["cpu", "nvdec"] = Field(
         "cpu", description="`nvdec`: GPU node mode, `nvdec_workers` more workers decode the "
         "sampled packets on the GPU's NVDEC and resize there (extra `[gpu]`); videos NVDEC "
@@ -327,6 +251,7 @@ class Settings(BaseSettings):
     source: SourceSettings = SourceSettings()
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
+    audio: AudioSettings = AudioSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     dev: DevSettings = DevSettings()
@@ -345,6 +270,13 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._config_file))
         sources.append(DevStackAddressSource(settings_cls))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _soundtrack_for_catalogues(self) -> Settings:
+        """A music catalogue needs the soundtrack's fingerprint from the decode worker."""
+        if self.audio.catalogues and not self.decode.soundtrack:
+            self.decode = self.decode.model_copy(update={"soundtrack": True})
+        return self
 
     def redacted(self) -> dict[str, Any]:
         """JSON-ready view with every secret masked, for `vmc config show` and logs."""

@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
+from consumer.audio.chromaprint import version as chromaprint_version
 from consumer.inference.triton_client import TritonModelClient
 from consumer.media import KeyframeExtractor
 from consumer.observability.health import HealthServer, PipelineProbes
@@ -32,6 +33,7 @@ from consumer.pipeline.outcomes import SignalRules
 from consumer.pipeline.replay import Window
 from consumer.pipeline.runner import Pipeline
 from consumer.policy.hash_list_store import HashListStore, load_text_rules
+from consumer.policy.music import MusicCatalogues
 from consumer.policy.text_rules import CompiledRule
 from consumer.settings import ConfigError, Settings
 from triton_models.licences import licence_notices
@@ -86,6 +88,15 @@ def _hash_lists(settings: Settings, metrics: ConsumerMetrics | None) -> HashList
         return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s)
     return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
                          on_error=metrics.hash_list_error, on_loaded=metrics.hash_list_loaded)
+
+
+def _music_catalogues(settings: Settings) -> MusicCatalogues | None:
+    """The music catalogues, loaded and indexed now (one that cannot be read stops start-up),
+    and Chromaprint checked in this process before any worker needs it."""
+    if not settings.audio.catalogues:
+        return None
+    chromaprint_version()  # ChromaprintUnavailable (one line) without libchromaprint1
+    return MusicCatalogues(settings.audio)
 
 
 def _text_rules(settings: Settings) -> list[CompiledRule]:
@@ -144,6 +155,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     if known_content is not None:
         known_content.start()
         stack.callback(known_content.close)
+    music = _music_catalogues(settings)
     extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source))
     models = [TritonModelClient(settings.triton.url, spec, settings.triton.timeout_s)
               for spec in specs]
@@ -152,7 +164,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
                         window=window, max_events_per_s=max_events_per_s,
                         dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg),
-                        rules=SignalRules(known_content, text_rules))
+                        rules=SignalRules(known_content, text_rules, music))
     if metrics is not None:
         registry.register(WorkerPoolCollector(lambda: extractor.restarts,
                                               lambda: extractor.pending))

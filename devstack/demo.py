@@ -19,19 +19,42 @@ from typing import Any
 import av
 import numpy as np
 
+from consumer.audio.catalogue import build_catalogue, save_catalogue
 from consumer.media.frame_hash import pdq_hash
 from consumer.settings import KafkaTopics, Settings, load_settings
 from devstack.kafka import create_topics, topic_configs, topic_layout
-from devstack.samples import make_still_video, make_video
+from devstack.samples import (
+    add_soundtrack,
+    make_still_video,
+    make_video,
+    synth_track,
+    write_audio,
+)
 from devstack.stack import DevStack, StackAddresses
 
 KNOWN_LIST = "known-content.csv"  # hash list of the demo's known content
+CATALOGUE = "music.vmccat"  # the demo's music catalogue: one generated track
+
+
+def _music_video(folder: Path) -> Path:
+    """A clip whose soundtrack is 20 s of the catalogue's track, from its 10th second, after
+    2 s of silence; and the catalogue, built from the whole track."""
+    track = synth_track(seed=11, seconds=40)
+    reference = folder / "catalogue"
+    reference.mkdir(exist_ok=True)
+    write_audio(reference / "demo-track-1.m4a", track)
+    save_catalogue(build_catalogue(reference), folder / CATALOGUE)
+    silence = np.zeros(2 * 44100, np.float32)
+    soundtrack = np.concatenate([silence, track[10 * 44100:30 * 44100], silence])
+    clip = make_video(folder / "music-frames.mp4", seconds=24, width=320, height=240, seed=3)
+    return add_soundtrack(clip, soundtrack, folder / "music.mp4")
 
 
 def sample_videos(folder: Path) -> dict[str, Path]:
     """A photo of a person, a cropped and resized copy of it (its PDQ hash is on the demo's
-    known-content list), a caption with a web address, a noisy clip, a black clip, and a file
-    that is not a video."""
+    known-content list), a caption with a web address, a noisy clip, a black clip, a clip
+    whose soundtrack plays a track of the demo's music catalogue, and a file that is not a
+    video."""
     folder.mkdir(parents=True, exist_ok=True)
     videos = {"noise": make_video(folder / "noise.mp4", seconds=4, width=320, height=240),
               "black": make_still_video(folder / "black.mp4",
@@ -59,6 +82,7 @@ def sample_videos(folder: Path) -> dict[str, Path]:
                                              np.asarray(image, np.uint8))
     except (ImportError, OSError):  # no Pillow or no DejaVu font: no text sample
         pass
+    videos["music"] = _music_video(folder)
     broken = folder / "broken.mp4"
     broken.write_bytes(b"<html>not a video</html>")
     videos["broken"] = broken
@@ -81,6 +105,9 @@ def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopic
     if (folder / KNOWN_LIST).exists():
         data["policy"]["hash_lists"] = [*data["policy"]["hash_lists"], {
             "name": "demo-known", "path": str(folder / KNOWN_LIST), "action": "review"}]
+    if (folder / CATALOGUE).exists():
+        data["audio"]["catalogues"] = [*data["audio"]["catalogues"], {
+            "name": "demo-music", "path": str(folder / CATALOGUE), "action": "tag"}]
     return load_settings(**data)
 
 

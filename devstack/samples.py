@@ -50,3 +50,59 @@ def make_still_video(path: Path, image: npt.NDArray[np.uint8], *, seconds: float
     frames = (image for _ in range(int(seconds * fps)))
     return encode_frames(path, frames, width=width, height=height, fps=fps, gop=gop,
                          options={"crf": "12"})
+
+
+def synth_track(seed: int, seconds: float, rate: int = 44100) -> npt.NDArray[np.float32]:
+    """A reference "recording" that belongs to nobody: a seed-dependent chord sequence (four
+    notes with harmonics, a new chord every 0.5-1 s, soft attack and decay), mono, in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * rate), np.float32)
+    start = 0
+    while start < out.size:
+        length = min(int(rng.uniform(0.5, 1.0) * rate), out.size - start)
+        t = np.arange(length, dtype=np.float32) / rate
+        envelope = np.minimum(1.0, t / 0.02) * np.exp(-t * rng.uniform(1.0, 3.0))
+        chord = np.zeros(length, np.float32)
+        for note in rng.choice(np.arange(40, 76), size=4, replace=False):
+            pitch = 440.0 * 2 ** ((note - 69) / 12)
+            for harmonic, weight in ((1, 1.0), (2, 0.5), (3, 0.25)):
+                chord += weight * np.sin(2 * np.pi * pitch * harmonic * t
+                                         + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+        out[start:start + length] = chord * envelope.astype(np.float32)
+        start += length
+    return (out / max(1e-6, float(np.abs(out).max())) * 0.8).astype(np.float32)
+
+
+def add_soundtrack(video: Path, audio: npt.NDArray[np.float32], out: Path, *,
+                   rate: int = 44100, bit_rate: int = 128_000) -> Path:
+    """`video`'s frames (stream-copied) with `audio` (mono float) as an AAC soundtrack."""
+    with av.open(str(video)) as source, av.open(str(out), "w") as container:
+        video_in = source.streams.video[0]
+        video_out = container.add_stream_from_template(video_in)
+        sound = container.add_stream("aac", rate=rate)
+        sound.bit_rate = bit_rate
+        for packet in source.demux(video_in):
+            if packet.dts is not None:
+                packet.stream = video_out
+                container.mux(packet)
+        chunk = 1024
+        for start in range(0, audio.size, chunk):
+            frame = av.AudioFrame.from_ndarray(audio[None, start:start + chunk], format="flt",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode())
+    return out
+
+
+def write_audio(path: Path, audio: npt.NDArray[np.float32], *, rate: int = 44100) -> Path:
+    """Mono float samples as an AAC file (`.m4a`), as a reference recording would arrive."""
+    with av.open(str(path), "w") as container:
+        sound = container.add_stream("aac", rate=rate)
+        for start in range(0, audio.size, 1024):
+            frame = av.AudioFrame.from_ndarray(audio[None, start:start + 1024], format="flt",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode())
+    return path

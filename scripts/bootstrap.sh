@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the service, the demo and the tests need on a fresh Debian machine:
-# Debian packages (Java 17, Maven, Prometheus, FFmpeg), a venv with the project and its
-# extras, and the Kafka jars from Maven Central. Idempotent and quick when nothing changed.
+# Debian packages (Java 17, Maven, Prometheus, FFmpeg, Chromaprint, espeak-ng), a venv with
+# the project and its extras, and the Kafka jars from Maven Central. Idempotent and quick when
+# nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v g++ >/dev/null || need_apt+=(g++)  # pdqhash is published as source only
+ldconfig -p | grep -q "libchromaprint.so.1 " || need_apt+=(libchromaprint1)  # music matching
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)  # speech in the music tests and bench
 PY=${PYTHON:-python3}
 pyver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 ldconfig -p | grep -q "libpython${pyver}.so.1.0" || need_apt+=("libpython${pyver}")

@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "consumer.cli.offsets",
     "consumer.cli.dev",
     "consumer.cli.keyframes",
+    "consumer.cli.catalogue",
 )
 
 

@@ -18,6 +18,7 @@ from consumer.settings import ConfigError, Settings
 if TYPE_CHECKING:
     from consumer.inference.scorers import Scorer
     from consumer.policy.hash_list_store import HashListStore
+    from consumer.policy.music import MusicCatalogues
     from consumer.policy.text_rules import CompiledRule
     from triton_models.specs import ModelSpec
 
@@ -41,6 +42,17 @@ def _text_rules(settings: Settings) -> list[CompiledRule]:
 
     try:
         return load_text_rules(settings.policy.text_rules)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _music(settings: Settings) -> MusicCatalogues | None:
+    from consumer.policy.music import MusicCatalogues
+
+    if not settings.audio.catalogues:
+        return None
+    try:
+        return MusicCatalogues(settings.audio)
     except ConfigError as exc:
         raise UserError(str(exc)) from exc
 
@@ -86,6 +98,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(str(exc.args[0])) from exc
     known = _known_content(settings)
     text_rules = _text_rules(settings)
+    music = _music(settings)
     with contextlib.ExitStack() as stack:
         scorers = _scorers(args, settings, specs, stack)
         resize = {name: ResizeSpec(s.spec.input_size, s.spec.resize_mode)
@@ -120,7 +133,10 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                 result = assess(keyframes, scores, {n: s.spec for n, s in scorers.items()},
                                 settings.policy,
                                 known=known.match(keyframes.hashes, keyframes.pts_s),
-                                texts=texts, text_rules=text_rules)
+                                texts=texts, text_rules=text_rules,
+                                music=music.match(keyframes.audio_fingerprint)
+                                if music is not None and keyframes.audio_fingerprint is not None
+                                else ())
                 now = datetime.now(UTC)
                 record = verdict_record(**common, decision=result.decision,
                                         models={n: s.version for n, s in scorers.items()},
@@ -133,7 +149,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                 if args.tags:
                     record["tags"] = {"labels": [vars(t) for t in result.labels],
                                       "technical": result.technical, "frames": result.frames,
-                                      "text": result.text}
+                                      "text": result.text, "music": result.music}
             record["uri"] = uri
             print(json.dumps(record), flush=True)
     return 0

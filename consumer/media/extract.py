@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 
+from consumer.audio.chromaprint import raw_fingerprint
+from consumer.audio.errors import ChromaprintUnavailable, FingerprintError
+from consumer.audio.pcm import soundtrack_pcm
 from consumer.errors import MediaError
 from consumer.media.coverage import Coverage
 from consumer.media.decoders import PacketDecoder, Picture
@@ -35,6 +39,12 @@ if TYPE_CHECKING:
     from av.container import InputContainer
     from av.video.stream import VideoStream
 
+log = logging.getLogger(__name__)
+
+# The soundtrack may use this share of decode.timeout_s, after the frames (whose forward
+# decoding may use 0.6 of it): the worker's kill stays for hangs.
+AUDIO_TIME_SHARE = 0.3
+
 
 @dataclass
 class Keyframes:
@@ -49,6 +59,11 @@ class Keyframes:
     hash_s: float = 0.0  # time spent hashing
     device: str = "cpu"  # where the frames were decoded: cpu or nvdec
     fallback: str | None = None  # why an NVDEC worker decoded this video on the CPU
+    # The soundtrack (decode.soundtrack): "off", "none" (no audio stream), "ok" (fingerprinted),
+    # "partial" (cut by its time share) or "undecodable"; its raw Chromaprint fingerprint.
+    audio: str = "off"
+    audio_fingerprint: npt.NDArray[np.uint32] | None = None
+    audio_s: float = 0.0
 
 
 def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
@@ -126,10 +141,12 @@ def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
                     raise CorruptMedia("no decodable video frame")
                 if result.probe.duration_s <= 0 < sampler.end_s:  # measured, not declared
                     result.probe = dataclasses.replace(result.probe, duration_s=sampler.end_s)
-                return dataclasses.replace(
+                result = dataclasses.replace(
                     result, coverage=sampler.coverage(result.pts_s),
                     device="nvdec" if decoder is not None else "cpu",
                     fallback=fallback if gpu else None)
+                return _with_soundtrack(container, result, decode) if decode.soundtrack \
+                    else result
     except CorruptMedia as exc:
         cause = exc.__cause__  # the demuxer may run out while the container opens
         if cause is not None and _is_out_of_memory(cause):
@@ -141,6 +158,32 @@ def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
         if _is_out_of_memory(exc):
             raise _out_of_memory(exc, decode) from exc
         raise CorruptMedia(f"cannot decode: {exc}") from exc
+
+
+def _with_soundtrack(container: InputContainer, result: Keyframes,
+                     decode: DecodeSettings) -> Keyframes:
+    """The soundtrack's fingerprint, in this worker and within its limits. A video without
+    audio, or whose audio cannot be decoded, keeps its visual result; the outcome says so.
+    Decoding it may take `AUDIO_TIME_SHARE` of `decode.timeout_s`; a soundtrack cut there is
+    `partial` (what was heard is still matched), never the reason the video times out."""
+    if not container.streams.audio:
+        return dataclasses.replace(result, audio="none")
+    started = time.perf_counter()
+    deadline = time.monotonic() + decode.timeout_s * AUDIO_TIME_SHARE
+    try:
+        container.seek(0)
+        pcm = soundtrack_pcm(container, decode.max_duration_s, deadline)
+        cut = time.monotonic() > deadline
+        fingerprint = raw_fingerprint(pcm) if pcm is not None and pcm.size else None
+    except ChromaprintUnavailable:
+        raise  # a broken install, not this video's audio (start-up checks it first)
+    except (av.FFmpegError, FingerprintError, ValueError, OSError) as exc:
+        log.info("soundtrack undecodable: %s", exc)
+        fingerprint, cut = None, False
+    outcome = "undecodable" if fingerprint is None or not fingerprint.size else (
+        "partial" if cut else "ok")
+    return dataclasses.replace(result, audio=outcome, audio_fingerprint=fingerprint,
+                               audio_s=time.perf_counter() - started)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

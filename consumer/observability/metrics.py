@@ -72,7 +72,9 @@ class ConsumerMetrics(PipelineHooks):
                                "When the poll loop last turned (liveness)", registry=registry)
         self.signal_seconds = Histogram("consumer_signal_seconds",
                                         "Time per video spent on one signal (pdq: hashing "
-                                        "its frames; hash_match: matching the hash lists)",
+                                        "its frames; hash_match: matching the hash lists; "
+                                        "audio: decoding and fingerprinting the soundtrack; "
+                                        "music_match: matching the catalogues)",
                                         ["signal"], buckets=SIGNAL_BUCKETS, registry=registry)
         self.hash_matches = Counter("consumer_hash_matches", "Videos matching a hash list of "
                                     "known content, by list", ["list"], registry=registry)
@@ -81,6 +83,9 @@ class ConsumerMetrics(PipelineHooks):
                                         registry=registry)
         self.text_matches = Counter("consumer_text_matches", "Videos whose on-screen text "
                                     "matched a text rule, by rule", ["rule"], registry=registry)
+        self.music_matches = Counter("consumer_music_matches", "Catalogue tracks heard in "
+                                     "uploads' soundtracks, by catalogue", ["catalogue"],
+                                     registry=registry)
         self.hash_list_size = Gauge("consumer_hash_list_hashes", "Hashes in each loaded list",
                                     ["list"], registry=registry)
         # Known label values start at 0, so the first increase shows up in rate().
@@ -133,6 +138,9 @@ class ConsumerMetrics(PipelineHooks):
 
     def hash_match(self, list_name: str) -> None:
         self.hash_matches.labels(list_name).inc()
+
+    def music_match(self, catalogue: str) -> None:
+        self.music_matches.labels(catalogue).inc()
 
     def text_match(self, rule: str) -> None:
         self.text_matches.labels(rule).inc()

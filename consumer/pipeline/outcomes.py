@@ -20,6 +20,7 @@ from consumer.pipeline.ports import KnownContent
 from consumer.policy.assess import assess
 from consumer.policy.decide import unprocessable
 from consumer.policy.hash_lists import HashMatch
+from consumer.policy.music import CatalogueMatch, MusicCatalogues
 from consumer.policy.text_rules import CompiledRule
 from consumer.publishing.outputs import OutputRecords, Record
 from consumer.settings import PolicySettings
@@ -30,10 +31,11 @@ log = logging.getLogger("consumer.pipeline")
 
 @dataclass(frozen=True)
 class SignalRules:
-    """The policy's data beyond score thresholds: hash lists and text rules."""
+    """The policy's data beyond score thresholds: hash lists, text rules, music catalogues."""
 
     known_content: KnownContent | None = None
     text_rules: Sequence[CompiledRule] = ()
+    music: MusicCatalogues | None = None
 
 
 class Outcomes:
@@ -63,7 +65,7 @@ class Outcomes:
         result = assess(job.keyframes, job.scores, self.specs, self.policy,
                         inference_error=None if job.inference_error is None
                         else str(job.inference_error), known=known, texts=job.texts,
-                        text_rules=self.rules.text_rules)
+                        text_rules=self.rules.text_rules, music=self._music(job))
         for match in result.text_matches:
             self.hooks.text_match(match.rule)
         coverage = job.keyframes.coverage.as_json() if job.keyframes.coverage else None
@@ -73,7 +75,8 @@ class Outcomes:
             duration_s=job.keyframes.probe.duration_s, coverage=coverage)
         tags = self.outputs.tags(job.source, content, labels=result.labels,
                                  technical=result.technical, coverage=coverage,
-                                 frames=result.frames, text=result.text)
+                                 frames=result.frames, text=result.text,
+                                 music=result.music)
         self._publish(job, [verdict, tags], verdict=(result.decision.verdict,
                                                      content["latency_s"]))
 
@@ -88,6 +91,20 @@ class Outcomes:
         self.hooks.signal_time("hash_match", time.perf_counter() - started)
         for match in matches:
             self.hooks.hash_match(match.list_name)
+        return matches
+
+    def _music(self, job: VideoJob) -> list[CatalogueMatch]:
+        assert job.keyframes is not None
+        fingerprint = job.keyframes.audio_fingerprint
+        if job.keyframes.audio != "off":
+            self.hooks.signal_time("audio", job.keyframes.audio_s)
+        if self.rules.music is None or fingerprint is None:
+            return []
+        started = time.perf_counter()
+        matches = self.rules.music.match(fingerprint)
+        self.hooks.signal_time("music_match", time.perf_counter() - started)
+        for match in matches:
+            self.hooks.music_match(match.catalogue)
         return matches
 
     def reject(self, job: VideoJob, stage: str, exc: BaseException) -> None:

@@ -26,6 +26,7 @@ from consumer.policy.decide import (
     with_text,
 )
 from consumer.policy.hash_lists import HashMatch
+from consumer.policy.music import CatalogueMatch, music_tags, with_music
 from consumer.policy.tagging import LabelTag, black_keyframes, is_static, label_tags
 from consumer.policy.text_rules import CompiledRule, TextMatch, match_texts, text_tags
 from consumer.settings import PolicySettings
@@ -40,6 +41,7 @@ class Assessment:
     frames: list[dict[str, Any]] = field(default_factory=list)  # per frame: time, PDQ
     text: list[dict[str, Any]] = field(default_factory=list)  # distinct on-screen strings
     text_matches: list[TextMatch] = field(default_factory=list)
+    music: list[dict[str, Any]] = field(default_factory=list)  # catalogue tracks heard
 
 
 def assess(
@@ -52,6 +54,7 @@ def assess(
     known: Sequence[HashMatch] = (),
     texts: Mapping[int, Sequence[TextRead]] | None = None,
     text_rules: Sequence[CompiledRule] = (),
+    music: Sequence[CatalogueMatch] = (),
 ) -> Assessment:
     """Merge category scores over models (max), apply the policy, the known-content matches
     and the text rules to what was read on screen (`texts`: lines per frame index), and
@@ -74,6 +77,7 @@ def assess(
     decision = with_known_content(decision, known)
     matched = match_texts(text_rules, texts or {}, pts) if inference_error is None else []
     decision = with_text(decision, matched)
+    decision = with_music(decision, music)
     labels: list[LabelTag] = []
     for name, model_scores in scores.items():
         finite = np.nan_to_num(model_scores, nan=0.0, posinf=0.0, neginf=0.0)
@@ -83,9 +87,10 @@ def assess(
     technical = {
         "width": probe.width, "height": probe.height, "fps": round(probe.fps, 3),
         "duration_s": probe.duration_s, "codec": probe.codec, "container": probe.container,
-        "rotation": probe.rotation, "has_audio": probe.has_audio,
+        "rotation": probe.rotation, "has_audio": probe.has_audio, "audio": keyframes.audio,
         "static": is_static(frames), "black_keyframes_at_s": black_keyframes(frames, pts),
     }
     hashed = [{"at_s": round(t, 3), "pdq": h.pdq, "quality": h.quality}
               for t, h in zip(pts, keyframes.hashes, strict=False)]
-    return Assessment(decision, labels, technical, hashed, text_tags(texts or {}, pts), matched)
+    return Assessment(decision, labels, technical, hashed, text_tags(texts or {}, pts), matched,
+                      music_tags(music))

@@ -27,6 +27,7 @@ INVALID_OUTPUT = "invalid_model_output"
 INCOMPLETE_COVERAGE = "incomplete_coverage"
 KNOWN_CONTENT = "known_content_match"
 TEXT_RULE = "text_rule"
+MUSIC_MATCH = "music_match"
 _STRENGTH = {ALLOW: 0, REVIEW: 1, BLOCK: 2}
 
 

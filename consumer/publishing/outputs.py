@@ -68,11 +68,12 @@ class OutputRecords:
              labels: Sequence[LabelTag], technical: Mapping[str, Any],
              coverage: Mapping[str, Any] | None,
              frames: Sequence[Mapping[str, Any]] = (),
-             text: Sequence[Mapping[str, Any]] = ()) -> Record:
+             text: Sequence[Mapping[str, Any]] = (),
+             music: Sequence[Mapping[str, Any]] = ()) -> Record:
         tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
                            labels=labels, technical=technical, source=source,
                            run_id=self.run_id, processed_at=self.now(), coverage=coverage,
-                           frames=frames, text=text)
+                           frames=frames, text=text, music=music)
         return self._record(self.topics.tags, source, tags)
 
     def dead_letter(self, source: SourceRef, value: bytes,

@@ -61,7 +61,7 @@ def tags_record(
     *, video_id: str, verdict_id_: str, labels: Sequence[LabelTag], technical: Mapping[str, Any],
     source: SourceRef, run_id: str, processed_at: datetime,
     coverage: Mapping[str, Any] | None = None, frames: Sequence[Mapping[str, Any]] = (),
-    text: Sequence[Mapping[str, Any]] = (),
+    text: Sequence[Mapping[str, Any]] = (), music: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     return {
         "verdict_id": verdict_id_,
@@ -69,6 +69,7 @@ def tags_record(
         "labels": [asdict(tag) for tag in labels],
         "frames": [dict(frame) for frame in frames],
         "text": [dict(line) for line in text],
+        "music": [dict(track) for track in music],
         "coverage": None if coverage is None else dict(coverage),
         "technical": dict(technical),
         "run_id": run_id,

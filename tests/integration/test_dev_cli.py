@@ -114,6 +114,12 @@ def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None
         assert caption["text"] == ["Visit www.example.com today"]
         assert [(r["category"], r["rule"]) for r in caption["reasons"]] == [
             ("text_rule", "demo-urls")]
+        music = shown["music"]  # 20 s of the catalogue's track, from its 10th second, at 2 s
+        assert [track for track, _, _ in music["music"]] == ["demo-track-1"]
+        (_, start_s, end_s), = music["music"]
+        assert abs(start_s - 2) <= 1 and abs(end_s - 22) <= 1
+        assert music["technical"]["audio"] == "ok" and music["verdict"] == "allow"
+        assert shown["noise"]["technical"]["audio"] == "none"
         assert _vmc("dev", "status", env=env).returncode == 0, "demo left the stack up"
 
         records = [ProcessRecord(**r) for r in

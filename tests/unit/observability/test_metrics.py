@@ -42,6 +42,7 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
     metrics.hash_list_error("known-cases")
     metrics.signal_time("pdq", 0.004)
     metrics.text_match("urls")
+    metrics.music_match("licensed")
     registry.register(WorkerPoolCollector(lambda: 2, lambda: 1))
     text = generate_latest(registry).decode()
     for line in (
@@ -62,6 +63,7 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
         'consumer_hash_list_hashes{list="known-cases"} 1200.0',
         'consumer_hash_matches_total{list="known-cases"} 1.0',
         'consumer_hash_list_errors_total{list="known-cases"} 1.0',
+        'consumer_music_matches_total{catalogue="licensed"} 1.0',
         'consumer_signal_seconds_bucket{le="0.005",signal="pdq"} 1.0',
         'consumer_text_matches_total{rule="urls"} 1.0',
     ):

@@ -1,0 +1,47 @@
+"""`vmc catalogue build FOLDER --out FILE`: fingerprint a folder of reference recordings into
+the music catalogue the service matches soundtracks against (issue 15)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from consumer.cli import UserError
+from consumer.settings import ConfigError, Settings
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from consumer.audio.catalogue import build_catalogue, save_catalogue
+    from consumer.audio.chromaprint import DELAY_S, ITEM_S
+    from consumer.errors import ConsumerError
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder")
+    try:
+        tracks = build_catalogue(folder)
+        if not tracks:
+            raise UserError(f"{folder}: no file with a soundtrack to fingerprint")
+        save_catalogue(tracks, Path(args.out))
+    except (ConsumerError, ConfigError) as exc:  # ConfigError: no libchromaprint1
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"{exc.filename or args.out}: {exc.strerror or exc}") from exc
+    seconds = sum(track.fingerprint.size * ITEM_S + DELAY_S for track in tracks)
+    size = Path(args.out).stat().st_size
+    print(f"{args.out}: {len(tracks)} tracks, {seconds / 60:.1f} min of audio, "
+          f"{size} bytes ({size / len(tracks) / 1024:.1f} kB per track)")
+    return 0
+
+
+def register(commands: Any) -> None:
+    catalogue = commands.add_parser("catalogue", help="build the music catalogue (issue 15)")
+    sub = catalogue.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    build = sub.add_parser(
+        "build", help="fingerprint every audio/video file in FOLDER into one catalogue file",
+        description="Fingerprint every audio or video file in FOLDER (track id = file name "
+        "without suffix; files without audio are skipped with a warning) into one .npz.")
+    build.add_argument("folder", metavar="FOLDER", help="folder of reference recordings")
+    build.add_argument("--out", metavar="PATH", required=True, help="catalogue file to write")
+    build.set_defaults(handler=_build)

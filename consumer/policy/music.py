@@ -1,0 +1,70 @@
+"""Music in the soundtrack: catalogue matches -> tags and, per catalogue, an action.
+
+A catalogue is loaded once at start (a file that cannot be read stops start-up, like a hash
+list); matching runs in the consumer process on the fingerprint the decode worker computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from consumer.audio.catalogue import Track, load_catalogue
+from consumer.audio.matching import CatalogueIndex, MusicMatch
+from consumer.policy.decide import MUSIC_MATCH, Decision, Reason, escalate
+from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
+
+
+@dataclass(frozen=True)
+class CatalogueMatch:
+    catalogue: str
+    action: str  # tag, review or block
+    match: MusicMatch
+
+
+def music_tags(matches: Sequence[CatalogueMatch]) -> list[dict[str, Any]]:
+    """The `music` tags: which track plays where, in upload order."""
+    return [{"catalogue": m.catalogue, "track_id": m.match.track_id,
+             "start_s": round(m.match.start_s, 2), "end_s": round(m.match.end_s, 2),
+             "reference_offset_s": round(m.match.reference_offset_s, 2),
+             "confidence": round(m.match.confidence, 3)}
+            for m in sorted(matches, key=lambda m: m.match.start_s)]
+
+
+def with_music(decision: Decision, matches: Sequence[CatalogueMatch]) -> Decision:
+    """A track of a `review`/`block` catalogue adds that action; the reason names the
+    catalogue, the track and where it starts."""
+    return escalate(decision, [
+        Reason(MUSIC_MATCH, round(m.match.confidence, 3), None, round(m.match.start_s, 2),
+               m.action, m.match.track_id, rule=m.catalogue)
+        for m in matches if m.action in ("review", "block")])
+
+
+class MusicCatalogues:
+    """The configured catalogues, indexed."""
+
+    def __init__(self, settings: AudioSettings,
+                 load: Callable[[str], list[Track]] = load_catalogue) -> None:
+        self.settings = settings
+        self._indexes: list[tuple[MusicCatalogue, CatalogueIndex]] = []
+        self.sizes: dict[str, int] = {}  # tracks per catalogue
+        for catalogue in settings.catalogues:
+            try:
+                tracks = load(catalogue.path)
+            except Exception as exc:
+                raise ConfigError(f"audio.catalogues {catalogue.name!r}: cannot load "
+                                  f"{catalogue.path}: {exc}") from exc
+            self._indexes.append((catalogue, CatalogueIndex(tracks)))
+            self.sizes[catalogue.name] = len(tracks)
+
+    def match(self, fingerprint: npt.NDArray[np.uint32]) -> list[CatalogueMatch]:
+        out = []
+        for catalogue, index in self._indexes:
+            for match in index.match(fingerprint, min_confidence=self.settings.min_confidence,
+                                     min_duration_s=self.settings.min_duration_s):
+                out.append(CatalogueMatch(catalogue.name, catalogue.action, match))
+        return out

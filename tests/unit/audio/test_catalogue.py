@@ -1,0 +1,115 @@
+"""Building a catalogue from a folder, and a file format that refuses what is not one."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import fsspec  # type: ignore[import-untyped]
+import numpy as np
+import pytest
+
+from consumer.audio.catalogue import Track, build_catalogue, load_catalogue, save_catalogue
+from consumer.audio.errors import CatalogueError
+from consumer.errors import ConsumerError
+from tests.unit.audio import sounds
+from tests.unit.media.videos import make_video
+
+
+def _tracks() -> list[Track]:
+    rng = np.random.default_rng(0)
+    return [Track(name, rng.integers(0, 2**32, size=size, dtype=np.uint64).astype(np.uint32))
+            for name, size in (("b-side", 40), ("été", 0), ("a-side", 300))]
+
+
+def _same(got: list[Track], expected: list[Track]) -> None:
+    assert [t.track_id for t in got] == [t.track_id for t in expected]
+    for a, b in zip(got, expected, strict=True):
+        assert a.fingerprint.dtype == np.uint32
+        np.testing.assert_array_equal(a.fingerprint, b.fingerprint)
+
+
+def test_a_folder_becomes_sorted_tracks_and_what_has_no_sound_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    sounds.write(tmp_path / "zebra.wav", sounds.track(1, 6.0))
+    sounds.write(tmp_path / "alpha.m4a", sounds.track(2, 6.0))
+    sounds.write(tmp_path / "blip.wav", sounds.track(3, 1.0))
+    make_video(tmp_path / "silent.mp4")
+    (tmp_path / "notes.txt").write_text("not media")
+    (tmp_path / "sub").mkdir()
+    sounds.write(tmp_path / "sub" / "nested.wav", sounds.track(4, 6.0))
+    with caplog.at_level(logging.WARNING, logger="consumer.audio"):
+        tracks = build_catalogue(tmp_path)
+    assert [t.track_id for t in tracks] == ["alpha", "zebra"]
+    assert all(t.fingerprint.size > 20 for t in tracks)
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    assert "silent.mp4: no audio stream" in warned and "blip.wav: too short" in warned
+    assert "notes.txt" not in warned
+
+
+def test_two_files_with_one_stem_are_refused(tmp_path: Path) -> None:
+    sounds.write(tmp_path / "song.wav", sounds.track(1, 4.0))
+    sounds.write(tmp_path / "song.m4a", sounds.track(1, 4.0))
+    with pytest.raises(CatalogueError, match="would both be track 'song'"):
+        build_catalogue(tmp_path)
+
+
+def test_a_saved_catalogue_loads_back_the_same_tracks(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.npz"
+    save_catalogue(_tracks(), path)
+    _same(load_catalogue(str(path)), _tracks())
+    _same(load_catalogue(f"file://{path}"), _tracks())
+    assert path.stat().st_size < 2000 + 4 * 340
+
+
+def test_a_catalogue_on_an_object_store_loads_through_fsspec(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.npz"
+    save_catalogue(_tracks(), path)
+    fsspec.filesystem("memory").pipe("/music/catalogue.npz", path.read_bytes())
+    try:
+        _same(load_catalogue("memory://music/catalogue.npz"), _tracks())
+    finally:
+        fsspec.filesystem("memory").rm("/music/catalogue.npz")
+
+
+def test_duplicate_ids_are_refused_when_saving(tmp_path: Path) -> None:
+    tracks = _tracks()
+    with pytest.raises(CatalogueError, match="not unique"):
+        save_catalogue([*tracks, tracks[0]], tmp_path / "c.npz")
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    with np.load(path) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("garbage", "cannot read a music catalogue"),
+    ("foreign", "not a music catalogue"),
+    ("version", "version 2 is not 1: rebuild it"),
+    ("offsets", "offsets do not match"),
+    ("types", "unexpected array types"),
+    ("missing", "cannot read a music catalogue"),
+])
+def test_a_file_that_is_not_a_good_catalogue_fails_with_one_clear_line(
+    tmp_path: Path, damage: str, message: str,
+) -> None:
+    good = tmp_path / "good.npz"
+    save_catalogue(_tracks(), good)
+    bad = tmp_path / "bad.npz"
+    arrays = _arrays(good)
+    if damage == "garbage":
+        bad.write_bytes(np.random.default_rng(1).bytes(1000))
+    elif damage == "foreign":
+        np.savez(bad, weights=np.zeros(3))
+    elif damage == "version":
+        np.savez(bad, **{**arrays, "version": np.array([2])})
+    elif damage == "offsets":
+        np.savez(bad, **{**arrays, "offsets": arrays["offsets"] + 1})
+    elif damage == "types":
+        np.savez(bad, **{**arrays, "fingerprints": arrays["fingerprints"].astype(np.int64)})
+    with pytest.raises(CatalogueError, match=message) as info:
+        load_catalogue(str(bad))
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value, ConsumerError)

@@ -1,0 +1,71 @@
+"""Catalogue matches -> `music` tags and, for `review`/`block` catalogues, the verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from consumer.audio.catalogue import Track
+from consumer.audio.chromaprint import ITEM_S
+from consumer.audio.matching import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MIN_DURATION_S,
+    START_S,
+    MusicMatch,
+)
+from consumer.policy.decide import ALLOW, BLOCK, MUSIC_MATCH, REVIEW, Decision
+from consumer.policy.music import CatalogueMatch, MusicCatalogues, music_tags, with_music
+from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
+
+HEARD = MusicMatch(track_id="track-7", start_s=12.04, end_s=31.96, reference_offset_s=40.1,
+                   confidence=0.8712)
+
+
+@pytest.mark.parametrize(("action", "verdict"), [("tag", ALLOW), ("review", REVIEW),
+                                                  ("block", BLOCK)])
+def test_a_catalogue_action_decides_what_a_track_heard_means(action: str, verdict: str) -> None:
+    decision = with_music(Decision(ALLOW), [CatalogueMatch("labels", action, HEARD)])
+    assert decision.verdict == verdict
+    if action == "tag":
+        assert decision.reasons == []
+    else:
+        (reason,) = decision.reasons
+        assert (reason.category, reason.rule, reason.detail, reason.at_s) == (
+            MUSIC_MATCH, "labels", "track-7", 12.04)
+
+
+def test_tags_list_each_track_where_it_plays() -> None:
+    later = MusicMatch("track-2", 50.0, 70.0, 0.0, 0.7)
+    tags = music_tags([CatalogueMatch("a", "tag", later), CatalogueMatch("b", "tag", HEARD)])
+    assert [t["track_id"] for t in tags] == ["track-7", "track-2"]
+    assert tags[0] == {"catalogue": "b", "track_id": "track-7", "start_s": 12.04,
+                       "end_s": 31.96, "reference_offset_s": 40.1, "confidence": 0.871}
+
+
+def test_catalogues_are_matched_with_their_name_and_action() -> None:
+    rng = np.random.default_rng(3)
+    tracks = [Track(f"t{i}", rng.integers(0, 2**32, 600, dtype=np.uint32)) for i in range(5)]
+    settings = AudioSettings(catalogues=[MusicCatalogue(name="licensed", path="x", action="block")])
+    catalogues = MusicCatalogues(settings, load=lambda path: tracks)
+    noise = rng.integers(0, 2**32, 400, dtype=np.uint32)
+    upload = np.concatenate([noise[:100], tracks[3].fingerprint[200:400], noise[100:]])
+    (found,) = catalogues.match(upload)
+    assert (found.catalogue, found.action, found.match.track_id) == ("licensed", "block", "t3")
+    assert abs(found.match.start_s - (100 * ITEM_S + START_S)) <= 1.0
+    assert abs(found.match.reference_offset_s - (200 * ITEM_S + START_S)) <= 1.0
+    assert catalogues.match(noise) == []
+    assert catalogues.sizes == {"licensed": 5}
+
+
+def test_a_catalogue_that_cannot_be_read_stops_the_start() -> None:
+    def missing(path: str) -> list[Track]:
+        raise FileNotFoundError(path)
+
+    settings = AudioSettings(catalogues=[MusicCatalogue(name="labels", path="/nope.vmccat")])
+    with pytest.raises(ConfigError, match=r"labels.*/nope\.vmccat"):
+        MusicCatalogues(settings, load=missing)
+
+
+def test_the_settings_defaults_are_the_matchers_measured_ones() -> None:
+    assert AudioSettings().min_confidence == DEFAULT_MIN_CONFIDENCE
+    assert AudioSettings().min_duration_s == DEFAULT_MIN_DURATION_S
