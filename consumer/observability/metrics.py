@@ -44,6 +44,12 @@ class ConsumerMetrics(PipelineHooks):
         self.nvdec_fallbacks = Counter("consumer_nvdec_fallbacks", "Videos an NVDEC worker "
                                        "decoded on the CPU, by reason (codec, pixel_format, "
                                        "size, nvdec_error)", ["reason"], registry=registry)
+        # Every label value exists from the start (at 0), so a CPU node's dashboard shows
+        # "no fallback" rather than "no data", and rate() sees the first increment.
+        for device in ("cpu", "nvdec"):
+            self.decoded_videos.labels(device)
+        for reason in ("codec", "pixel_format", "size", "nvdec_error"):
+            self.nvdec_fallbacks.labels(reason)
         self.decode_seconds = Histogram("consumer_decode_seconds",
                                         "Event accepted -> keyframes ready, per video",
                                         buckets=SECONDS_BUCKETS, registry=registry)

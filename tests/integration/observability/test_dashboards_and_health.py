@@ -14,14 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from consumer.audio.catalogue import build_catalogue, save_catalogue
 from consumer.media import ResizeSpec, extract_keyframes
 from consumer.settings import DecodeSettings, KafkaTopics, SourceSettings
 from devstack.process import free_port, wait_until
+from devstack.samples import add_soundtrack, make_video, synth_track, write_audio
 from tests.integration.conftest import PrivateTriton, RunningStack
 from tests.integration.pipeline.conftest import (
     pipeline_settings,
     produce,
     running_pipeline,
+    upload_event,
     uploads,
     wait_for_records,
 )
@@ -69,6 +72,14 @@ def test_every_dashboard_query_returns_series_and_metrics_pass_promtool(
                                DecodeSettings(max_keyframes=2),
                                SourceSettings(allowed_schemes=["file"]))
     known.write_text("".join(f"{h.pdq}\n" for h in frames.hashes))
+    # One upload plays a catalogue track: the music panel has data.
+    track = synth_track(seed=21, seconds=30)
+    (tmp_path / "tracks").mkdir()
+    write_audio(tmp_path / "tracks" / "track-21.m4a", track)
+    save_catalogue(build_catalogue(tmp_path / "tracks"), tmp_path / "music.vmccat")
+    music = add_soundtrack(make_video(tmp_path / "frames.mp4", seconds=16, width=64,
+                                      height=48), track[5 * 44100:21 * 44100],
+                           tmp_path / "music.mp4")
     settings = pipeline_settings(stack, topics, group=unique,
                                  metrics={"host": "127.0.0.1", "port": stack.consumer_metrics_port,
                                           "statistics_interval_s": 1},
@@ -76,17 +87,20 @@ def test_every_dashboard_query_returns_series_and_metrics_pass_promtool(
                                  policy={"hash_lists": [{"name": "dash", "path": str(known),
                                                          "min_quality": 0}],
                                          "text_rules": [{"name": "urls",
-                                                         "pattern": r"www\.\S+"}]})
+                                                         "pattern": r"www\.\S+"}]},
+                                 audio={"catalogues": [{"name": "dash-music",
+                                                        "path": str(tmp_path / "music.vmccat")}]})
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 2048)
     records = uploads(sample_videos, 30)
     records += [("poison", b"{not json"), ("broken", json.dumps(
-        {"video_id": "broken", "uri": broken.as_uri()}).encode())]
+        {"video_id": "broken", "uri": broken.as_uri()}).encode()),
+        ("music", upload_event("music", music.as_uri()))]
     produce(settings, records)
     queries = _dashboard_queries()
     assert len(queries) >= 10
     with running_pipeline(settings, observe=True):
-        wait_for_records(settings, topics.verdicts, 31, timeout_s=180)
+        wait_for_records(settings, topics.verdicts, 32, timeout_s=180)
         missing = dict(queries)
         deadline = time.monotonic() + 90
         while missing and time.monotonic() < deadline:
