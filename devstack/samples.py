@@ -79,30 +79,38 @@ def add_soundtrack(video: Path, audio: npt.NDArray[np.float32], out: Path, *,
     with av.open(str(video)) as source, av.open(str(out), "w") as container:
         video_in = source.streams.video[0]
         video_out = container.add_stream_from_template(video_in)
-        sound = container.add_stream("aac", rate=rate)
-        sound.bit_rate = bit_rate
+        sound = _aac_stream(container, rate=rate, bit_rate=bit_rate)
         for packet in source.demux(video_in):
             if packet.dts is not None:
                 packet.stream = video_out
                 container.mux(packet)
-        chunk = 1024
-        for start in range(0, audio.size, chunk):
-            frame = av.AudioFrame.from_ndarray(audio[None, start:start + chunk], format="flt",
-                                               layout="mono")
-            frame.sample_rate, frame.pts = rate, start
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode())
+        _mux_aac(container, sound, audio, rate=rate)
     return out
 
 
-def write_audio(path: Path, audio: npt.NDArray[np.float32], *, rate: int = 44100) -> Path:
+def write_audio(path: Path, audio: npt.NDArray[np.float32], *, rate: int = 44100,
+                bit_rate: int = 128_000) -> Path:
     """Mono float samples as an AAC file (`.m4a`), as a reference recording would arrive."""
     with av.open(str(path), "w") as container:
-        sound = container.add_stream("aac", rate=rate)
-        for start in range(0, audio.size, 1024):
-            frame = av.AudioFrame.from_ndarray(audio[None, start:start + 1024], format="flt",
-                                               layout="mono")
-            frame.sample_rate, frame.pts = rate, start
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode())
+        sound = _aac_stream(container, rate=rate, bit_rate=bit_rate)
+        _mux_aac(container, sound, audio, rate=rate)
     return path
+
+
+def _aac_stream(container: av.container.OutputContainer, *, rate: int,
+                bit_rate: int) -> av.audio.stream.AudioStream:
+    """A mono AAC stream, added before anything is muxed (a stream cannot join later)."""
+    sound = container.add_stream("aac", rate=rate)
+    sound.bit_rate = bit_rate
+    return sound
+
+
+def _mux_aac(container: av.container.OutputContainer, sound: av.audio.stream.AudioStream,
+             audio: npt.NDArray[np.float32], *, rate: int) -> None:
+    """Encode mono float samples into `sound`, 1024 samples a frame, and flush it."""
+    for start in range(0, audio.size, 1024):
+        frame = av.AudioFrame.from_ndarray(audio[None, start:start + 1024], format="flt",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        container.mux(sound.encode(frame))
+    container.mux(sound.encode())

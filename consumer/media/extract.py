@@ -30,7 +30,7 @@ from consumer.media.probe import (
     probe_container,
     video_stream_of,
 )
-from consumer.media.resize import ResizeSpec, resize_frame
+from consumer.media.resize import ResizeSpec, display_rotation, resize_frame
 from consumer.media.sampler import KeyframeSampler, choose_strategy
 from consumer.media.sources import open_source
 from consumer.settings import DecodeSettings, SourceSettings
@@ -94,7 +94,7 @@ class _Resize(Protocol):
 
 class _CpuResize:
     def rotation(self, frame: VideoFrame) -> int:
-        return round(frame.rotation or 0) % 360
+        return display_rotation(frame)
 
     def __call__(self, frame: VideoFrame, spec: ResizeSpec,
                  rotation: int) -> npt.NDArray[np.uint8]:

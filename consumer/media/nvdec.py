@@ -31,7 +31,7 @@ from torch.utils.dlpack import from_dlpack
 
 from consumer.media.errors import NvdecUnavailable
 from consumer.media.gpu_resize import Colour, resize_nv12
-from consumer.media.resize import ResizeSpec
+from consumer.media.resize import ResizeSpec, display_rotation
 
 # FFmpeg codec name -> (PyNvVideoCodec codec, bitstream filter to Annex B).
 CODECS = {"h264": ("H264", "h264_mp4toannexb"), "hevc": ("HEVC", "hevc_mp4toannexb")}
@@ -239,7 +239,7 @@ def rotation_on_cpu(container: av.container.InputContainer, stream: VideoStream)
         for packet in container.demux(stream):
             if packet.size and packet.is_keyframe:
                 frames = ctx.decode(packet) + ctx.decode(None)
-                rotation = round(frames[0].rotation or 0) % 360 if frames else 0
+                rotation = display_rotation(frames[0]) if frames else 0
                 break
     finally:
         ctx.flush_buffers()

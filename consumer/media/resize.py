@@ -36,6 +36,12 @@ class ResizeSpec:
             raise ValueError(f"mode must be 'pad' or 'stretch', got {self.mode!r}")
 
 
+def display_rotation(frame: VideoFrame) -> int:
+    """The frame's display rotation in counter-clockwise degrees, 0-359 (what `resize_frame`
+    takes); FFmpeg reads it from the container's matrix or the stream's orientation SEI."""
+    return round(frame.rotation or 0) % 360
+
+
 def fit_size(width: int, height: int, size: int) -> tuple[int, int]:
     """The (w, h) of a width x height image scaled so its longer side is `size`."""
     longest = max(width, height)

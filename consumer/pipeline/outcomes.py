@@ -96,7 +96,7 @@ class Outcomes:
     def _music(self, job: VideoJob) -> list[CatalogueMatch]:
         assert job.keyframes is not None
         fingerprint = job.keyframes.audio_fingerprint
-        if job.keyframes.audio != "off":
+        if job.keyframes.audio not in ("off", "none"):  # a soundtrack was decoded
             self.hooks.signal_time("audio", job.keyframes.audio_s)
         if self.rules.music is None or fingerprint is None:
             return []
