@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# Two images from one file:
+# Three images from one file:
 #   docker build -t REGISTRY/video-moderation/consumer:0.1.0 .                        (default: runtime)
+#   docker build --build-arg VENV=builder-gpu -t REGISTRY/video-moderation/consumer-gpu:0.1.0 .
 #   docker build --target model-tools -t REGISTRY/video-moderation/model-tools:0.1.0 .
+# consumer-gpu: the runtime image with the [gpu] extra, for GPU node mode (k8s/components/gpu-node).
 # runtime: the consumer (`vmc run`) with only the runtime dependencies: no torch, no onnxruntime.
 # model-tools: `python -m triton_models` (torch, onnx, TensorRT) for the engine-build Job.
 # tests/integration/deploy/test_dockerfile_install.py runs the runtime stage's pip install
@@ -11,6 +13,8 @@ ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 # TensorRT plans only load in the TensorRT version that built them: keep this release equal to
 # the tritonserver image in k8s/base/triton-deployment.yaml.
 ARG TENSORRT_IMAGE=nvcr.io/nvidia/tensorrt:25.01-py3
+# The venv the runtime image gets: builder (CPU node) or builder-gpu (GPU node mode).
+ARG VENV=builder
 
 # ---- builder: a venv with the project and its runtime dependencies --------------------------
 FROM ${PYTHON_IMAGE} AS builder
@@ -30,6 +34,14 @@ COPY triton_models ./triton_models
 # No extras: confluent-kafka, av, numpy, tritonclient[grpc,http], prometheus-client, pydantic,
 # pydantic-settings, pdqhash. Wheels bundle librdkafka and FFmpeg.
 RUN pip install --no-cache-dir .
+
+# ---- builder-gpu: the same venv plus the [gpu] extra ----------------------------------------
+# PyNvVideoCodec (NVDEC), torch with its CUDA libraries, tritonclient's CUDA shared memory. The
+# driver's libnvcuvid comes from the node: NVIDIA_DRIVER_CAPABILITIES must include `video`.
+FROM builder AS builder-gpu
+RUN pip install --no-cache-dir ".[gpu]"
+
+FROM ${VENV} AS venv
 
 # ---- model-tools: the build tooling on NVIDIA's TensorRT image (GPU node) --------------------
 FROM ${TENSORRT_IMAGE} AS model-tools
@@ -76,7 +88,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libchromaprint1
 RUN groupadd --system --gid 10001 vmc \
     && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
        --shell /usr/sbin/nologin vmc
-COPY --from=builder /opt/venv /opt/venv
+COPY --from=venv /opt/venv /opt/venv
 # Read-only root filesystem in k8s: no .pyc writes; HOME and temp files live on /tmp.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

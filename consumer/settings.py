@@ -120,6 +120,10 @@ class TritonSettings(Section):
     breaker_reset_s: float = Field(5.0, gt=0)
     retry_base_s: float = Field(0.2, gt=0)
     retry_cap_s: float = Field(5.0, gt=0)
+    shared_memory: Literal["none", "cuda"] = Field(
+        "none", description="`cuda`: batches reach Triton through CUDA shared memory on "
+        "decode.gpu_id, one region per batch in flight, registered once; frames NVDEC decoded "
+        "never leave the card (Triton must run on that GPU). `none`: uint8 over gRPC")
 
 
 class DecodeSettings(Section):
@@ -149,7 +153,8 @@ class DecodeSettings(Section):
         "cpu", description="`nvdec`: GPU node mode, `nvdec_workers` more workers decode the "
         "sampled packets on the GPU's NVDEC and resize there (extra `[gpu]`); videos NVDEC "
         "cannot take fall back to the CPU path in the same worker")
-    gpu_id: int = Field(0, ge=0, description="the CUDA device NVDEC workers decode on")
+    gpu_id: int = Field(0, ge=0, description="the CUDA device NVDEC workers decode on, and "
+                        "where triton.shared_memory=cuda places the batch slots")
     nvdec_workers: int = Field(4, ge=0, description="worker processes decoding on NVDEC, "
                                "beside the `workers` CPU ones; each owns a CUDA context")
     nvdec_decoders: int = Field(4, gt=0, description="NVDEC decoders each NVDEC worker keeps "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -16,8 +17,9 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 from prometheus_client import CollectorRegistry
 
 from consumer.audio.chromaprint import version as chromaprint_version
-from consumer.inference.triton_client import TritonModelClient
-from consumer.media import KeyframeExtractor
+from consumer.inference.cuda_slots import CudaSlots, TritonCudaRegions, check_cuda
+from consumer.inference.triton_client import TritonModelClient, register_at_start
+from consumer.media import KeyframeExtractor, ResizeSpec
 from consumer.observability.health import HealthServer, PipelineProbes
 from consumer.observability.metrics import ConsumerMetrics, WorkerPoolCollector
 from consumer.pipeline.hooks import PipelineHooks
@@ -37,7 +39,7 @@ from consumer.policy.music import MusicCatalogues
 from consumer.policy.text_rules import CompiledRule
 from consumer.settings import ConfigError, Settings
 from triton_models.licences import licence_notices
-from triton_models.specs import get_spec
+from triton_models.specs import ModelSpec, get_spec
 
 log = logging.getLogger("consumer.wiring")
 
@@ -55,6 +57,49 @@ def topic_max_message_bytes(client: dict[str, Any], topic: str,
     except Exception as exc:  # any failure only costs the start-up check
         log.warning("cannot read max.message.bytes of %s: %s", topic, exc)
         return None
+
+
+def _device_arenas(settings: Settings, specs: list[ModelSpec]) -> Callable[[], Any] | None:
+    """In GPU node mode with CUDA shared memory, a device arena per NVDEC worker."""
+    decode = settings.decode
+    if settings.triton.shared_memory != "cuda" or decode.device != "nvdec":
+        return None
+    from consumer.media import device_frames
+
+    nbytes = device_frames.arena_nbytes(
+        [ResizeSpec(spec.input_size, spec.resize_mode) for spec in specs], decode.max_keyframes)
+    return lambda: device_frames.allocate(nbytes, f"cuda:{decode.gpu_id}")
+
+
+def _triton_clients(settings: Settings, specs: list[ModelSpec],
+                    stack: contextlib.ExitStack) -> list[TritonModelClient]:
+    models = []
+    for spec in specs:
+        model = TritonModelClient(settings.triton.url, spec, settings.triton.timeout_s,
+                                  slots=_batch_slots(settings, spec))
+        stack.callback(model.close)
+        models.append(model)
+        if model.slots is not None:
+            register_at_start(model.slots)
+    return models
+
+
+def _batch_slots(settings: Settings, spec: ModelSpec) -> Callable[[Any], CudaSlots] | None:
+    """With triton.shared_memory=cuda, the model's batch slots (one per batch in flight)."""
+    if settings.triton.shared_memory != "cuda":
+        return None
+    gpu_id = settings.decode.gpu_id
+    check_cuda(gpu_id)
+    count = settings.pipeline.max_inflight_batches
+
+    def make(registry: Any) -> CudaSlots:
+        try:
+            return CudaSlots(spec, count, gpu_id, TritonCudaRegions(), registry,
+                             timeout_s=settings.triton.timeout_s)
+        except Exception as exc:
+            raise ConfigError(f"triton.shared_memory=cuda: cannot allocate {spec.name}'s "
+                              f"{count} batch slots on GPU {gpu_id}: {exc}") from None
+    return make
 
 
 def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) -> int:
@@ -156,11 +201,9 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         known_content.start()
         stack.callback(known_content.close)
     music = _music_catalogues(settings)
-    extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source))
-    models = [TritonModelClient(settings.triton.url, spec, settings.triton.timeout_s)
-              for spec in specs]
-    for model in models:
-        stack.callback(model.close)
+    extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source,
+                                                      arena=_device_arenas(settings, specs)))
+    models = _triton_clients(settings, specs, stack)
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
                         window=window, max_events_per_s=max_events_per_s,
                         dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg),

@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    import torch
+
 K = TypeVar("K", bound=Hashable)
+# Frames as decoded: host arrays, or device tensors from NVDEC workers (GPU node mode).
+Pixels: TypeAlias = "npt.NDArray[np.uint8] | torch.Tensor"
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class Row(Generic[K]):
 
     owner: K
     index: int
-    pixels: npt.NDArray[np.uint8]
+    pixels: Pixels
     queued_at: float
 
 
@@ -33,8 +38,12 @@ class Batch(Generic[K]):
     rows: tuple[Row[K], ...]
 
     def tensor(self) -> npt.NDArray[np.uint8]:
-        """The rows stacked into one contiguous [B, H, W, C] uint8 array."""
-        return np.stack([row.pixels for row in self.rows])
+        """The rows stacked into one contiguous [B, H, W, C] uint8 host array."""
+        return np.stack([np.asarray(row.pixels) for row in self.rows])
+
+    def pixels(self) -> list[Pixels]:
+        """The rows' pixels in order, where they are (the client copies them once)."""
+        return [row.pixels for row in self.rows]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -57,7 +66,7 @@ class MicroBatcher(Generic[K]):
     def has_room(self, rows: int) -> bool:
         return len(self._rows) + rows <= self.max_queued
 
-    def add(self, owner: K, frames: npt.NDArray[np.uint8], now: float) -> None:
+    def add(self, owner: K, frames: Pixels, now: float) -> None:
         """Queue every keyframe of one video ([N, H, W, C]); refuse beyond the bound."""
         if not self.has_room(len(frames)):
             raise OverflowError(f"batcher full: {len(self._rows)} rows queued, "

@@ -10,7 +10,8 @@ batch's videos.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from consumer.errors import InferenceError, InferenceUnavailable
+from consumer.inference.cuda_slots import CudaSlots, Slot, is_unknown_region
 from triton_models.specs import INPUT_DTYPE, ModelSpec
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({
     "StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.RESOURCE_EXHAUSTED",
@@ -71,42 +75,94 @@ def map_triton_error(exc: BaseException, spec: ModelSpec) -> InferenceError:
     return InferenceError(text)
 
 
-class TritonModelClient:
-    """Sends uint8 NHWC batches of one model; never blocks the caller on the network."""
+def host_batch(rows: Sequence[Any] | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Rows as one contiguous [B, H, W, C] host array (a device row is copied to the host)."""
+    if isinstance(rows, np.ndarray):
+        return np.ascontiguousarray(rows)
+    return np.stack([row if isinstance(row, np.ndarray) else row.cpu().numpy() for row in rows])
 
-    def __init__(self, url: str, spec: ModelSpec, timeout_s: float) -> None:
+
+class TritonModelClient:
+    """Sends uint8 NHWC batches of one model; never blocks the caller on the network.
+
+    With `slots` (CUDA shared memory) the rows are copied into a registered device region and
+    the request names it; without, they travel as uint8 over gRPC.
+    """
+
+    def __init__(self, url: str, spec: ModelSpec, timeout_s: float,
+                 slots: Callable[[Any], CudaSlots] | None = None) -> None:
         import tritonclient.grpc as grpcclient
 
         self.spec = spec
         self.timeout_s = timeout_s
         self._grpc = grpcclient
         self._client = grpcclient.InferenceServerClient(url)
+        self.slots = slots(self._client) if slots is not None else None
 
-    def infer_async(self, pixels: npt.NDArray[np.uint8],
+    def infer_async(self, rows: Sequence[Any] | npt.NDArray[np.uint8],
                     done: Callable[[BatchScores | InferenceError], None]) -> None:
-        """Start one request; `done` runs on a gRPC thread with scores or a mapped error."""
+        """Start one request for these rows ([H, W, C] uint8 each, or one [B, H, W, C] array);
+        `done` runs once, on a gRPC thread, with scores or a mapped error."""
         spec = self.spec
-        expected = (len(pixels), *spec.input_dims)
-        if pixels.dtype != np.uint8 or pixels.shape != expected:
-            raise ValueError(f"{spec.name}: batch {pixels.dtype}{pixels.shape}, "
-                             f"expected uint8{expected}")
-        tensor = self._grpc.InferInput(spec.input_name, list(pixels.shape), INPUT_DTYPE)
-        tensor.set_data_from_numpy(pixels)
+        count = len(rows)
+        slot: Slot | None = None
+        if self.slots is None:
+            pixels = host_batch(rows)
+            expected = (count, *spec.input_dims)
+            if pixels.dtype != np.uint8 or pixels.shape != expected:
+                raise ValueError(f"{spec.name}: batch {pixels.dtype}{pixels.shape}, "
+                                 f"expected uint8{expected}")
+            tensor = self._grpc.InferInput(spec.input_name, list(pixels.shape), INPUT_DTYPE)
+            tensor.set_data_from_numpy(pixels)
+        else:
+            try:
+                tensor, slot = self._in_slot(self.slots, rows)
+            except InferenceError as exc:  # slots not registered or busy: retried
+                done(exc)
+                return
         outputs = [self._grpc.InferRequestedOutput(spec.text_output or spec.scores_output)]
+
+        def finish(outcome: BatchScores | InferenceError) -> None:
+            if slot is not None:
+                assert self.slots is not None
+                self.slots.release(slot)
+                if isinstance(outcome, InferenceError) and is_unknown_region(str(outcome)):
+                    self.slots.forget_registration()  # Triton restarted: register again
+                    outcome = InferenceUnavailable(str(outcome))
+            done(outcome)
 
         def callback(result: Any, error: Any) -> None:
             try:
-                outcome = self._to_scores(result, error, len(pixels))
+                outcome = self._to_scores(result, error, count)
             except Exception as exc:  # never lose a completion on gRPC's thread
                 outcome = InferenceError(f"{spec.name}:{spec.version}: unreadable response: "
                                          f"{exc}")
-            done(outcome)
+            finish(outcome)
 
         try:
             self._client.async_infer(spec.name, [tensor], callback, outputs=outputs,
                                      client_timeout=self.timeout_s)
         except Exception as exc:
-            done(map_triton_error(exc, spec))
+            finish(map_triton_error(exc, spec))
+
+    def _in_slot(self, slots: CudaSlots,
+                 rows: Sequence[Any] | npt.NDArray[np.uint8]) -> tuple[Any, Slot]:
+        """The rows copied into a free, registered slot, and the input that names it."""
+        try:
+            slots.register()
+        except Exception as exc:  # Triton down or refusing: retried like any outage
+            raise InferenceUnavailable(f"{self.spec.name}: cannot register CUDA shared "
+                                       f"memory: {map_triton_error(exc, self.spec)}") from exc
+        slot = slots.acquire()
+        try:
+            nbytes = slots.write(slot, rows)
+        except BaseException:
+            slots.release(slot)
+            raise
+        tensor = self._grpc.InferInput(self.spec.input_name,
+                                       [len(rows), *self.spec.input_dims], INPUT_DTYPE)
+        tensor.set_shared_memory(slot.name, nbytes)
+        return tensor, slot
 
     def _to_scores(self, result: Any, error: Any, rows: int) -> BatchScores | InferenceError:
         spec = self.spec
@@ -138,4 +194,24 @@ class TritonModelClient:
             return False
 
     def close(self) -> None:
+        if self.slots is not None:
+            self.slots.close()
         self._client.close()
+
+
+def register_at_start(slots: CudaSlots) -> None:
+    """Register now, so a Triton that cannot map the regions (on another machine or GPU)
+    stops start-up in one line; a Triton not up yet is left to the first batch."""
+    from consumer.settings import ConfigError
+
+    try:
+        slots.register()
+    except Exception as exc:
+        error = map_triton_error(exc, slots.spec)
+        if isinstance(error, InferenceUnavailable):
+            log.warning("CUDA shared memory not registered yet (%s); the first batch will",
+                        error)
+            return
+        raise ConfigError(f"triton.shared_memory=cuda: Triton cannot map {slots.spec.name}'s "
+                          f"batch slots on GPU {slots.gpu_id} (is it on this machine and "
+                          f"GPU?): {error}") from None

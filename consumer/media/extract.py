@@ -30,7 +30,7 @@ from consumer.media.probe import (
     probe_container,
     video_stream_of,
 )
-from consumer.media.resize import ResizeSpec, display_rotation, resize_frame
+from consumer.media.resize import ResizeSpec, display_rotation, on_host, resize_frame
 from consumer.media.sampler import KeyframeSampler, choose_strategy
 from consumer.media.sources import open_source
 from consumer.settings import DecodeSettings, SourceSettings
@@ -44,6 +44,21 @@ log = logging.getLogger(__name__)
 # The soundtrack may use this share of decode.timeout_s, after the frames (whose forward
 # decoding may use 0.6 of it): the worker's kill stays for hangs.
 AUDIO_TIME_SHARE = 0.3
+
+
+
+@dataclass
+class _WorkerMode:
+    frames_on_device: bool = False  # an NVDEC worker that hands frames over in device memory
+
+
+_MODE = _WorkerMode()
+
+
+def keep_frames_on_device() -> None:
+    """From now on NVDEC-decoded frames stay on the GPU as torch tensors (the worker copies
+    them into its device arena); CPU-decoded ones are host arrays as ever."""
+    _MODE.frames_on_device = True
 
 
 @dataclass
@@ -88,8 +103,8 @@ def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSetti
 class _Resize(Protocol):
     def rotation(self, frame: Any) -> int: ...
 
-    def __call__(self, frame: Any, spec: ResizeSpec, rotation: int) -> npt.NDArray[np.uint8]:
-        ...
+    def __call__(self, frame: Any, spec: ResizeSpec, rotation: int) -> Any:
+        """[size, size, 3] uint8: a host array, or a device tensor (keep_frames_on_device)."""
 
 
 class _CpuResize:
@@ -114,8 +129,8 @@ def _decoder_for(container: InputContainer, stream: VideoStream, decode: DecodeS
         return None, _CpuResize(), reason
     rotation = nvdec.rotation_on_cpu(container, stream)
     cache = nvdec.decoder_cache(decode.gpu_id, decode.nvdec_decoders)
-    return (nvdec.NvdecDecoder(stream, cache), nvdec.GpuResize(rotation, nvdec.colour_of(stream)),
-            None)
+    resize = nvdec.GpuResize(rotation, nvdec.colour_of(stream), on_device=_MODE.frames_on_device)
+    return nvdec.NvdecDecoder(stream, cache), resize, None
 
 
 def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
@@ -204,7 +219,7 @@ def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
                  specs: list[ResizeSpec], probe: VideoProbe, decode: DecodeSettings, *,
                  resize: _Resize) -> Keyframes:
     """Resize frames as they arrive (no full-size frame is kept), then order them by time."""
-    resized: dict[float, list[npt.NDArray[np.uint8]]] = {}
+    resized: dict[float, list[Any]] = {}
     hashes: dict[float, FrameHash] = {}
     hash_s = 0.0
     rotation = 0
@@ -218,7 +233,7 @@ def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
         resized[time_s] = [resize(frame, spec, rotation) for spec in specs]
         if decode.frame_hashes:
             started = time.perf_counter()
-            hashes[time_s] = pdq_hash(resize(frame, PDQ_SPEC, rotation))
+            hashes[time_s] = pdq_hash(on_host(resize(frame, PDQ_SPEC, rotation)))
             hash_s += time.perf_counter() - started
         if len(resized) >= decode.max_keyframes:
             break
@@ -227,10 +242,19 @@ def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
         probe=dataclasses.replace(probe, rotation=rotation),
         pts_s=times,
         frames={
-            spec: (np.stack([resized[t][i] for t in times]) if times
+            spec: (_stack([resized[t][i] for t in times]) if times
                    else np.empty((0, spec.size, spec.size, 3), np.uint8))
             for i, spec in enumerate(specs)
         },
         hashes=[hashes[t] for t in times] if decode.frame_hashes else [],
         hash_s=hash_s,
     )
+
+
+def _stack(frames: list[Any]) -> Any:
+    """[N, size, size, 3]: numpy for host frames, torch (on their device) for device ones."""
+    if isinstance(frames[0], np.ndarray):
+        return np.stack(frames)
+    import torch
+
+    return torch.stack(frames)

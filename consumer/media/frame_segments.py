@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from consumer.media.errors import DecodeOutOfMemory
 from consumer.media.extract import Keyframes
-from consumer.media.resize import ResizeSpec
+from consumer.media.resize import ResizeSpec, on_host
 
 log = logging.getLogger("consumer.media.workers")
 
@@ -48,7 +48,7 @@ def to_shared(result: Keyframes, specs: Sequence[ResizeSpec], shm_name: str,
             count = len(result.frames[spec])
             target: npt.NDArray[np.uint8] = np.ndarray(
                 (count, spec.size, spec.size, 3), np.uint8, buffer=shm.buf, offset=offset)
-            target[...] = result.frames[spec]
+            target[...] = on_host(result.frames[spec])
             del target
             layout.append((spec, offset, count))
             offset += count * frame_nbytes(spec)

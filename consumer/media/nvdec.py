@@ -248,21 +248,25 @@ def rotation_on_cpu(container: av.container.InputContainer, stream: VideoStream)
 
 
 class GpuResize:
-    """Resizes `GpuPicture`s on their device; the frames the models get come back to the host
-    (a 320x320 frame is 300 KB: the copy is not what limits a node)."""
+    """Resizes `GpuPicture`s on their device. The frames the models get come back to the host
+    (a 320x320 frame is 300 KB: the copy is not what limits a node), or with `on_device` stay
+    there as torch tensors, for CUDA shared memory to a Triton on the same GPU."""
 
-    def __init__(self, rotation: int, colour: Colour) -> None:
+    def __init__(self, rotation: int, colour: Colour, *, on_device: bool = False) -> None:
         self._rotation = rotation
         self._colour = colour
+        self._on_device = on_device
 
     def rotation(self, frame: GpuPicture) -> int:
         return self._rotation
 
     def __call__(self, frame: GpuPicture, spec: ResizeSpec,
-                 rotation: int) -> npt.NDArray[np.uint8]:
+                 rotation: int) -> npt.NDArray[np.uint8] | torch.Tensor:
         try:
             out = resize_nv12(frame.nv12, frame.width, frame.height, spec, rotation=rotation,
                               colour=self._colour)
+            if self._on_device:
+                return out.contiguous()
             return np.ascontiguousarray(out.cpu().numpy())
         except RuntimeError as exc:  # a CUDA fault: the worker redoes the video on the CPU
             raise NvdecFailed(f"GPU resize: {exc}") from exc

@@ -41,7 +41,7 @@ from consumer.media.errors import (
     ExtractorClosed,
     ExtractorQueueFull,
 )
-from consumer.media.extract import Keyframes, extract_keyframes
+from consumer.media.extract import Keyframes, extract_keyframes, keep_frames_on_device
 from consumer.media.resize import ResizeSpec
 from consumer.settings import DecodeSettings, SourceSettings
 
@@ -71,21 +71,25 @@ def _limit_memory(limit_mb: int) -> None:
 
 
 def _worker_main(conn: Connection, decode: DecodeSettings, source: SourceSettings,
-                 task: Task) -> None:
+                 task: Task, arena: Any = None) -> None:
     """Serve jobs until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     if decode.device == "cpu":  # CUDA reserves address space far beyond any such limit
         _limit_memory(decode.memory_limit_mb)
-    while _serve_one(conn, decode, source, task):
+    if arena is not None:
+        keep_frames_on_device()
+    while _serve_one(conn, decode, source, task, arena):
         pass
 
 
 def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
-               task: Task) -> bool:
+               task: Task, arena: Any = None) -> bool:
     """One video: ("size", nbytes) once decoded, then the frames into the segment the parent
     names (None: it could not create one and failed the video) and ("ok", metadata); or
     ("error", exc). The segment is sized after decoding, so a large `decode.max_keyframes`
-    never reserves memory the video does not fill. False when the worker should exit."""
+    never reserves memory the video does not fill. With a device arena (GPU node mode, CUDA
+    shared memory to Triton) the frames go there instead: ("arena", metadata).
+    False when the worker should exit."""
     try:
         job = conn.recv()
     except (EOFError, OSError):
@@ -100,6 +104,10 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
                      for spec in unique)
     except Exception as exc:
         conn.send(("error", _as_media_error(exc, decode)))
+        return True
+    in_arena = _into_arena(result, unique, arena) if arena is not None else None
+    if in_arena is not None:
+        conn.send(("arena", in_arena))
         return True
     conn.send(("size", nbytes))
     try:
@@ -116,6 +124,18 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
                                     f"decode.memory_limit_mb={decode.memory_limit_mb}: {exc}")
         conn.send(("error", _as_media_error(exc, decode)))
     return True
+
+
+def _into_arena(result: Keyframes, specs: list[ResizeSpec], arena: Any) -> Any:
+    """The frames in the device arena, or None (too many; or a CUDA fault, after which the
+    host path still delivers the video or fails it with a cause)."""
+    from consumer.media.device_frames import to_arena
+
+    try:
+        return to_arena(result, specs, arena)
+    except Exception:
+        log.exception("cannot copy frames into the device arena; sending them via the host")
+        return None
 
 
 def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaError:
@@ -147,9 +167,10 @@ class _Worker:
     """
 
     def __init__(self, ctx: Any, decode: DecodeSettings, source: SourceSettings,
-                 task: Task) -> None:
+                 task: Task, arena: Any = None) -> None:
         self._ctx = ctx
-        self._args = (decode, source, task)
+        self._args = (decode, source, task, arena)
+        self._arena = arena  # the parent's device arena this worker writes frames into
         self._decode = decode
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -192,6 +213,10 @@ class _Worker:
                 status, payload = self._receive(deadline)
             if status == "error":
                 raise payload
+            if status == "arena":
+                from consumer.media.device_frames import from_arena
+
+                return from_arena(payload, self._arena)
             assert shm is not None
             return frame_segments.from_shared(payload, shm)
         finally:
@@ -267,12 +292,16 @@ class KeyframeExtractor:
     """A bounded pool of `decode.workers` isolated worker processes, plus, in GPU node mode
     (`decode.device` nvdec), `decode.nvdec_workers` that decode on NVDEC; all serve one queue.
 
+    With `arena` (a factory of device arenas, `triton.shared_memory` cuda), each NVDEC worker
+    hands its frames over in device memory; the Keyframes' frames are then device tensors.
+
     `submit` returns a future at once, or raises `ExtractorQueueFull` when `decode.queue_size`
     videos already wait: the caller backs off instead of queueing without bound.
     """
 
     def __init__(self, decode: DecodeSettings, source: SourceSettings,
-                 task: Task = extract_keyframes) -> None:
+                 task: Task = extract_keyframes,
+                 arena: Callable[[], Any] | None = None) -> None:
         self.gpu: str | None = None  # the GPU's name in GPU node mode
         if decode.device == "nvdec":
             from consumer.media.nvdec import check_available
@@ -284,7 +313,8 @@ class KeyframeExtractor:
         cpu = decode.model_copy(update={"device": "cpu"})
         self._workers = [_Worker(ctx, cpu, source, task) for _ in range(decode.workers)]
         if decode.device == "nvdec":
-            self._workers += [_Worker(ctx, decode, source, task)
+            self._workers += [_Worker(ctx, decode, source, task,
+                                      arena() if arena is not None else None)
                               for _ in range(decode.nvdec_workers)]
         for worker in self._workers:
             worker.start()

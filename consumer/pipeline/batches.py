@@ -11,11 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-import numpy as np
-import numpy.typing as npt
-
 from consumer.errors import InferenceError, InferenceUnavailable
-from consumer.inference.batcher import Batch, MicroBatcher
+from consumer.inference.batcher import Batch, MicroBatcher, Pixels
 from consumer.inference.breaker import Backoff, BreakerState, CircuitBreaker
 from consumer.inference.triton_client import BatchScores
 from consumer.pipeline.completions import Completions, Inferred
@@ -51,7 +48,7 @@ class ModelBatches:
     def has_room(self, rows: Mapping[str, int]) -> bool:
         return all(self.batchers[name].has_room(count) for name, count in rows.items())
 
-    def add(self, model: str, job_id: int, frames: npt.NDArray[np.uint8], now: float) -> None:
+    def add(self, model: str, job_id: int, frames: Pixels, now: float) -> None:
         self.batchers[model].add(job_id, frames, now)
 
     def due_in(self, now: float) -> float | None:
@@ -87,7 +84,7 @@ class ModelBatches:
                 self.inflight[name] += 1
                 done = self._callback(name, batch, now)
                 try:
-                    self.models[name].infer_async(batch.tensor(), done)
+                    self.models[name].infer_async(batch.pixels(), done)
                 except Exception as exc:  # a bug at the edge: fail this batch closed
                     done(InferenceError(f"{name}: request not sent: {exc}"))
 

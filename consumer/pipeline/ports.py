@@ -11,11 +11,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
 from confluent_kafka import KafkaError, Message, TopicPartition
 
 from consumer.errors import InferenceError
+from consumer.inference.batcher import Pixels
 from consumer.inference.triton_client import BatchScores
 from consumer.media import Keyframes, ResizeSpec
 from consumer.media.frame_hash import FrameHash
@@ -83,7 +82,8 @@ class ModelClient(Protocol):
 
     spec: ModelSpec
 
-    def infer_async(self, pixels: npt.NDArray[np.uint8],
-                    done: Callable[[BatchScores | InferenceError], None]) -> None: ...
+    def infer_async(self, rows: Sequence[Pixels],
+                    done: Callable[[BatchScores | InferenceError], None]) -> None:
+        """Rows ([H, W, C] uint8, host arrays or device tensors) of one batch."""
 
     def ready(self) -> bool: ...

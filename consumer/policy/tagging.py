@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,16 +40,27 @@ def label_tags(model: str, scores: npt.NDArray[np.float32], labels: Sequence[str
     return sorted(out, key=lambda t: (-t.score, t.label))
 
 
-def black_keyframes(frames: npt.NDArray[np.uint8], pts_s: Sequence[float]) -> list[float]:
+def black_keyframes(frames: Any, pts_s: Sequence[float]) -> list[float]:
     """Times of keyframes that are (nearly) black: mean of all channels below 16."""
-    means = frames.reshape(len(frames), -1).mean(axis=1)
+    means = _row_means(frames)
     return [float(pts_s[i]) for i in np.flatnonzero(means < BLACK_MEAN_LUMA)]
 
 
-def is_static(frames: npt.NDArray[np.uint8]) -> bool:
+def is_static(frames: Any) -> bool:
     """A still image or slideshow-like video: consecutive keyframes barely differ."""
     if len(frames) < 2:
         return False
-    as_int = frames.astype(np.int16)
-    diffs = np.abs(np.diff(as_int, axis=0)).reshape(len(frames) - 1, -1).mean(axis=1)
-    return bool(np.all(diffs < STATIC_MEAN_ABS_DIFF))
+    if isinstance(frames, np.ndarray):
+        as_int = frames.astype(np.int16)
+        diffs = np.abs(np.diff(as_int, axis=0))
+    else:  # a device tensor (GPU node mode): only the per-frame means come back
+        diffs = (frames[1:].short() - frames[:-1].short()).abs()
+    return bool(np.all(_row_means(diffs) < STATIC_MEAN_ABS_DIFF))
+
+
+def _row_means(frames: Any) -> npt.NDArray[np.float64]:
+    """Mean of each frame ([N, ...] numpy array or torch tensor) as a host vector."""
+    if isinstance(frames, np.ndarray):
+        return np.asarray(frames.reshape(len(frames), -1).mean(axis=1), np.float64)
+    flat = frames.reshape(len(frames), -1).double()
+    return np.asarray(flat.mean(dim=1).cpu().numpy(), np.float64)

@@ -41,16 +41,26 @@ class Dockerfile:
         """Substitute global ARG defaults (${NAME} or $NAME)."""
         return re.sub(r"\$\{?(\w+)\}?", lambda m: self.args.get(m[1], m[0]), text)
 
+    def is_stage(self, name: str) -> bool:
+        return any(s.name == name for s in self.stages)
+
     def lineage(self, stage: Stage) -> list[Stage]:
-        """`stage` and every stage it copies from (COPY --from=NAME), dependencies first."""
+        """`stage` and every stage it builds on (FROM NAME, ARGs resolved) or copies from
+        (COPY --from=NAME), dependencies first."""
+        deps = [m[1] for args in stage.all("COPY") if (m := re.search(r"--from=(\S+)", args))]
+        base = self.resolve(stage.base)
+        if self.is_stage(base):
+            deps.insert(0, base)
         seen: list[Stage] = []
-        for args in stage.all("COPY"):
-            match = re.search(r"--from=(\S+)", args)
-            if match:
-                for dep in self.lineage(self.stage(match[1])):
-                    if dep not in seen:
-                        seen.append(dep)
+        for name in deps:
+            for dep in self.lineage(self.stage(name)):
+                if dep not in seen:
+                    seen.append(dep)
         return [*seen, stage]
+
+    def with_args(self, **args: str) -> Dockerfile:
+        """The same file built with `--build-arg NAME=VALUE` for each of `args`."""
+        return Dockerfile(args={**self.args, **args}, stages=self.stages)
 
 
 def parse(path: Path = DOCKERFILE) -> Dockerfile:

@@ -21,6 +21,7 @@ BASE = K8S / "base"
 OVERLAYS = {"dev": K8S / "overlays" / "dev", "prod": K8S / "overlays" / "prod"}
 ENGINE_BUILD = K8S / "overlays" / "prod-engine-build"
 HPA_COMPONENT = K8S / "components" / "hpa"
+GPU_NODE_COMPONENT = K8S / "components" / "gpu-node"
 KUSTOMIZATIONS = {"base": BASE, **OVERLAYS, "prod-engine-build": ENGINE_BUILD,
                   "jobs/engine-build": K8S / "jobs" / "engine-build",
                   "monitoring": K8S / "monitoring"}

@@ -55,8 +55,13 @@ def mounted_settings_file(objs: list[Obj]) -> str:
 
 def container_env(objs: list[Obj]) -> dict[str, str]:
     """VMC_* variables as the pod gets them; Secret values stand in as a placeholder."""
+    return env_of(consumer_container(objs))
+
+
+def env_of(container: Obj) -> dict[str, str]:
+    """A container's variables; Secret values stand in as a placeholder."""
     env: dict[str, str] = {}
-    for var in consumer_container(objs).get("env", []):
+    for var in container.get("env", []):
         if "value" in var:
             env[var["name"]] = var["value"]
         elif "secretKeyRef" in var.get("valueFrom", {}):
@@ -81,7 +86,7 @@ def deployed(request: pytest.FixtureRequest, rendered: dict[str, list[Obj]],
     return objs, load_settings()
 
 
-def _is_setting(name: str) -> bool:
+def is_setting(name: str) -> bool:
     """Whether VMC_A__B__C names a field of Settings (librdkafka's `client` takes any key)."""
     model: type[BaseModel] = Settings
     parts = name.removeprefix("VMC_").lower().split("__")
@@ -102,15 +107,15 @@ def test_every_vmc_variable_in_the_manifests_is_a_real_setting(
         rendered: dict[str, list[Obj]]) -> None:
     for name in ENVIRONMENTS:
         for var in container_env(rendered[name]):
-            assert var == CONFIG_FILE_ENV or _is_setting(var), f"{name}: {var} is no setting"
+            assert var == CONFIG_FILE_ENV or is_setting(var), f"{name}: {var} is no setting"
 
 
 def test_setting_name_check_refuses_typos() -> None:
-    assert _is_setting("VMC_KAFKA__CLIENT__SASL_PASSWORD")
-    assert _is_setting("VMC_DECODE__TIMEOUT_S")
-    assert not _is_setting("VMC_DECODE__TIMEOUT")
-    assert not _is_setting("VMC_KAFKA__SASL_PASSWORD")
-    assert not _is_setting("VMC_METRICS")
+    assert is_setting("VMC_KAFKA__CLIENT__SASL_PASSWORD")
+    assert is_setting("VMC_DECODE__TIMEOUT_S")
+    assert not is_setting("VMC_DECODE__TIMEOUT")
+    assert not is_setting("VMC_KAFKA__SASL_PASSWORD")
+    assert not is_setting("VMC_METRICS")
 
 
 def test_settings_file_and_secrets_load_into_settings(

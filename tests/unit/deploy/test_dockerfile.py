@@ -6,10 +6,11 @@ The runtime install itself is exercised in tests/integration/deploy (it needs Py
 from __future__ import annotations
 
 import fnmatch
+import tomllib
 
 from consumer.settings import MetricsSettings
 from tests.unit.deploy.dockerfile import DOCKERIGNORE, exec_form, parse, pip_installs
-from tests.unit.deploy.manifests import BASE, containers, one, render
+from tests.unit.deploy.manifests import BASE, ROOT, containers, one, render
 
 OCI_LABELS = ("title", "description", "version", "licenses")
 
@@ -20,6 +21,8 @@ def test_default_target_is_the_runtime_image_built_from_a_pinned_slim_python() -
     assert runtime.name == "runtime"
     for stage in dockerfile.lineage(runtime):
         base = dockerfile.resolve(stage.base)
+        if dockerfile.is_stage(base):
+            continue  # built on a stage of this file, itself in the lineage
         assert base.startswith("python:3.11") and "slim" in base, base
         assert ":latest" not in base
     assert [s.name for s in dockerfile.stages].count("model-tools") == 1
@@ -30,6 +33,19 @@ def test_runtime_installs_the_project_without_extras() -> None:
     installs = [argv for stage in dockerfile.lineage(dockerfile.stage("runtime"))
                 for argv in pip_installs(stage)]
     assert installs == [["--no-cache-dir", "."]]
+
+
+def test_the_gpu_image_is_the_runtime_with_the_gpu_extra_on_top() -> None:
+    dockerfile = parse()
+    gpu = dockerfile.with_args(VENV="builder-gpu")
+    installs = [argv for stage in gpu.lineage(gpu.stage("runtime"))
+                for argv in pip_installs(stage)]
+    assert installs == [["--no-cache-dir", "."], ["--no-cache-dir", ".[gpu]"]]
+    assert "builder-gpu" not in [s.name for s in dockerfile.lineage(dockerfile.stage("runtime"))]
+    extra = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["gpu"])
+    for package in ("pynvvideocodec", "torch", "tritonclient[cuda]"):
+        assert package in extra
 
 
 def test_runtime_runs_vmc_run_as_a_numeric_non_root_user() -> None:

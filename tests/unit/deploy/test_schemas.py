@@ -31,12 +31,13 @@ from tests.unit.deploy.manifests import (
 
 def _crd_models() -> dict[tuple[str, str], type[BaseModel]]:
     from cloudcoil.models.keda.v1alpha1 import ScaledObject, TriggerAuthentication
-    from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
+    from cloudcoil.models.prometheus_operator.v1 import PodMonitor, PrometheusRule, ServiceMonitor
 
     return {
         ("keda.sh/v1alpha1", "ScaledObject"): ScaledObject,
         ("keda.sh/v1alpha1", "TriggerAuthentication"): TriggerAuthentication,
         ("monitoring.coreos.com/v1", "ServiceMonitor"): ServiceMonitor,
+        ("monitoring.coreos.com/v1", "PodMonitor"): PodMonitor,
         ("monitoring.coreos.com/v1", "PrometheusRule"): PrometheusRule,
     }
 
@@ -44,13 +45,14 @@ def _crd_models() -> dict[tuple[str, str], type[BaseModel]]:
 CRD_MODELS = _crd_models()
 
 
-def schema_errors(obj: Obj) -> list[str]:
-    """Why `obj` would be refused by an API server with strict field validation; [] if valid."""
+def schema_errors(obj: Obj, version: str = KUBERNETES_VERSION) -> list[str]:
+    """Why `obj` would be refused by an API server (Kubernetes `version`) with strict field
+    validation; [] if valid."""
     where = f"{obj['kind']}/{obj['metadata']['name']}"
     model = CRD_MODELS.get((obj["apiVersion"], obj["kind"]))
     if model is None:
         try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
             return [f"{where}: {exc.message} at {'/'.join(map(str, exc.path))}"]
         except kubernetes_validate.SchemaNotFoundError as exc:

@@ -4,11 +4,14 @@ for that batch), and server errors mapped to retry or fail."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
 
+from consumer.errors import InferenceError, InferenceUnavailable
 from consumer.inference.triton_client import TextRead, parse_texts
+from triton_models.specs import get_spec
 
 
 def _raw(*images: object) -> np.ndarray:
@@ -57,3 +60,102 @@ def test_a_model_the_server_lacks_is_an_outage_not_the_videos_fault(status: str,
 
     error = map_triton_error(_Error(status), NSFW_CLASSIFIER)
     assert isinstance(error, InferenceUnavailable) == retried
+
+
+class _Sent:
+    """What `async_infer` was given, and a way to answer it."""
+
+    def __init__(self) -> None:
+        self.inputs: list[Any] = []
+        self.callback: Any = None
+        self.raise_on_send: Exception | None = None
+
+    def async_infer(self, model: str, inputs: list[Any], callback: Any, **_: Any) -> None:
+        if self.raise_on_send is not None:
+            raise self.raise_on_send
+        self.inputs, self.callback = inputs, callback
+
+
+def _client_with_slots(sent: _Sent, triton: Any = None) -> tuple[Any, list[Any]]:
+    from consumer.inference.triton_client import TritonModelClient
+    from tests.unit.inference.test_cuda_slots import FakeTriton, HostRegions, _slots
+
+    registry = triton or FakeTriton()
+    client = TritonModelClient("127.0.0.1:1", SPEC, 1.0,
+                               slots=lambda _grpc: _slots(registry, HostRegions()))
+    client._client = sent  # type: ignore[assignment]
+    outcomes: list[Any] = []
+    return client, outcomes
+
+
+SPEC_NAME = "nsfw_classifier"
+SPEC = get_spec(SPEC_NAME)
+
+
+def test_with_slots_the_request_names_the_region_and_the_answer_frees_it() -> None:
+    sent = _Sent()
+    client, outcomes = _client_with_slots(sent)
+    rows = [np.full(tuple(SPEC.input_dims), i, np.uint8) for i in range(3)]
+    client.infer_async(rows, outcomes.append)
+    (tensor,) = sent.inputs
+    params = tensor._get_tensor().parameters
+    slot = client.slots.slots[0]
+    assert params["shared_memory_region"].string_param == slot.name
+    assert params["shared_memory_byte_size"].int64_param == 3 * int(np.prod(SPEC.input_dims))
+    assert tensor._get_content() is None  # no pixels in the request
+    assert client.slots.registered and client.slots.free == len(client.slots.slots) - 1
+    sent.callback(None, _Error("StatusCode.INVALID_ARGUMENT"))
+    assert client.slots.free == len(client.slots.slots)
+    assert isinstance(outcomes[0], InferenceError)
+    assert not isinstance(outcomes[0], InferenceUnavailable)
+
+
+def test_a_triton_that_forgot_the_regions_is_retried_after_registering_again() -> None:
+    sent = _Sent()
+    client, outcomes = _client_with_slots(sent)
+    client.infer_async([np.zeros(tuple(SPEC.input_dims), np.uint8)], outcomes.append)
+    error = _Error("StatusCode.NOT_FOUND")
+    error.message = lambda: "Unable to find shared memory region: 'x'"  # type: ignore[method-assign]
+    sent.callback(None, error)
+    assert isinstance(outcomes[0], InferenceUnavailable)
+    assert not client.slots.registered  # registered again before the next batch
+
+
+def test_a_request_that_cannot_be_sent_frees_its_slot() -> None:
+    sent = _Sent()
+    sent.raise_on_send = _Error("StatusCode.UNAVAILABLE")
+    client, outcomes = _client_with_slots(sent)
+    client.infer_async([np.zeros(tuple(SPEC.input_dims), np.uint8)], outcomes.append)
+    assert isinstance(outcomes[0], InferenceUnavailable)
+    assert client.slots.free == len(client.slots.slots)
+
+
+def test_a_triton_refusing_registration_is_an_outage_for_the_batch() -> None:
+    from tests.unit.inference.test_cuda_slots import FakeTriton
+
+    class Refusing(FakeTriton):
+        def register_cuda_shared_memory(self, *args: Any, **kwargs: Any) -> None:
+            raise _Error("StatusCode.UNAVAILABLE")
+
+    sent = _Sent()
+    client, outcomes = _client_with_slots(sent, Refusing())
+    client.infer_async([np.zeros(tuple(SPEC.input_dims), np.uint8)], outcomes.append)
+    assert isinstance(outcomes[0], InferenceUnavailable)
+    assert sent.inputs == [] and client.slots.free == len(client.slots.slots)
+
+
+def test_without_slots_device_rows_are_sent_as_host_pixels() -> None:
+    import torch
+
+    from consumer.inference.triton_client import TritonModelClient
+
+    sent = _Sent()
+    client = TritonModelClient("127.0.0.1:1", SPEC, 1.0)
+    client._client = sent  # type: ignore[assignment]
+    rows = [torch.full(tuple(SPEC.input_dims), 7, dtype=torch.uint8), np.zeros(
+        tuple(SPEC.input_dims), np.uint8)]
+    client.infer_async(rows, lambda _: None)
+    (tensor,) = sent.inputs
+    assert tensor.shape() == [2, *SPEC.input_dims]
+    pixels = np.frombuffer(tensor._get_content(), np.uint8).reshape(2, *SPEC.input_dims)
+    assert pixels[0].min() == 7 and pixels[1].max() == 0

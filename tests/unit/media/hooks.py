@@ -37,7 +37,20 @@ def misbehaving_task(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettin
     if uri == "hook:bad-frames":  # one pixel short of the size the layout promises
         return _keyframes(specs, lambda spec: np.zeros((2, spec.size, spec.size - 1, 3),
                                                        np.uint8))
+    if uri.startswith("hook:torch-frames:"):  # frames as an NVDEC worker keeps them
+        return device_keyframes(specs, int(uri.rsplit(":", 1)[1]))
     return extract_keyframes(uri, specs, decode, source)
+
+
+def device_keyframes(specs: Sequence[ResizeSpec], count: int) -> Keyframes:
+    """`count` frames per spec as torch tensors, frame i filled with i + 10 * spec index."""
+    import torch
+
+    result = _keyframes(specs, lambda spec: torch.stack([
+        torch.full((spec.size, spec.size, 3), i + 10 * specs.index(spec), dtype=torch.uint8)
+        for i in range(count)]))
+    result.pts_s = [i * 0.5 for i in range(count)]
+    return result
 
 
 class _FailingPixels:

@@ -187,3 +187,15 @@ def test_a_node_needs_at_least_one_decode_worker() -> None:
     with pytest.raises(ValidationError, match="no decode worker"):
         DecodeSettings(workers=0)
     assert DecodeSettings(workers=0, device="nvdec", nvdec_workers=2).workers == 0
+
+
+def test_frames_kept_on_the_device_are_the_pixels_the_host_path_gets() -> None:
+    width, height = 64, 48
+    nv12 = torch.randint(0, 256, (height * 3 // 2, width), dtype=torch.uint8)
+    picture = nvdec.GpuPicture(pts=0, width=width, height=height, nv12=nv12)
+    spec = ResizeSpec(32, "pad")
+    on_host = nvdec.GpuResize(90, nvdec.Colour())(picture, spec, 90)
+    kept = nvdec.GpuResize(90, nvdec.Colour(), on_device=True)(picture, spec, 90)
+    assert isinstance(kept, torch.Tensor) and kept.is_contiguous()
+    assert kept.device == nv12.device
+    assert (kept.numpy() == on_host).all()

@@ -337,8 +337,9 @@ class FakeModel:
         self.requests: list[int] = []  # batch sizes sent
         self.pending: list[tuple[npt.NDArray[np.uint8], Any]] = []
 
-    def infer_async(self, pixels: npt.NDArray[np.uint8],
+    def infer_async(self, rows: Sequence[Any],
                     done: Callable[[BatchScores | InferenceError], None]) -> None:
+        pixels = np.stack(rows)
         self.requests.append(len(pixels))
         if self.hold:
             self.pending.append((pixels, done))

@@ -1,0 +1,276 @@
+"""Batch slots in CUDA shared memory: frames reach Triton without a trip through the host.
+
+When the consumer and Triton share a GPU (`triton.shared_memory` cuda), each model gets one
+device region per batch in flight (`pipeline.max_inflight_batches`), sized for a full batch and
+registered with Triton once. A batch's rows (device tensors from NVDEC workers, or host arrays
+from CPU workers) are copied into a free slot, and the request names the region instead of
+carrying pixels. A slot is busy from that copy until Triton's answer arrives.
+
+Region names carry this host's name and this process's id, so consumers sharing a Triton never
+collide, and a restarted consumer unregisters what a dead predecessor on its host left behind.
+Triton forgets every registration when it restarts: an answer saying a region is unknown marks
+the slots unregistered, and the batch is retried after they are registered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from consumer.errors import InferenceUnavailable
+from triton_models.specs import ModelSpec
+
+log = logging.getLogger(__name__)
+
+NAME_PREFIX = "vmc"
+# How Triton answers a request naming a region it does not know (restarted, unregistered).
+_UNKNOWN_REGION = re.compile(r"unable to find (cuda )?shared memory region", re.IGNORECASE)
+
+
+class Regions(Protocol):
+    """Device memory regions that Triton can map: tritonclient's CUDA IPC regions for real."""
+
+    def create(self, name: str, nbytes: int, gpu_id: int) -> Any: ...
+
+    def raw_handle(self, region: Any) -> bytes: ...
+
+    def write(self, region: Any, rows: Sequence[Any]) -> None:
+        """Copy the rows one after the other from the region's start; done when it returns."""
+
+    def destroy(self, region: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class CudaRegion:
+    handle: Any  # tritonclient's CudaSharedMemoryRegion
+    view: Any  # a flat torch uint8 tensor over its device memory
+
+
+class TritonCudaRegions:
+    """`tritonclient.utils.cuda_shared_memory`: cudaMalloc'd regions with an IPC handle, written
+    through a torch view (its own DLPack writer calls `__dlpack__(stream)` positionally, which
+    torch's keyword-only signature refuses)."""
+
+    def __init__(self) -> None:
+        import torch
+        import tritonclient.utils.cuda_shared_memory as cudashm
+        from torch.utils.dlpack import from_dlpack
+
+        self._shm = cudashm
+        self._torch = torch
+        self._from_dlpack = from_dlpack
+
+    def create(self, name: str, nbytes: int, gpu_id: int) -> CudaRegion:
+        handle = self._shm.create_shared_memory_region(name, nbytes, gpu_id)
+        return CudaRegion(handle, self.view_of(handle, nbytes))
+
+    def view_of(self, handle: Any, nbytes: int) -> Any:
+        """A flat torch uint8 tensor over the region's memory (DLPack: no copy)."""
+        return self._from_dlpack(self._shm.as_shared_memory_tensor(handle, "UINT8", [nbytes]))
+
+    def raw_handle(self, region: CudaRegion) -> bytes:
+        return bytes(self._shm.get_raw_handle(region.handle))
+
+    def write(self, region: CudaRegion, rows: Sequence[Any]) -> None:
+        # A device row is copied device to device, a host row host to device; done on return.
+        offset = 0
+        for row in rows:
+            flat = self._torch.as_tensor(row).reshape(-1)
+            region.view[offset:offset + flat.numel()].copy_(flat)
+            offset += flat.numel()
+        if region.view.is_cuda:
+            self._torch.cuda.synchronize(region.view.device)
+
+    def destroy(self, region: CudaRegion) -> None:
+        self._shm.destroy_shared_memory_region(region.handle)
+
+
+class Registry(Protocol):
+    """The part of Triton's gRPC client that registers regions."""
+
+    def register_cuda_shared_memory(self, name: str, raw_handle: bytes, device_id: int,
+                                    byte_size: int, *, client_timeout: float) -> None: ...
+
+    def unregister_cuda_shared_memory(self, name: str = "", *,
+                                      client_timeout: float) -> None: ...
+
+    def get_cuda_shared_memory_status(self, region_name: str = "", as_json: bool = False, *,
+                                      client_timeout: float) -> Any: ...
+
+
+def region_prefix(host: str, pid: int) -> str:
+    return f"{NAME_PREFIX}-{host}-{pid}-"
+
+
+def stale_regions(names: Iterable[str], host: str, alive: Callable[[int], bool]) -> list[str]:
+    """Regions that consumers on this host registered and whose process is gone."""
+    pattern = re.compile(rf"^{re.escape(NAME_PREFIX)}-{re.escape(host)}-(\d+)-")
+    stale = []
+    for name in names:
+        match = pattern.match(name)
+        if match is not None and not alive(int(match.group(1))):
+            stale.append(name)
+    return stale
+
+
+def is_unknown_region(message: str) -> bool:
+    return _UNKNOWN_REGION.search(message) is not None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    region: Any
+    nbytes: int
+
+
+class CudaSlots:
+    """The batch slots of one model: created at start, registered on first use and again
+    after Triton forgets them, written per batch, released by the batch's answer."""
+
+    def __init__(self, spec: ModelSpec, count: int, gpu_id: int, regions: Regions,
+                 registry: Registry, *, timeout_s: float = 10.0, host: str | None = None,
+                 pid: int | None = None) -> None:
+        if count < 1:
+            raise ValueError("need at least one batch slot")
+        self.spec = spec
+        self.gpu_id = gpu_id
+        self.row_nbytes = 1
+        for dim in spec.input_dims:
+            self.row_nbytes *= dim
+        self._regions = regions
+        self._registry = registry
+        self.timeout_s = timeout_s  # of each registry call: a hung Triton must not hang us
+        self.host = host or socket.gethostname()
+        prefix = region_prefix(self.host, os.getpid() if pid is None else pid)
+        nbytes = spec.max_batch_size * self.row_nbytes
+        self.slots = [Slot(f"{prefix}{spec.name}-{i}", regions.create(
+            f"{prefix}{spec.name}-{i}", nbytes, gpu_id), nbytes) for i in range(count)]
+        self._free = list(reversed(self.slots))
+        self._lock = threading.Lock()  # the free list (answers release from gRPC threads)
+        self._register_lock = threading.Lock()
+        self._registered = False
+
+    @property
+    def registered(self) -> bool:
+        return self._registered
+
+    def register(self) -> None:
+        """Register every slot with Triton, after unregistering what dead consumers on this
+        host left there and same-named leftovers (a predecessor with this process id)."""
+        with self._register_lock:
+            if self._registered:
+                return
+            timeout = self.timeout_s
+            unregister_stale(self._registry, self.host, timeout_s=timeout)
+            for slot in self.slots:
+                try:
+                    self._registry.unregister_cuda_shared_memory(slot.name,
+                                                                 client_timeout=timeout)
+                except Exception:
+                    log.debug("no earlier registration of %s", slot.name)
+                self._registry.register_cuda_shared_memory(
+                    slot.name, self._regions.raw_handle(slot.region), self.gpu_id, slot.nbytes,
+                    client_timeout=timeout)
+            self._registered = True
+
+    def forget_registration(self) -> None:
+        """Triton no longer knows the slots (it restarted): register them before next use."""
+        self._registered = False
+
+    def acquire(self) -> Slot:
+        """A free slot; none free means more batches in flight than slots, a wiring fault
+        that is retried like an unavailable server rather than failing videos."""
+        with self._lock:
+            if not self._free:
+                raise InferenceUnavailable(f"{self.spec.name}: all {len(self.slots)} CUDA "
+                                           "shared-memory slots are in flight")
+            return self._free.pop()
+
+    def release(self, slot: Slot) -> None:
+        with self._lock:
+            if slot in self._free:
+                raise ValueError(f"slot {slot.name} released twice")
+            self._free.append(slot)
+
+    @property
+    def free(self) -> int:
+        with self._lock:
+            return len(self._free)
+
+    def write(self, slot: Slot, rows: Sequence[Any] | npt.NDArray[np.uint8]) -> int:
+        """Copy the batch's rows into the slot; the bytes the request will name."""
+        if not 0 < len(rows) <= self.spec.max_batch_size:
+            raise ValueError(f"{self.spec.name}: {len(rows)} rows for a slot of "
+                             f"{self.spec.max_batch_size}")
+        for row in rows:
+            shape = tuple(row.shape)
+            if shape != tuple(self.spec.input_dims) or "uint8" not in str(row.dtype):
+                raise ValueError(f"{self.spec.name}: row {row.dtype}{shape}, expected "
+                                 f"uint8{tuple(self.spec.input_dims)}")
+        self._regions.write(slot.region, list(rows))
+        return len(rows) * self.row_nbytes
+
+    def close(self) -> None:
+        """Unregister from Triton (if it is still there) and free the device memory."""
+        for slot in self.slots:
+            if self._registered:
+                try:
+                    self._registry.unregister_cuda_shared_memory(slot.name,
+                                                                 client_timeout=self.timeout_s)
+                except Exception as exc:
+                    log.info("cannot unregister %s: %s", slot.name, exc)
+            self._regions.destroy(slot.region)
+        self._registered = False
+        self._free = []
+
+
+def unregister_stale(registry: Registry, host: str | None = None,
+                     alive: Callable[[int], bool] = pid_alive, *,
+                     timeout_s: float = 10.0) -> list[str]:
+    """Unregister regions of dead consumers on this host (a kill -9 leaves them in Triton,
+    holding device memory); returns their names."""
+    status = registry.get_cuda_shared_memory_status(as_json=True, client_timeout=timeout_s)
+    names = list((status or {}).get("regions", {}))
+    stale = stale_regions(names, host or socket.gethostname(), alive)
+    for name in stale:
+        registry.unregister_cuda_shared_memory(name, client_timeout=timeout_s)
+        log.info("unregistered CUDA shared memory %s of a consumer that is gone", name)
+    return stale
+
+
+def check_cuda(gpu_id: int) -> str:
+    """The name of CUDA device `gpu_id`, or `ConfigError` in one line (no GPU, no CUDA
+    build of torch, no such device)."""
+    from consumer.settings import ConfigError
+
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RuntimeError("torch sees no CUDA device")
+        if gpu_id >= torch.cuda.device_count():
+            raise RuntimeError(f"only {torch.cuda.device_count()} CUDA device(s)")
+        return str(torch.cuda.get_device_name(gpu_id))
+    except Exception as exc:
+        raise ConfigError(f"triton.shared_memory=cuda, but GPU {gpu_id} cannot be used: "
+                          f"{exc}") from None
