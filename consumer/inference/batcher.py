@@ -37,10 +37,6 @@ class Row(Generic[K]):
 class Batch(Generic[K]):
     rows: tuple[Row[K], ...]
 
-    def tensor(self) -> npt.NDArray[np.uint8]:
-        """The rows stacked into one contiguous [B, H, W, C] uint8 host array."""
-        return np.stack([np.asarray(row.pixels) for row in self.rows])
-
     def pixels(self) -> list[Pixels]:
         """The rows' pixels in order, where they are (the client copies them once)."""
         return [row.pixels for row in self.rows]

@@ -6,10 +6,12 @@ registered with Triton once. A batch's rows (device tensors from NVDEC workers, 
 from CPU workers) are copied into a free slot, and the request names the region instead of
 carrying pixels. A slot is busy from that copy until Triton's answer arrives.
 
-Region names carry this host's name and this process's id, so consumers sharing a Triton never
-collide, and a restarted consumer unregisters what a dead predecessor on its host left behind.
-Triton forgets every registration when it restarts: an answer saying a region is unknown marks
-the slots unregistered, and the batch is retried after they are registered again.
+Region names (`vmc_HOST_PID_MODEL_I`: a host name has no underscore) carry this host's name
+and this process's id, so consumers sharing a Triton never collide, and a restarted consumer
+unregisters what a dead predecessor on its host left behind. Triton forgets every registration
+when it restarts: an answer saying a region is unknown (to a request sent under the current
+registration) marks the slots unregistered, and the batch is retried after they are registered
+again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +35,7 @@ from triton_models.specs import ModelSpec
 log = logging.getLogger(__name__)
 
 NAME_PREFIX = "vmc"
+SEPARATOR = "_"  # never in a host name, so a host's regions are told apart from another's
 # How Triton answers a request naming a region it does not know (restarted, unregistered).
 _UNKNOWN_REGION = re.compile(r"unable to find (cuda )?shared memory region", re.IGNORECASE)
 
@@ -107,13 +111,18 @@ class Registry(Protocol):
                                       client_timeout: float) -> Any: ...
 
 
+def host_name() -> str:
+    return socket.gethostname().replace(SEPARATOR, "-")
+
+
 def region_prefix(host: str, pid: int) -> str:
-    return f"{NAME_PREFIX}-{host}-{pid}-"
+    return f"{NAME_PREFIX}{SEPARATOR}{host}{SEPARATOR}{pid}{SEPARATOR}"
 
 
 def stale_regions(names: Iterable[str], host: str, alive: Callable[[int], bool]) -> list[str]:
     """Regions that consumers on this host registered and whose process is gone."""
-    pattern = re.compile(rf"^{re.escape(NAME_PREFIX)}-{re.escape(host)}-(\d+)-")
+    sep = re.escape(SEPARATOR)
+    pattern = re.compile(rf"^{re.escape(NAME_PREFIX)}{sep}{re.escape(host)}{sep}(\d+){sep}")
     stale = []
     for name in names:
         match = pattern.match(name)
@@ -134,6 +143,18 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_UINT8 = ("uint8", "torch.uint8")  # numpy's and torch's names of the one input type
+
+
+def _left(deadline: float) -> float:
+    """Seconds left before `deadline`; past it, registration gives up as an outage."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise InferenceUnavailable("registering CUDA shared memory took longer than "
+                                   "triton.timeout_s")
+    return left
 
 
 @dataclass(frozen=True)
@@ -160,42 +181,62 @@ class CudaSlots:
         self._regions = regions
         self._registry = registry
         self.timeout_s = timeout_s  # of each registry call: a hung Triton must not hang us
-        self.host = host or socket.gethostname()
+        self.host = host or host_name()
         prefix = region_prefix(self.host, os.getpid() if pid is None else pid)
         nbytes = spec.max_batch_size * self.row_nbytes
-        self.slots = [Slot(f"{prefix}{spec.name}-{i}", regions.create(
-            f"{prefix}{spec.name}-{i}", nbytes, gpu_id), nbytes) for i in range(count)]
+        self.slots: list[Slot] = []
+        try:
+            for i in range(count):
+                name = f"{prefix}{spec.name}{SEPARATOR}{i}"
+                self.slots.append(Slot(name, regions.create(name, nbytes, gpu_id), nbytes))
+        except BaseException:
+            for slot in self.slots:
+                regions.destroy(slot.region)
+            raise
         self._free = list(reversed(self.slots))
-        self._lock = threading.Lock()  # the free list (answers release from gRPC threads)
-        self._register_lock = threading.Lock()
+        # The free list and the registration state (answers come on gRPC threads).
+        self._lock = threading.Lock()
+        self._register_lock = threading.Lock()  # one registration at a time
         self._registered = False
+        self._generation = 0  # registrations so far: an answer names the one it was sent under
 
     @property
     def registered(self) -> bool:
         return self._registered
 
-    def register(self) -> None:
+    def register(self) -> int:
         """Register every slot with Triton, after unregistering what dead consumers on this
-        host left there and same-named leftovers (a predecessor with this process id)."""
+        host left there and same-named leftovers (a predecessor with this process id); the
+        registration's number. All calls together take at most `timeout_s`: this runs on
+        the pipeline's loop, which a hung Triton must not hold past its liveness limit."""
         with self._register_lock:
-            if self._registered:
-                return
-            timeout = self.timeout_s
-            unregister_stale(self._registry, self.host, timeout_s=timeout)
+            with self._lock:
+                if self._registered:
+                    return self._generation
+            deadline = time.monotonic() + self.timeout_s
+            unregister_stale(self._registry, self.host, timeout_s=_left(deadline))
             for slot in self.slots:
                 try:
-                    self._registry.unregister_cuda_shared_memory(slot.name,
-                                                                 client_timeout=timeout)
+                    self._registry.unregister_cuda_shared_memory(
+                        slot.name, client_timeout=_left(deadline))
+                except InferenceUnavailable:
+                    raise
                 except Exception:
                     log.debug("no earlier registration of %s", slot.name)
                 self._registry.register_cuda_shared_memory(
                     slot.name, self._regions.raw_handle(slot.region), self.gpu_id, slot.nbytes,
-                    client_timeout=timeout)
-            self._registered = True
+                    client_timeout=_left(deadline))
+            with self._lock:
+                self._generation += 1
+                self._registered = True
+                return self._generation
 
-    def forget_registration(self) -> None:
-        """Triton no longer knows the slots (it restarted): register them before next use."""
-        self._registered = False
+    def forget_registration(self, generation: int) -> None:
+        """Triton no longer knows the slots (it restarted): register them before next use.
+        An answer to a request sent under an older registration changes nothing."""
+        with self._lock:
+            if generation == self._generation:
+                self._registered = False
 
     def acquire(self) -> Slot:
         """A free slot; none free means more batches in flight than slots, a wiring fault
@@ -224,7 +265,7 @@ class CudaSlots:
                              f"{self.spec.max_batch_size}")
         for row in rows:
             shape = tuple(row.shape)
-            if shape != tuple(self.spec.input_dims) or "uint8" not in str(row.dtype):
+            if shape != tuple(self.spec.input_dims) or str(row.dtype) not in _UINT8:
                 raise ValueError(f"{self.spec.name}: row {row.dtype}{shape}, expected "
                                  f"uint8{tuple(self.spec.input_dims)}")
         self._regions.write(slot.region, list(rows))
@@ -251,7 +292,7 @@ def unregister_stale(registry: Registry, host: str | None = None,
     holding device memory); returns their names."""
     status = registry.get_cuda_shared_memory_status(as_json=True, client_timeout=timeout_s)
     names = list((status or {}).get("regions", {}))
-    stale = stale_regions(names, host or socket.gethostname(), alive)
+    stale = stale_regions(names, host or host_name(), alive)
     for name in stale:
         registry.unregister_cuda_shared_memory(name, client_timeout=timeout_s)
         log.info("unregistered CUDA shared memory %s of a consumer that is gone", name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +98,11 @@ class TritonModelClient:
         self.timeout_s = timeout_s
         self._grpc = grpcclient
         self._client = grpcclient.InferenceServerClient(url)
-        self.slots = slots(self._client) if slots is not None else None
+        try:
+            self.slots = slots(self._client) if slots is not None else None
+        except BaseException:
+            self._client.close()
+            raise
 
     def infer_async(self, rows: Sequence[Any] | npt.NDArray[np.uint8],
                     done: Callable[[BatchScores | InferenceError], None]) -> None:
@@ -105,7 +110,9 @@ class TritonModelClient:
         `done` runs once, on a gRPC thread, with scores or a mapped error."""
         spec = self.spec
         count = len(rows)
+        outputs = [self._grpc.InferRequestedOutput(spec.text_output or spec.scores_output)]
         slot: Slot | None = None
+        generation = 0
         if self.slots is None:
             pixels = host_batch(rows)
             expected = (count, *spec.input_dims)
@@ -116,20 +123,24 @@ class TritonModelClient:
             tensor.set_data_from_numpy(pixels)
         else:
             try:
-                tensor, slot = self._in_slot(self.slots, rows)
+                tensor, slot, generation = self._in_slot(self.slots, rows)
             except InferenceError as exc:  # slots not registered or busy: retried
                 done(exc)
                 return
-        outputs = [self._grpc.InferRequestedOutput(spec.text_output or spec.scores_output)]
+        once = threading.Lock()
 
         def finish(outcome: BatchScores | InferenceError) -> None:
-            if slot is not None:
-                assert self.slots is not None
-                self.slots.release(slot)
-                if isinstance(outcome, InferenceError) and is_unknown_region(str(outcome)):
-                    self.slots.forget_registration()  # Triton restarted: register again
-                    outcome = InferenceUnavailable(str(outcome))
-            done(outcome)
+            if not once.acquire(blocking=False):
+                return  # answered already: the pipeline hears of a batch once
+            try:
+                if slot is not None:
+                    assert self.slots is not None
+                    self.slots.release(slot)
+                    if isinstance(outcome, InferenceError) and is_unknown_region(str(outcome)):
+                        self.slots.forget_registration(generation)  # Triton restarted
+                        outcome = InferenceUnavailable(str(outcome))
+            finally:
+                done(outcome)
 
         def callback(result: Any, error: Any) -> None:
             try:
@@ -145,24 +156,25 @@ class TritonModelClient:
         except Exception as exc:
             finish(map_triton_error(exc, spec))
 
-    def _in_slot(self, slots: CudaSlots,
-                 rows: Sequence[Any] | npt.NDArray[np.uint8]) -> tuple[Any, Slot]:
-        """The rows copied into a free, registered slot, and the input that names it."""
+    def _in_slot(self, slots: CudaSlots, rows: Sequence[Any] | npt.NDArray[np.uint8],
+                 ) -> tuple[Any, Slot, int]:
+        """The rows copied into a free, registered slot, the input that names it, and the
+        registration it was sent under."""
         try:
-            slots.register()
+            generation = slots.register()
         except Exception as exc:  # Triton down or refusing: retried like any outage
             raise InferenceUnavailable(f"{self.spec.name}: cannot register CUDA shared "
                                        f"memory: {map_triton_error(exc, self.spec)}") from exc
         slot = slots.acquire()
         try:
             nbytes = slots.write(slot, rows)
+            tensor = self._grpc.InferInput(self.spec.input_name,
+                                           [len(rows), *self.spec.input_dims], INPUT_DTYPE)
+            tensor.set_shared_memory(slot.name, nbytes)
         except BaseException:
-            slots.release(slot)
+            slots.release(slot)  # not sent: the slot is free again
             raise
-        tensor = self._grpc.InferInput(self.spec.input_name,
-                                       [len(rows), *self.spec.input_dims], INPUT_DTYPE)
-        tensor.set_shared_memory(slot.name, nbytes)
-        return tensor, slot
+        return tensor, slot, generation
 
     def _to_scores(self, result: Any, error: Any, rows: int) -> BatchScores | InferenceError:
         spec = self.spec

@@ -12,15 +12,19 @@ host shared memory as on a CPU node.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.multiprocessing  # registers torch's tensor sharing with pickling
 
+from consumer.media.errors import DecodeFailed, DecodeOutOfMemory
 from consumer.media.extract import Keyframes
 from consumer.media.frame_segments import Layout, frame_nbytes
 from consumer.media.resize import ResizeSpec
+
+log = logging.getLogger("consumer.media.workers")
 
 
 def arena_nbytes(specs: Sequence[ResizeSpec], max_keyframes: int) -> int:
@@ -65,3 +69,24 @@ def from_arena(meta: tuple[Keyframes, Layout], arena: torch.Tensor) -> Keyframes
         torch.cuda.synchronize(arena.device)  # cloned before the worker overwrites it
     return dataclasses.replace(result, frames=frames)
 
+
+def into_arena(result: Keyframes, specs: Sequence[ResizeSpec],
+               arena: torch.Tensor) -> tuple[Keyframes, Layout] | None:
+    """Worker side, never raising: `to_arena`, or None (too many frames; or a CUDA fault,
+    after which the host path still delivers the video or fails it with a cause)."""
+    try:
+        return to_arena(result, specs, arena)
+    except Exception:
+        log.exception("cannot copy frames into the device arena; sending them via the host")
+        return None
+
+
+def out_of_arena(meta: tuple[Keyframes, Layout], arena: torch.Tensor) -> Keyframes:
+    """Parent side: `from_arena`; a GPU too full beside Triton fails the video with a cause
+    (its verdict says so), never the pool."""
+    try:
+        return from_arena(meta, arena)
+    except Exception as exc:
+        if "out of memory" in str(exc).lower():
+            raise DecodeOutOfMemory(f"GPU memory for the frames: {exc}") from exc
+        raise DecodeFailed(f"cannot copy the frames out of the device arena: {exc}") from exc

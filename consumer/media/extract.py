@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 AUDIO_TIME_SHARE = 0.3
 
 
-
 @dataclass
 class _WorkerMode:
     frames_on_device: bool = False  # an NVDEC worker that hands frames over in device memory

@@ -105,7 +105,11 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
     except Exception as exc:
         conn.send(("error", _as_media_error(exc, decode)))
         return True
-    in_arena = _into_arena(result, unique, arena) if arena is not None else None
+    in_arena = None
+    if arena is not None:
+        from consumer.media.device_frames import into_arena
+
+        in_arena = into_arena(result, unique, arena)
     if in_arena is not None:
         conn.send(("arena", in_arena))
         return True
@@ -124,18 +128,6 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
                                     f"decode.memory_limit_mb={decode.memory_limit_mb}: {exc}")
         conn.send(("error", _as_media_error(exc, decode)))
     return True
-
-
-def _into_arena(result: Keyframes, specs: list[ResizeSpec], arena: Any) -> Any:
-    """The frames in the device arena, or None (too many; or a CUDA fault, after which the
-    host path still delivers the video or fails it with a cause)."""
-    from consumer.media.device_frames import to_arena
-
-    try:
-        return to_arena(result, specs, arena)
-    except Exception:
-        log.exception("cannot copy frames into the device arena; sending them via the host")
-        return None
 
 
 def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaError:
@@ -214,9 +206,9 @@ class _Worker:
             if status == "error":
                 raise payload
             if status == "arena":
-                from consumer.media.device_frames import from_arena
+                from consumer.media.device_frames import out_of_arena
 
-                return from_arena(payload, self._arena)
+                return out_of_arena(payload, self._arena)
             assert shm is not None
             return frame_segments.from_shared(payload, shm)
         finally:

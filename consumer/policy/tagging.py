@@ -62,5 +62,8 @@ def _row_means(frames: Any) -> npt.NDArray[np.float64]:
     """Mean of each frame ([N, ...] numpy array or torch tensor) as a host vector."""
     if isinstance(frames, np.ndarray):
         return np.asarray(frames.reshape(len(frames), -1).mean(axis=1), np.float64)
-    flat = frames.reshape(len(frames), -1).double()
-    return np.asarray(flat.mean(dim=1).cpu().numpy(), np.float64)
+    import torch  # a device tensor: torch is loaded already
+
+    flat = frames.reshape(len(frames), -1)  # summed in int64, never copied as floats
+    sums = flat.sum(dim=1, dtype=torch.int64).cpu().numpy()
+    return np.asarray(sums / int(flat.shape[1]), np.float64)

@@ -36,7 +36,7 @@ def test_a_triton_that_cannot_map_the_slots_stops_start_up_in_one_line(
     assert message.startswith("triton.shared_memory=cuda: Triton cannot map nsfw_classifier's")
     assert "INVALID_ARGUMENT" in message and not slots.registered
     regions = triton.get_cuda_shared_memory_status(as_json=True).get("regions", {})
-    assert not [name for name in regions if name.startswith("vmc-")]
+    assert not [name for name in regions if name.startswith("vmc_")]
     assert unregister_stale(triton) == []  # the server's real status format, read
 
 

@@ -102,3 +102,29 @@ def test_the_consumer_is_probed_for_liveness_only_and_scraped(gpu_node: list[Obj
     assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == [port["name"]]
     assert consumer["image"].endswith("consumer-gpu:0.1.0")
+
+
+def test_triton_answers_until_the_consumer_beside_it_has_drained(gpu_node: list[Obj]) -> None:
+    pod, triton, _ = _triton(gpu_node)
+    settings = Settings()
+    drain = settings.decode.timeout_s + settings.pipeline.shutdown_grace_s
+    hold = triton["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert hold > drain
+    assert pod["terminationGracePeriodSeconds"] >= hold + 30  # Triton's own exit timeout
+
+
+def test_the_triton_pods_get_the_consumers_egress_rules(gpu_node: list[Obj]) -> None:
+    policy = one(gpu_node, "NetworkPolicy", "vmc-gpu-node")
+    labels = one(gpu_node, "Deployment", "triton")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    consumer_rules = one(gpu_node, "NetworkPolicy", "vmc-consumer")["spec"]["egress"]
+    # the same rules, less the consumer's way to Triton (here on the pod's loopback)
+    to_triton = [r for r in consumer_rules if any(
+        peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+        == "triton" for peer in r.get("to", []))]
+    assert policy["spec"]["egress"] == [r for r in consumer_rules if r not in to_triton]
+    _, triton, consumer = _triton(gpu_node)
+    named = {p["name"] for p in triton["ports"] + consumer["ports"]}
+    for rule in policy["spec"]["ingress"]:
+        assert {p["port"] for p in rule["ports"]} <= named

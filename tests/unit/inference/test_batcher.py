@@ -17,7 +17,7 @@ def test_rows_from_several_videos_fill_one_batch() -> None:
     batch = batcher.take(now=0.0)
     assert batch is not None and len(batch) == 8
     assert [r.owner for r in batch.rows] == ["a"] * 3 + ["b"] * 3 + ["c"] * 2
-    assert batch.tensor().shape == (8, 4, 4, 3)
+    assert np.stack(batch.pixels()).shape == (8, 4, 4, 3)
     assert len(batcher) == 1
 
 

@@ -6,6 +6,7 @@ tests/gpu."""
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ def test_one_region_per_slot_sized_for_a_full_batch() -> None:
     regions = HostRegions()
     slots = _slots(FakeTriton(), regions, count=3)
     names = [slot.name for slot in slots.slots]
-    assert names == [f"vmc-node-a-42-{SPEC.name}-{i}" for i in range(3)]
+    assert names == [f"vmc_node-a_42_{SPEC.name}_{i}" for i in range(3)]
     full = SPEC.max_batch_size * int(np.prod(ROW))
     assert {len(buf) for buf in regions.memory.values()} == {full}
     assert slots.free == 3 and not slots.registered
@@ -94,18 +95,39 @@ def test_one_region_per_slot_sized_for_a_full_batch() -> None:
 def test_registered_once_and_again_after_triton_forgets() -> None:
     triton = FakeTriton()
     slots = _slots(triton)
-    slots.register()
-    slots.register()
+    first = slots.register()
+    assert slots.register() == first
     assert [c for c in triton.calls if c[0] == "register"] == [
         ("register", slot.name) for slot in slots.slots]
     triton.registered.clear()  # Triton restarted
-    slots.forget_registration()
-    slots.register()
+    slots.forget_registration(first)
+    second = slots.register()
+    assert second == first + 1
     assert set(triton.registered) == {slot.name for slot in slots.slots}
+    slots.forget_registration(first)  # a late answer to a request sent before: no churn
+    assert slots.registered and slots.register() == second
+
+
+def test_registration_against_a_hung_triton_gives_up_within_its_timeout() -> None:
+    class Hung(FakeTriton):
+        def register_cuda_shared_memory(self, name: str, raw_handle: bytes, device_id: int,
+                                        byte_size: int, **kwargs: Any) -> None:
+            self.calls.append(("register", name))
+            time.sleep(kwargs["client_timeout"])  # what a hung server costs: the whole timeout
+            raise RuntimeError("Deadline Exceeded")
+
+    triton = Hung()
+    slots = CudaSlots(SPEC, 3, 0, HostRegions(), triton, timeout_s=0.3, host="h", pid=1)
+    started = time.monotonic()
+    with pytest.raises((InferenceUnavailable, RuntimeError)):
+        slots.register()
+    assert len([c for c in triton.calls if c[0] == "register"]) == 1  # one wait, not three
+    assert time.monotonic() - started < 3 * 0.3
+    assert not slots.registered
 
 
 def test_leftovers_of_a_predecessor_with_the_same_names_are_replaced() -> None:
-    name = f"vmc-node-a-42-{SPEC.name}-0"
+    name = f"vmc_node-a_42_{SPEC.name}_0"
     triton = FakeTriton({name: 1})  # a kill -9'd consumer with this pid left it
     slots = _slots(triton)
     slots.register()
@@ -113,17 +135,31 @@ def test_leftovers_of_a_predecessor_with_the_same_names_are_replaced() -> None:
 
 
 def test_regions_of_dead_consumers_on_this_host_are_unregistered() -> None:
-    triton = FakeTriton({"vmc-node-a-7-m-0": 1, "vmc-node-a-8-m-0": 1, "vmc-node-b-7-m-0": 1,
+    triton = FakeTriton({"vmc_node-a_7_m_0": 1, "vmc_node-a_8_m_0": 1, "vmc_node-b_7_m_0": 1,
                          "other-app-0": 1})
     gone = unregister_stale(triton, "node-a", alive=lambda pid: pid == 8)
-    assert gone == ["vmc-node-a-7-m-0"]
-    assert set(triton.registered) == {"vmc-node-a-8-m-0", "vmc-node-b-7-m-0", "other-app-0"}
+    assert gone == ["vmc_node-a_7_m_0"]
+    assert set(triton.registered) == {"vmc_node-a_8_m_0", "vmc_node-b_7_m_0", "other-app-0"}
 
 
 def test_stale_regions_match_host_exactly() -> None:
-    names = ["vmc-node-a-1-m-0", "vmc-node-ab-1-m-0", "vmc-node-a-x-m-0"]
-    assert stale_regions(names, "node-a", alive=lambda pid: False) == ["vmc-node-a-1-m-0"]
-    assert region_prefix("h", 3) == "vmc-h-3-"
+    # host "node" must not read host "node-12"'s regions as its own process 12
+    names = ["vmc_node_1_m_0", "vmc_node-12_3_m_0", "vmc_node-ab_1_m_0", "vmc_node_x_m_0"]
+    assert stale_regions(names, "node", alive=lambda pid: False) == ["vmc_node_1_m_0"]
+    assert region_prefix("h", 3) == "vmc_h_3_"
+
+
+def test_slots_made_before_one_that_cannot_be_are_freed() -> None:
+    class Failing(HostRegions):
+        def create(self, name: str, nbytes: int, gpu_id: int) -> str:
+            if name.endswith("_2"):
+                raise RuntimeError("cudaMalloc: out of memory")
+            return super().create(name, nbytes, gpu_id)
+
+    regions = Failing()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        _slots(FakeTriton(), regions, count=3)
+    assert sorted(regions.destroyed) == sorted(regions.memory)
 
 
 def test_a_slot_is_held_until_released() -> None:

@@ -121,6 +121,19 @@ def test_a_triton_that_forgot_the_regions_is_retried_after_registering_again() -
     assert not client.slots.registered  # registered again before the next batch
 
 
+def test_a_request_that_cannot_be_built_frees_its_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = _Sent()
+    client, outcomes = _client_with_slots(sent)
+
+    def refuse(*args: Any) -> None:
+        raise RuntimeError("no shared memory input")
+
+    monkeypatch.setattr(client._grpc.InferInput, "set_shared_memory", refuse)
+    with pytest.raises(RuntimeError):
+        client.infer_async([np.zeros(tuple(SPEC.input_dims), np.uint8)], outcomes.append)
+    assert client.slots.free == len(client.slots.slots) and outcomes == []
+
+
 def test_a_request_that_cannot_be_sent_frees_its_slot() -> None:
     sent = _Sent()
     sent.raise_on_send = _Error("StatusCode.UNAVAILABLE")

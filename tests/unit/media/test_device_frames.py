@@ -86,3 +86,23 @@ def test_a_worker_hands_frames_over_in_its_arena_and_the_host_path_stays(
     for spec in SPECS:  # beyond the arena: host shared memory, as on a CPU node
         assert isinstance(too_many.frames[spec], np.ndarray)
         np.testing.assert_array_equal(too_many.frames[spec], _expected(spec, 3))
+
+
+@pytest.mark.parametrize(("message", "error"), [
+    ("CUDA out of memory. Tried to allocate 20.00 MiB", "DecodeOutOfMemory"),
+    ("CUDA error: an illegal memory access was encountered", "DecodeFailed"),
+])
+def test_frames_that_cannot_be_copied_out_fail_the_video_with_a_cause(
+        message: str, error: str) -> None:
+    from consumer.media.device_frames import out_of_arena
+
+    class Full:
+        is_cuda = True
+
+        def __getitem__(self, index: object) -> None:
+            raise RuntimeError(message)
+
+    meta = (device_keyframes(SPECS, 1), [(PAD, 0, 1)])
+    with pytest.raises(Exception) as caught:
+        out_of_arena(meta, Full())  # type: ignore[arg-type]
+    assert type(caught.value).__name__ == error and message in str(caught.value)
