@@ -1,5 +1,6 @@
 """GPU tests: they run where a CUDA device with NVDEC and the `[gpu]` extra are present (the
-lent GPU machine, through `bench/gpu_run.sh`); elsewhere every one is skipped, and says why."""
+lent GPU machine, through the device tool: BENCHMARKS.md, GPU node mode, says what to carry);
+elsewhere every one is skipped, and says why."""
 
 from __future__ import annotations
 
