@@ -59,6 +59,17 @@ def topic_max_message_bytes(client: dict[str, Any], topic: str,
         return None
 
 
+def _check_gpu(settings: Settings) -> None:
+    """GPU node mode on a machine that cannot run it stops here, in one line, before any
+    broker or server is asked anything."""
+    if settings.decode.device == "nvdec":
+        from consumer.media.nvdec import check_available
+
+        check_available(settings.decode.gpu_id)
+    if settings.triton.shared_memory == "cuda":
+        check_cuda(settings.decode.gpu_id)
+
+
 def _device_arenas(settings: Settings, specs: list[ModelSpec]) -> Callable[[], Any] | None:
     """In GPU node mode with CUDA shared memory, a device arena per NVDEC worker."""
     decode = settings.decode
@@ -89,7 +100,6 @@ def _batch_slots(settings: Settings, spec: ModelSpec) -> Callable[[Any], CudaSlo
     if settings.triton.shared_memory != "cuda":
         return None
     gpu_id = settings.decode.gpu_id
-    check_cuda(gpu_id)
     count = settings.pipeline.max_inflight_batches
 
     def make(registry: Any) -> CudaSlots:
@@ -175,6 +185,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         raise ConfigError(f"pipeline.models: {exc.args[0]}") from exc
     for notice in licence_notices(specs):  # opted in to a non-permissive model: say so once
         log.warning("%s", notice)
+    _check_gpu(settings)
     check_credentials(settings.kafka)  # a refused login stops here, in one line
     group = settings.kafka.group_id
     metrics = None

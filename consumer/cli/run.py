@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from consumer.cli import UserError
@@ -41,15 +42,15 @@ class StopOnSignal:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.exactly_once:
         settings.pipeline = settings.pipeline.model_copy(update={"delivery": "exactly_once"})
-    log.info("consuming", extra={"topic": settings.kafka.topics.input,
-                                 "group": settings.kafka.group_id,
-                                 "models": settings.pipeline.models,
-                                 "delivery": settings.pipeline.delivery})
-    return run_pipeline(settings, observe=True)
+    return run_pipeline(settings, observe=True, started=lambda: log.info("consuming", extra={
+        "topic": settings.kafka.topics.input, "group": settings.kafka.group_id,
+        "models": settings.pipeline.models, "delivery": settings.pipeline.delivery}))
 
 
-def run_pipeline(settings: Settings, **build: Any) -> int:
-    """Build the pipeline, stop it gracefully on SIGTERM/SIGINT, map errors to one line."""
+def run_pipeline(settings: Settings, started: Callable[[], None] = lambda: None,
+                 **build: Any) -> int:
+    """Build the pipeline, stop it gracefully on SIGTERM/SIGINT, map errors to one line;
+    `started` once it is built (a start-up check that stops it never reads as consuming)."""
     from consumer.wiring import build_pipeline
 
     stop = StopOnSignal()
@@ -58,6 +59,7 @@ def run_pipeline(settings: Settings, **build: Any) -> int:
             pipeline = build_pipeline(settings, stack, **build)
         except (ConfigError, BrokerAuthenticationError) as exc:
             raise UserError(str(exc)) from exc
+        started()
         stop.attach(pipeline)
         try:
             return pipeline.run()

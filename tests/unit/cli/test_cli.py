@@ -72,3 +72,31 @@ def test_dev_without_the_dev_stack_installed_says_so_in_one_line(
     assert main(["dev", "status"]) == 1
     err = capsys.readouterr().err
     assert "not part of this install" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("env", "line"), [
+    ({"VMC_TRITON__SHARED_MEMORY": "cuda"},
+     "vmc: triton.shared_memory=cuda, but GPU 7 cannot be used: "),
+    ({"VMC_DECODE__DEVICE": "nvdec"}, "vmc: decode.device=nvdec"),
+])
+def test_gpu_node_mode_without_the_gpu_stops_in_one_line_before_asking_the_broker(
+        env: dict[str, str], line: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from consumer.pipeline import kafka_clients
+
+    def no_broker(*args: object) -> None:
+        raise AssertionError("the broker was asked before the GPU was checked")
+
+    monkeypatch.setattr(kafka_clients, "check_credentials", no_broker)
+    monkeypatch.setattr("consumer.wiring.check_credentials", no_broker)
+    monkeypatch.setenv("VMC_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("VMC_DECODE__GPU_ID", "7")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1 and "Traceback" not in err
+    assert time.monotonic() - started < 10  # no broker timeout was waited for
