@@ -10,17 +10,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
+from typing import Generic, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-if TYPE_CHECKING:
-    import torch
+from consumer.pixels import Pixels
 
 K = TypeVar("K", bound=Hashable)
-# Frames as decoded: host arrays, or device tensors from NVDEC workers (GPU node mode).
-Pixels: TypeAlias = "npt.NDArray[np.uint8] | torch.Tensor"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from consumer.errors import InferenceError, InferenceUnavailable
 from consumer.inference.cuda_slots import CudaSlots, Slot, is_unknown_region
+from consumer.pixels import on_host
 from triton_models.specs import INPUT_DTYPE, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def host_batch(rows: Sequence[Any] | npt.NDArray[np.uint8]) -> npt.NDArray[np.ui
     """Rows as one contiguous [B, H, W, C] host array (a device row is copied to the host)."""
     if isinstance(rows, np.ndarray):
         return np.ascontiguousarray(rows)
-    return np.stack([row if isinstance(row, np.ndarray) else row.cpu().numpy() for row in rows])
+    return np.stack([on_host(row) for row in rows])
 
 
 class TritonModelClient:

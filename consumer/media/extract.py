@@ -30,9 +30,10 @@ from consumer.media.probe import (
     probe_container,
     video_stream_of,
 )
-from consumer.media.resize import ResizeSpec, display_rotation, on_host, resize_frame
+from consumer.media.resize import ResizeSpec, display_rotation, resize_frame
 from consumer.media.sampler import KeyframeSampler, choose_strategy
 from consumer.media.sources import open_source
+from consumer.pixels import on_host
 from consumer.settings import DecodeSettings, SourceSettings
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ import numpy.typing as npt
 
 from consumer.media.errors import DecodeOutOfMemory
 from consumer.media.extract import Keyframes
-from consumer.media.resize import ResizeSpec, on_host
+from consumer.media.resize import ResizeSpec
+from consumer.pixels import on_host
 
 log = logging.getLogger("consumer.media.workers")
 

@@ -10,7 +10,7 @@ the display rotation to the small output (rotating after scaling gives the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -75,11 +75,3 @@ def _rgb(frame: VideoFrame, width: int, height: int) -> npt.NDArray[np.uint8]:
     scaled = frame.reformat(width=width, height=height, format="rgb24",
                             interpolation=INTERPOLATION)
     return cast(npt.NDArray[np.uint8], scaled.to_ndarray())
-
-
-def on_host(pixels: Any) -> npt.NDArray[np.uint8]:
-    """A block of frames as a host array, wherever it was made (a torch tensor of an NVDEC
-    worker is copied off the device)."""
-    if hasattr(pixels, "cpu"):  # torch
-        pixels = pixels.cpu().numpy()
-    return cast(npt.NDArray[np.uint8], np.asarray(pixels))

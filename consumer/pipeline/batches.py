@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable, Mapping
 
 from consumer.errors import InferenceError, InferenceUnavailable
-from consumer.inference.batcher import Batch, MicroBatcher, Pixels
+from consumer.inference.batcher import Batch, MicroBatcher
 from consumer.inference.breaker import Backoff, BreakerState, CircuitBreaker
 from consumer.inference.triton_client import BatchScores
 from consumer.pipeline.completions import Completions, Inferred
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.ports import ModelClient
+from consumer.pixels import Pixels
 from consumer.settings import Settings
 
 log = logging.getLogger("consumer.pipeline")

@@ -14,10 +14,10 @@ from typing import Any, Literal, Protocol
 from confluent_kafka import KafkaError, Message, TopicPartition
 
 from consumer.errors import InferenceError
-from consumer.inference.batcher import Pixels
 from consumer.inference.triton_client import BatchScores
 from consumer.media import Keyframes, ResizeSpec
 from consumer.media.frame_hash import FrameHash
+from consumer.pixels import Pixels
 from consumer.policy.hash_lists import HashMatch
 from triton_models.specs import ModelSpec
 
