@@ -85,7 +85,7 @@ def _topics(bootstrap: str, name: str) -> KafkaTopics:
 
 def decode_only(settings: Settings,
                 videos: list[Path]) -> tuple[float, list[npt.NDArray[np.uint8]]]:
-    spec = ResizeSpec(NSFW_DETECTOR.input_size, NSFW_DETECTOR.resize_mode)
+    spec = ResizeSpec.of(NSFW_DETECTOR)
     with KeyframeExtractor(settings.decode, settings.source) as extractor:
         extractor.submit(videos[0].as_uri(), [spec]).result()  # warm the workers
         start = time.perf_counter()

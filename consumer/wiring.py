@@ -78,7 +78,7 @@ def _device_arenas(settings: Settings, specs: list[ModelSpec]) -> Callable[[], A
     from consumer.media import device_frames
 
     nbytes = device_frames.arena_nbytes(
-        [ResizeSpec(spec.input_size, spec.resize_mode) for spec in specs], decode.max_keyframes)
+        [ResizeSpec.of(spec) for spec in specs], decode.max_keyframes)
     return lambda: device_frames.allocate(nbytes, f"cuda:{decode.gpu_id}")
 
 

@@ -101,8 +101,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
     music = _music(settings)
     with contextlib.ExitStack() as stack:
         scorers = _scorers(args, settings, specs, stack)
-        resize = {name: ResizeSpec(s.spec.input_size, s.spec.resize_mode)
-                  for name, s in scorers.items()}
+        resize = {name: ResizeSpec.of(s.spec) for name, s in scorers.items()}
         decode = settings.decode.model_copy(
             update={"workers": min(settings.decode.workers, len(args.inputs))})
         extractor = stack.enter_context(KeyframeExtractor(

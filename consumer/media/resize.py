@@ -10,12 +10,15 @@ the display rotation to the small output (rotating after scaling gives the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation
+
+if TYPE_CHECKING:
+    from triton_models.specs import ModelSpec
 
 # Area averaging is swscale's best downscaler for large ratios (1080p -> 320) at a cost close
 # to bilinear; see bench/keyframes.py.
@@ -34,6 +37,11 @@ class ResizeSpec:
             raise ValueError(f"size must be positive, got {self.size}")
         if self.mode not in ("pad", "stretch"):
             raise ValueError(f"mode must be 'pad' or 'stretch', got {self.mode!r}")
+
+    @classmethod
+    def of(cls, model: ModelSpec) -> ResizeSpec:
+        """The resize a served model's input takes."""
+        return cls(model.input_size, model.resize_mode)
 
 
 def display_rotation(frame: VideoFrame) -> int:

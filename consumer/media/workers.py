@@ -294,11 +294,10 @@ class KeyframeExtractor:
     def __init__(self, decode: DecodeSettings, source: SourceSettings,
                  task: Task = extract_keyframes,
                  arena: Callable[[], Any] | None = None) -> None:
-        self.gpu: str | None = None  # the GPU's name in GPU node mode
-        if decode.device == "nvdec":
+        if decode.device == "nvdec":  # no GPU or NVDEC: one line, before any worker starts
             from consumer.media.nvdec import check_available
 
-            self.gpu = check_available(decode.gpu_id)
+            check_available(decode.gpu_id)
         ctx = _context()
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=decode.queue_size)
         self._closed = threading.Event()

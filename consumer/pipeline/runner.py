@@ -79,8 +79,7 @@ class Pipeline:
         self.hooks = hooks or PipelineHooks()
         self.clock = clock
         self.window = window
-        self.resize_specs = {name: ResizeSpec(c.spec.input_size, c.spec.resize_mode)
-                             for name, c in self.models.items()}
+        self.resize_specs = {name: ResizeSpec.of(c.spec) for name, c in self.models.items()}
         self.jobs = Jobs()
         self.watermarks = Watermarks()
         self.completions = Completions()
