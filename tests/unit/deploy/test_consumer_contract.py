@@ -42,15 +42,27 @@ def consumer_container(objs: list[Obj]) -> Obj:
     return container
 
 
-def mounted_settings_file(objs: list[Obj]) -> str:
-    """Where the pod sees the settings file (the mount of the settings ConfigMap)."""
-    deployment = one(objs, "Deployment", "vmc-consumer")
+def mounted_settings_file(objs: list[Obj], pod: Obj, container: Obj) -> str:
+    """Where `container` sees the settings file (its mount of the settings ConfigMap)."""
     configmap = configmap_for(objs, "vmc-consumer-settings")["metadata"]["name"]
-    (volume,) = [v["name"] for v in pod_spec(deployment)["volumes"]
+    (volume,) = [v["name"] for v in pod["volumes"]
                  if v.get("configMap", {}).get("name") == configmap]
-    (mount,) = [m["mountPath"] for m in consumer_container(objs)["volumeMounts"]
-                if m["name"] == volume]
+    (mount,) = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == volume]
     return f"{mount}/{SETTINGS_FILE}"
+
+
+def container_settings(objs: list[Obj], pod: Obj, container: Obj, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The Settings `container` would build: the settings file it mounts and its variables
+    (Secret values as a placeholder), loaded with the service's own `load_settings`."""
+    env = env_of(container)
+    assert env[CONFIG_FILE_ENV] == mounted_settings_file(objs, pod, container)
+    settings_file = tmp_path / SETTINGS_FILE
+    settings_file.write_text(configmap_for(objs, "vmc-consumer-settings")["data"][SETTINGS_FILE])
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(settings_file))
+    return load_settings()
 
 
 def container_env(objs: list[Obj]) -> dict[str, str]:
@@ -76,14 +88,8 @@ def deployed(request: pytest.FixtureRequest, rendered: dict[str, list[Obj]],
              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[list[Obj], Settings]:
     """The rendered objects of one environment and the Settings its consumer pods would build."""
     objs = rendered[request.param]
-    env = container_env(objs)
-    assert env[CONFIG_FILE_ENV] == mounted_settings_file(objs)
-    settings_file = tmp_path / SETTINGS_FILE
-    settings_file.write_text(configmap_for(objs, "vmc-consumer-settings")["data"][SETTINGS_FILE])
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv(CONFIG_FILE_ENV, str(settings_file))
-    return objs, load_settings()
+    pod = pod_spec(one(objs, "Deployment", "vmc-consumer"))
+    return objs, container_settings(objs, pod, consumer_container(objs), tmp_path, monkeypatch)
 
 
 def is_setting(name: str) -> bool:

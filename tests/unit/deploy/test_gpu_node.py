@@ -9,18 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from consumer.settings import CONFIG_FILE_ENV, Settings, load_settings
+from consumer.settings import CONFIG_FILE_ENV, Settings
 from tests.unit.deploy.manifests import (
     GPU_NODE_COMPONENT,
     OVERLAYS,
     Obj,
-    configmap_for,
     containers,
     one,
     pod_spec,
     render,
 )
-from tests.unit.deploy.test_consumer_contract import SETTINGS_FILE, env_of, is_setting
+from tests.unit.deploy.test_consumer_contract import container_settings, env_of, is_setting
 from tests.unit.deploy.test_schemas import schema_errors
 
 DRA_VERSION = "1.34"  # resource.k8s.io/v1: dynamic resource allocation, GA
@@ -69,17 +68,7 @@ def test_the_consumer_loads_settings_for_nvdec_and_cuda_shared_memory(
     env = env_of(consumer)
     for name in env:
         assert name == CONFIG_FILE_ENV or not name.startswith("VMC_") or is_setting(name), name
-    (volume,) = [v["name"] for v in pod["volumes"] if v.get("configMap", {}).get(
-        "name") == configmap_for(gpu_node, "vmc-consumer-settings")["metadata"]["name"]]
-    (mount,) = [m["mountPath"] for m in consumer["volumeMounts"] if m["name"] == volume]
-    assert env[CONFIG_FILE_ENV] == f"{mount}/{SETTINGS_FILE}"
-    settings_file = tmp_path / SETTINGS_FILE
-    settings_file.write_text(
-        configmap_for(gpu_node, "vmc-consumer-settings")["data"][SETTINGS_FILE])
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv(CONFIG_FILE_ENV, str(settings_file))
-    settings: Settings = load_settings()
+    settings = container_settings(gpu_node, pod, consumer, tmp_path, monkeypatch)
     assert settings.decode.device == "nvdec" and settings.triton.shared_memory == "cuda"
     grpc = {p["name"]: p["containerPort"] for p in triton["ports"]}["grpc"]
     assert settings.triton.url == f"127.0.0.1:{grpc}"
