@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consumer.errors import InferenceUnavailable
+from consumer.settings import ConfigError
 from triton_models.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -302,8 +303,6 @@ def unregister_stale(registry: Registry, host: str | None = None,
 def check_cuda(gpu_id: int) -> str:
     """The name of CUDA device `gpu_id`, or `ConfigError` in one line (no GPU, no CUDA
     build of torch, no such device)."""
-    from consumer.settings import ConfigError
-
     try:
         import torch
 

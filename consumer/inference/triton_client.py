@@ -22,6 +22,7 @@ import numpy.typing as npt
 from consumer.errors import InferenceError, InferenceUnavailable
 from consumer.inference.cuda_slots import CudaSlots, Slot, is_unknown_region
 from consumer.pixels import on_host
+from consumer.settings import ConfigError
 from triton_models.specs import INPUT_DTYPE, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -215,8 +216,6 @@ class TritonModelClient:
 def register_at_start(slots: CudaSlots) -> None:
     """Register now, so a Triton that cannot map the regions (on another machine or GPU)
     stops start-up in one line; a Triton not up yet is left to the first batch."""
-    from consumer.settings import ConfigError
-
     try:
         slots.register()
     except Exception as exc:
