@@ -29,6 +29,18 @@ class InferenceUnavailable(InferenceError):
     """Triton cannot be reached or is not ready: pause and retry, never a verdict."""
 
 
+class InferenceTimeout(InferenceUnavailable):
+    """A request got no answer in `triton.timeout_s`: an outage, unless Triton is seen alive,
+    and then the cost of the rows in it (the pipeline tells which)."""
+
+
+class ModelBudgetExceeded(InferenceError):
+    """One video's rows kept timing out while Triton was alive: given up for that model, the
+    video is `review` (`model_budget_exceeded`) instead of stalling everyone's batches."""
+
+    reason: ClassVar[str] = "model_budget_exceeded"
+
+
 class PublishError(ConsumerError):
     """An output record could not be produced (missing topic, not authorised): stop."""
 

@@ -114,7 +114,12 @@ class TritonSettings(Section):
 
     url: str = "127.0.0.1:8001"
     protocol: Literal["grpc", "http"] = "grpc"
-    timeout_s: float = Field(10.0, gt=0)
+    timeout_s: float = Field(10.0, gt=0, description="a request with no answer by then is "
+                             "given up (and dropped from Triton's queue)")
+    video_attempts: int = Field(
+        2, ge=1, description="timeouts a video's rows may meet while Triton answers (the "
+        "2nd and later in a batch of their own) before that model gives up on the video: "
+        "`review`, model_budget_exceeded")
     metrics_url: str = "http://127.0.0.1:8002/metrics"
     breaker_failures: int = Field(3, gt=0)
     breaker_reset_s: float = Field(5.0, gt=0)

@@ -66,6 +66,8 @@ def model_config(spec: ModelSpec, target: Target) -> Any:
     # A full queue answers at once with an error the client can see, instead of growing.
     batching.default_queue_policy.max_queue_size = spec.max_queue_size
     batching.default_queue_policy.timeout_action = pb.ModelQueuePolicy.REJECT
+    # The client's timeout applies in the queue too: a request it gave up on is not run.
+    batching.default_queue_policy.allow_timeout_override = True
 
     if target == "cpu":
         config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_CPU, count=1)

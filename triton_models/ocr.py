@@ -93,6 +93,12 @@ def reader_config(target: Target) -> Any:
     config.output.add(name=OCR.text_output, data_type=pb.TYPE_STRING, dims=[1])
     count = 1 if target == "cpu" else GPU_INSTANCES
     config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_CPU, count=count)
+    # A bounded queue whose requests expire with the client's timeout: frames the consumer
+    # gave up on are dropped, not read for nobody.
+    policy = config.dynamic_batching.default_queue_policy
+    policy.max_queue_size = OCR.max_queue_size
+    policy.allow_timeout_override = True
+    config.parameters["max_lines"].string_value = str(OCR.max_text_lines)
     return config
 
 

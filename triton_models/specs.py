@@ -71,6 +71,7 @@ class ModelSpec:
     labels_file: str = "labels.txt"
     provenance: Provenance | None = None
     text_output: str | None = None  # a text reader: one JSON array of {text, score, box} per image
+    max_text_lines: int = 0  # a text reader reads at most this many lines per image (0: no cap)
 
     def __post_init__(self) -> None:
         unknown = set(self.categories) - set(self.labels)
@@ -195,6 +196,9 @@ OCR = ModelSpec(
     categories=MappingProxyType({}),
     max_batch_size=16,
     text_output="texts",
+    # The reader's cost grows with the lines it reads (recognition runs per box): a frame
+    # printed full of words (632 boxes) took 33 s on 2 cores. The largest boxes are read.
+    max_text_lines=64,
     provenance=Provenance(task="on-screen text: detection, direction, recognition "
                           "(Chinese and English)", package="rapidocr-onnxruntime",
                           package_version="1.4.4", code_licence="Apache-2.0",

@@ -2,13 +2,15 @@
 
 A GPU is fed well only by full batches, and one video has few keyframes, so rows from many
 videos share a batch. A batch goes out when it is full or when its oldest row has waited
-`deadline_s`; a video's rows may span batches.
+`deadline_s`; a video's rows may span batches. A video whose rows were in a batch that timed
+out is isolated: its rows then go out only in batches of their own, so a video that costs more
+than a timeout cannot take other videos' rows down with it twice.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -30,6 +32,7 @@ class Row(Generic[K]):
 @dataclass(frozen=True)
 class Batch(Generic[K]):
     rows: tuple[Row[K], ...]
+    solo: bool = False  # the rows of one isolated video
 
     def pixels(self) -> list[Pixels]:
         """The rows' pixels in order, where they are (the client copies them once)."""
@@ -49,6 +52,7 @@ class MicroBatcher(Generic[K]):
         self.deadline_s = deadline_s
         self.max_queued = max_queued
         self._rows: deque[Row[K]] = deque()
+        self._isolated: set[K] = set()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -68,25 +72,57 @@ class MicroBatcher(Generic[K]):
         """Put a batch that failed transiently back in front, keeping its rows' age."""
         self._rows.extendleft(reversed(batch.rows))
 
-    def due_in(self, now: float) -> float | None:
-        """Seconds until the next batch is due (0 = now), or None when empty."""
-        if not self._rows:
-            return None
-        if len(self._rows) >= self.max_size:
-            return 0.0
-        return max(0.0, self._rows[0].queued_at + self.deadline_s - now)
+    def isolate(self, owner: K) -> None:
+        """From now on, this video's rows go out in batches of their own."""
+        self._isolated.add(owner)
 
-    def take(self, now: float, *, flush: bool = False) -> Batch[K] | None:
-        """The next batch if one is due (full, past deadline, or `flush`)."""
-        due = self.due_in(now)
+    def due_in(self, now: float, *, solo: bool = True) -> float | None:
+        """Seconds until the next batch is due (0 = now), or None when nothing can go out;
+        without `solo`, isolated videos' rows wait (one of them is being tried)."""
+        rows = self._rows if solo or not self._isolated else \
+            [row for row in self._rows if row.owner not in self._isolated]
+        if not rows:
+            return None
+        if len(rows) >= self.max_size or (solo and self._isolated & {r.owner for r in rows}):
+            return 0.0
+        return max(0.0, rows[0].queued_at + self.deadline_s - now)
+
+    def take(self, now: float, *, flush: bool = False, solo: bool = True) -> Batch[K] | None:
+        """The next batch if one is due (full, past deadline, or `flush`). An isolated video
+        goes first, alone (`solo` allows it), the one with fewest rows queued; other rows
+        never share a batch with it."""
+        due = self.due_in(now, solo=solo)
         if due is None or (due > 0 and not flush):
             return None
-        size = min(self.max_size, len(self._rows))
-        return Batch(tuple(self._rows.popleft() for _ in range(size)))
+        if not self._isolated:
+            size = min(self.max_size, len(self._rows))
+            return Batch(tuple(self._rows.popleft() for _ in range(size)))
+        queued: dict[K, int] = {}
+        for row in self._rows:
+            if row.owner in self._isolated:
+                queued[row.owner] = queued.get(row.owner, 0) + 1
+        self._isolated &= queued.keys()  # the others' rows are all out
+        if solo and queued:
+            owner = min(queued, key=queued.__getitem__)
+            batch = self._cut(lambda row: row.owner == owner, solo=True)
+            if queued[owner] <= self.max_size:
+                self._isolated.discard(owner)  # all out; a new timeout isolates it again
+            return batch
+        return self._cut(lambda row: row.owner not in self._isolated, solo=False)
+
+    def _cut(self, fits: Callable[[Row[K]], bool], *, solo: bool) -> Batch[K] | None:
+        taken: list[Row[K]] = []
+        kept: deque[Row[K]] = deque()
+        for row in self._rows:
+            (taken if len(taken) < self.max_size and fits(row) else kept).append(row)
+        self._rows = kept
+        return Batch(tuple(taken), solo) if taken else None
 
     def drop(self, owners: set[K]) -> int:
-        """Forget the rows of these videos (revoked partitions); returns rows dropped."""
+        """Forget the rows of these videos (revoked partitions, given up); returns rows
+        dropped."""
         kept = deque(row for row in self._rows if row.owner not in owners)
         dropped = len(self._rows) - len(kept)
         self._rows = kept
+        self._isolated -= owners
         return dropped

@@ -1,10 +1,15 @@
 """The Triton edge: async gRPC inference for one model, errors mapped once into ours.
 
-Transient server states (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, a local cancel)
-and a model the server does not have loaded (NOT_FOUND: Triton restarted without it) become
-`InferenceUnavailable`: the batch is retried and the breaker counts it, never a verdict.
-Anything else, and a response without the declared output, is an `InferenceError` for that
-batch's videos.
+Transient server states (UNAVAILABLE, RESOURCE_EXHAUSTED, a local cancel) and a model the
+server does not have loaded (NOT_FOUND: Triton restarted without it) become
+`InferenceUnavailable`: the batch is retried and the breaker counts it, never a verdict. No
+answer within the timeout (DEADLINE_EXCEEDED) is `InferenceTimeout`: the pipeline decides
+whether Triton or the rows were at fault. The request carries the same timeout for Triton's
+queue, so a request given up on is dropped there too, not run for nobody. Anything else, and
+a response without the declared output, is an `InferenceError` for that batch's videos.
+
+A text reader's answer is bounded here whatever the server sends: at most
+`spec.max_text_lines` lines per image and `MAX_TEXT_CHARS` characters per line.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from consumer.errors import InferenceError, InferenceUnavailable
+from consumer.errors import InferenceError, InferenceTimeout, InferenceUnavailable
 from consumer.inference.cuda_slots import CudaSlots, Slot, is_unknown_region
 from consumer.pixels import on_host
 from consumer.settings import ConfigError
@@ -31,6 +36,8 @@ RETRYABLE_STATUS = frozenset({
     "StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.RESOURCE_EXHAUSTED",
     "StatusCode.CANCELLED", "StatusCode.NOT_FOUND",
 })
+TIMEOUT_STATUS = "StatusCode.DEADLINE_EXCEEDED"
+MAX_TEXT_CHARS = 256  # a line of on-screen text longer than this is cut
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,9 @@ class BatchScores:
     texts: list[list[TextRead]] | None = None
 
 
-def parse_texts(raw: Any, rows: int) -> list[list[TextRead]]:
-    """A text output [B, 1] of JSON arrays -> per image its lines; ValueError if malformed."""
+def parse_texts(raw: Any, rows: int, max_lines: int = 0) -> list[list[TextRead]]:
+    """A text output [B, 1] of JSON arrays -> per image its lines (the first `max_lines`, when
+    set, each cut to `MAX_TEXT_CHARS`); ValueError if malformed."""
     values = np.asarray(raw, dtype=object).reshape(-1)
     if len(values) != rows:
         raise ValueError(f"{len(values)} text results for {rows} images")
@@ -62,7 +70,9 @@ def parse_texts(raw: Any, rows: int) -> list[list[TextRead]]:
         lines = json.loads(value.decode() if isinstance(value, bytes) else str(value))
         if not isinstance(lines, list):
             raise ValueError("a text result is not a JSON array")
-        out.append([TextRead(str(line["text"]), float(line["score"]),
+        if max_lines:
+            lines = lines[:max_lines]
+        out.append([TextRead(str(line["text"])[:MAX_TEXT_CHARS], float(line["score"]),
                              tuple((float(x), float(y)) for x, y in line["box"]))
                     for line in lines])
     return out
@@ -73,6 +83,8 @@ def map_triton_error(exc: BaseException, spec: ModelSpec) -> InferenceError:
     status = getattr(exc, "status", lambda: None)()
     message = getattr(exc, "message", lambda: str(exc))() or str(exc)
     text = f"{spec.name}:{spec.version}: {status or type(exc).__name__}: {message}"
+    if status == TIMEOUT_STATUS:
+        return InferenceTimeout(text)
     if status is None or status in RETRYABLE_STATUS:
         return InferenceUnavailable(text)
     return InferenceError(text)
@@ -154,7 +166,8 @@ class TritonModelClient:
 
         try:
             self._client.async_infer(spec.name, [tensor], callback, outputs=outputs,
-                                     client_timeout=self.timeout_s)
+                                     client_timeout=self.timeout_s,
+                                     timeout=int(self.timeout_s * 1_000_000))
         except Exception as exc:
             finish(map_triton_error(exc, spec))
 
@@ -185,7 +198,8 @@ class TritonModelClient:
         version = str(result.get_response().model_version or spec.version)
         if spec.text_output is not None:
             try:
-                texts = parse_texts(result.as_numpy(spec.text_output), rows)
+                texts = parse_texts(result.as_numpy(spec.text_output), rows,
+                                    spec.max_text_lines)
             except (ValueError, TypeError, KeyError) as exc:
                 return InferenceError(f"{spec.name}:{spec.version}: unusable "
                                       f"{spec.text_output}: {exc}")

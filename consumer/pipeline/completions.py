@@ -1,6 +1,6 @@
-"""Typed results that come back to the loop: a video decoded, a batch inferred, a record
-delivered. Worker and gRPC threads only queue them; the loop's thread applies them, so all
-pipeline state has one owner.
+"""Typed results that come back to the loop: a video decoded, a batch inferred, Triton
+probed, a record delivered. Worker and gRPC threads only queue them; the loop's thread applies
+them, so all pipeline state has one owner.
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ class Inferred:
 
 
 @dataclass(frozen=True)
+class Probed:
+    """A health probe's answer: is Triton (and this model) alive?"""
+
+    model: str
+    alive: bool
+
+
+@dataclass(frozen=True)
 class Delivered:
     """The producer's report on one record of one event."""
 
@@ -45,7 +53,7 @@ class Delivered:
     message: Message | None
 
 
-Completion = Decoded | Inferred
+Completion = Decoded | Inferred | Probed
 
 
 class Completions:

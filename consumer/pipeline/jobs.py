@@ -33,6 +33,7 @@ class VideoJob:
     versions: dict[str, str] = field(default_factory=dict)
     texts: dict[int, list[TextRead]] = field(default_factory=dict)  # lines read, per frame
     inference_error: InferenceError | None = None
+    given_up: dict[str, str] = field(default_factory=dict)  # model -> why its rows were dropped
     acks_left: int = 0
     published: bool = False  # outputs handed to the producer: never a second verdict
     dead_letter_headers: list[tuple[str, bytes]] | None = None  # to re-fit a refused copy

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from consumer.errors import MediaError
+from consumer.errors import MediaError, ModelBudgetExceeded
 from consumer.events import InvalidEvent
 from consumer.pipeline.delivery import Delivery
 from consumer.pipeline.hooks import PipelineHooks
@@ -65,7 +65,8 @@ class Outcomes:
         result = assess(job.keyframes, job.scores, self.specs, self.policy,
                         inference_error=None if job.inference_error is None
                         else str(job.inference_error), known=known, texts=job.texts,
-                        text_rules=self.rules.text_rules, music=self._music(job))
+                        text_rules=self.rules.text_rules, music=self._music(job),
+                        given_up=job.given_up)
         for match in result.text_matches:
             self.hooks.text_match(match.rule)
         coverage = job.keyframes.coverage.as_json() if job.keyframes.coverage else None
@@ -77,8 +78,20 @@ class Outcomes:
                                  technical=result.technical, coverage=coverage,
                                  frames=result.frames, text=result.text,
                                  music=result.music)
-        self._publish(job, [verdict, tags], verdict=(result.decision.verdict,
-                                                     content["latency_s"]))
+        records = [verdict, tags, *self._given_up_letter(job)]
+        self._publish(job, records, verdict=(result.decision.verdict, content["latency_s"]))
+
+    def _given_up_letter(self, job: VideoJob) -> list[Record]:
+        """A DLQ copy of an event a model gave up on, to replay it with a larger budget."""
+        if not job.given_up:
+            return []
+        assert job.event is not None
+        self.hooks.dead_letter("inference")
+        error = ModelBudgetExceeded("; ".join(job.given_up.values()))
+        letter, job.dead_letter_headers = self.outputs.dead_letter(
+            job.source, job.value, job.headers, stage="inference", error=error,
+            reason=error.reason, video_id=job.event.video_id)
+        return [letter]
 
     def _match(self, job: VideoJob) -> list[HashMatch]:
         assert job.keyframes is not None

@@ -27,8 +27,8 @@ from confluent_kafka import TopicPartition as KafkaTP
 from consumer.errors import ConsumerError, InferenceError, PublishError
 from consumer.events import SourceRef, parse_upload_event
 from consumer.media import ExtractorClosed, ExtractorQueueFull, NoKeyframes, ResizeSpec
-from consumer.pipeline.batches import ModelBatches
-from consumer.pipeline.completions import Completions, Decoded, Inferred
+from consumer.pipeline.batches import GivenUp, ModelBatches
+from consumer.pipeline.completions import Completions, Decoded, Inferred, Probed
 from consumer.pipeline.delivery import DeliveryContext, delivery_for
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import Jobs, VideoJob
@@ -285,6 +285,9 @@ class Pipeline:
         for completion in self.completions.drain():
             if isinstance(completion, Decoded):
                 self._on_decoded(completion)
+            elif isinstance(completion, Probed):
+                self._give_up(self.batches.probed(completion, self.clock(),
+                                                  alive=self.jobs.__contains__))
             else:
                 self._on_inferred(completion)
 
@@ -323,12 +326,14 @@ class Pipeline:
             self.batches.add(name, job.job_id, rows, now)
 
     def _on_inferred(self, done: Inferred) -> None:
-        if not self.batches.settle(done, self.clock(), alive=self.jobs.__contains__):
+        applies, given_up = self.batches.settle(done, self.clock(), alive=self.jobs.__contains__)
+        self._give_up(given_up)
+        if not applies:
             return
         result = done.result
         for i, row in enumerate(done.batch.rows):
             job = self.jobs.get(row.owner)
-            if job is None:
+            if job is None or done.model in job.given_up:
                 continue
             if isinstance(result, InferenceError):
                 job.inference_error = result
@@ -338,6 +343,19 @@ class Pipeline:
                 if result.texts is not None:
                     job.texts[row.index] = result.texts[i]
             job.rows_left[done.model] -= 1
+            if job.inference_done():
+                self.outcomes.guarded(job, "policy", self.outcomes.finish)
+
+    def _give_up(self, given_up: list[GivenUp]) -> None:
+        """Videos whose rows of a model cost more than its timeout: done with that model (its
+        other rows were dropped), judged on what the other models saw."""
+        for gone in given_up:
+            job = self.jobs.get(gone.owner)
+            if job is None or gone.model in job.given_up:
+                continue
+            job.given_up[gone.model] = str(gone.error)
+            job.rows_left[gone.model] = 0
+            log.warning("%s: %s", job.source, gone.error)
             if job.inference_done():
                 self.outcomes.guarded(job, "policy", self.outcomes.finish)
 

@@ -16,11 +16,13 @@ from consumer.inference.triton_client import TextRead
 from consumer.media import Keyframes
 from consumer.policy.decide import (
     INVALID_OUTPUT,
+    MODEL_BUDGET_EXCEEDED,
     REVIEW,
     Decision,
     Reason,
     category_scores,
     decide,
+    escalate,
     require_coverage,
     with_known_content,
     with_text,
@@ -55,11 +57,16 @@ def assess(
     texts: Mapping[int, Sequence[TextRead]] | None = None,
     text_rules: Sequence[CompiledRule] = (),
     music: Sequence[CatalogueMatch] = (),
+    given_up: Mapping[str, str] | None = None,
 ) -> Assessment:
     """Merge category scores over models (max), apply the policy, the known-content matches
     and the text rules to what was read on screen (`texts`: lines per frame index), and
-    describe the video."""
+    describe the video. A model that gave up on the video (`given_up`: model -> why) adds a
+    `review` reason; the other models' scores still decide (a policy category only it
+    scores is missing, which fails closed)."""
     pts = keyframes.pts_s
+    given_up = given_up or {}
+    scores = {name: values for name, values in scores.items() if name not in given_up}
     if inference_error is not None:
         decision = Decision(REVIEW, [Reason(INVALID_OUTPUT, None, None, None, REVIEW,
                                             inference_error)])
@@ -78,6 +85,8 @@ def assess(
     matched = match_texts(text_rules, texts or {}, pts) if inference_error is None else []
     decision = with_text(decision, matched)
     decision = with_music(decision, music)
+    decision = escalate(decision, [Reason(MODEL_BUDGET_EXCEEDED, None, None, None, REVIEW, why)
+                                   for why in given_up.values()])
     labels: list[LabelTag] = []
     for name, model_scores in scores.items():
         finite = np.nan_to_num(model_scores, nan=0.0, posinf=0.0, neginf=0.0)

@@ -28,6 +28,7 @@ INCOMPLETE_COVERAGE = "incomplete_coverage"
 KNOWN_CONTENT = "known_content_match"
 TEXT_RULE = "text_rule"
 MUSIC_MATCH = "music_match"
+MODEL_BUDGET_EXCEEDED = "model_budget_exceeded"
 _STRENGTH = {ALLOW: 0, REVIEW: 1, BLOCK: 2}
 
 

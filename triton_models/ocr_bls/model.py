@@ -8,9 +8,14 @@ requests, so the reference code is the served code and only where the networks r
 Input `images` [B, H, W, 3] uint8 RGB; output `texts` [B, 1] BYTES: per image a JSON array of
 {"text", "score", "box": [[x, y] x 4]} in the image's pixels. RapidOCR takes BGR arrays (what
 cv2 reads, what PaddleOCR trained on): the channels are swapped here.
+
+A frame's cost is bounded: recognition runs per detected box, so only the `max_lines` largest
+boxes (config parameter) are read, in reading order. A request its client cancelled (gone past
+its timeout) stops between frames and between recognition batches instead of running on.
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,14 +23,21 @@ import triton_python_backend_utils as pb_utils
 from rapidocr_onnxruntime import RapidOCR
 
 
+class Cancelled(Exception):
+    """The client gave up on the request being served."""
+
+
 class _OnTriton:
     """Stands in for RapidOCR's onnxruntime session: the same ONNX, run by Triton."""
 
-    def __init__(self, model: str, input_name: str) -> None:
+    def __init__(self, model: str, input_name: str, cancelled: Callable[[], bool]) -> None:
         self.model = model
         self.input_name = input_name
+        self.cancelled = cancelled
 
     def __call__(self, batch: Any) -> list[Any]:
+        if self.cancelled():
+            raise Cancelled(self.model)
         request = pb_utils.InferenceRequest(
             model_name=self.model,
             inputs=[pb_utils.Tensor(self.input_name, np.ascontiguousarray(batch, np.float32))],
@@ -34,6 +46,20 @@ class _OnTriton:
         if response.has_error():
             raise pb_utils.TritonModelException(f"{self.model}: {response.error().message()}")
         return [tensor.as_numpy() for tensor in response.output_tensors()]
+
+
+def _largest(detect: Callable[[Any], Any], max_lines: int) -> Callable[[Any], Any]:
+    """RapidOCR's box detection, keeping the `max_lines` largest boxes in their order."""
+
+    def capped(img: Any) -> Any:
+        boxes, elapsed = detect(img)
+        if boxes is None or max_lines <= 0 or len(boxes) <= max_lines:
+            return boxes, elapsed
+        areas = [abs(float((b[1][0] - b[0][0]) * (b[3][1] - b[0][1])
+                           - (b[1][1] - b[0][1]) * (b[3][0] - b[0][0]))) for b in boxes]
+        keep = sorted(sorted(range(len(boxes)), key=lambda i: -areas[i])[:max_lines])
+        return [boxes[i] for i in keep], elapsed
+    return capped
 
 
 def _read(ocr: Any, rgb: Any) -> list[dict[str, Any]]:
@@ -45,17 +71,31 @@ def _read(ocr: Any, rgb: Any) -> list[dict[str, Any]]:
 
 class TritonPythonModel:
     def initialize(self, args):  # type: ignore[no-untyped-def]
+        parameters = json.loads(args["model_config"]).get("parameters", {})
+        max_lines = int(parameters.get("max_lines", {}).get("string_value", "0") or 0)
+        self.request = None
         self.ocr = RapidOCR()
-        self.ocr.text_det.infer = _OnTriton("ocr_det", "x")
-        self.ocr.text_cls.infer = _OnTriton("ocr_cls", "x")
-        self.ocr.text_rec.session = _OnTriton("ocr_rec", "x")
+        self.ocr.text_det.infer = _OnTriton("ocr_det", "x", self._cancelled)
+        self.ocr.text_cls.infer = _OnTriton("ocr_cls", "x", self._cancelled)
+        self.ocr.text_rec.session = _OnTriton("ocr_rec", "x", self._cancelled)
+        self.ocr.auto_text_det = _largest(self.ocr.auto_text_det, max_lines)
+
+    def _cancelled(self) -> bool:
+        return self.request is not None and bool(self.request.is_cancelled())
 
     def execute(self, requests):  # type: ignore[no-untyped-def]
         responses = []
         for request in requests:
+            self.request = request
             images = pb_utils.get_input_tensor_by_name(request, "images").as_numpy()
             try:
                 texts = [json.dumps(_read(self.ocr, image)).encode() for image in images]
+            except Cancelled:
+                code = getattr(pb_utils.TritonError, "CANCELLED", None)
+                error = pb_utils.TritonError("cancelled by the client") if code is None \
+                    else pb_utils.TritonError("cancelled by the client", code)
+                responses.append(pb_utils.InferenceResponse(error=error))
+                continue
             except Exception as exc:
                 error = pb_utils.TritonError(f"ocr failed: {exc}")
                 responses.append(pb_utils.InferenceResponse(error=error))
@@ -63,4 +103,5 @@ class TritonPythonModel:
             out = np.array(texts, dtype=np.object_).reshape(len(images), 1)
             responses.append(pb_utils.InferenceResponse(
                 output_tensors=[pb_utils.Tensor("texts", out)]))
+        self.request = None
         return responses

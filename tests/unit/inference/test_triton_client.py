@@ -70,10 +70,10 @@ class _Sent:
         self.callback: Any = None
         self.raise_on_send: Exception | None = None
 
-    def async_infer(self, model: str, inputs: list[Any], callback: Any, **_: Any) -> None:
+    def async_infer(self, model: str, inputs: list[Any], callback: Any, **kwargs: Any) -> None:
         if self.raise_on_send is not None:
             raise self.raise_on_send
-        self.inputs, self.callback = inputs, callback
+        self.inputs, self.callback, self.kwargs = inputs, callback, kwargs
 
 
 def _client_with_slots(sent: _Sent, triton: Any = None) -> tuple[Any, list[Any]]:
@@ -172,3 +172,33 @@ def test_without_slots_device_rows_are_sent_as_host_pixels() -> None:
     assert tensor.shape() == [2, *SPEC.input_dims]
     pixels = np.frombuffer(tensor._get_content(), np.uint8).reshape(2, *SPEC.input_dims)
     assert pixels[0].min() == 7 and pixels[1].max() == 0
+
+
+def test_no_answer_in_time_is_a_timeout_for_the_pipeline_to_judge() -> None:
+    from consumer.errors import InferenceTimeout
+    from consumer.inference.triton_client import map_triton_error
+
+    assert isinstance(map_triton_error(_Error("StatusCode.DEADLINE_EXCEEDED"), SPEC),
+                      InferenceTimeout)
+    assert not isinstance(map_triton_error(_Error("StatusCode.UNAVAILABLE"), SPEC),
+                          InferenceTimeout)
+
+
+def test_the_request_carries_the_timeout_to_tritons_queue_in_microseconds() -> None:
+    from consumer.inference.triton_client import TritonModelClient
+
+    sent = _Sent()
+    client = TritonModelClient("127.0.0.1:1", SPEC, 2.5)
+    client._client = sent  # type: ignore[assignment]
+    client.infer_async(np.zeros((1, *SPEC.input_dims), np.uint8), lambda outcome: None)
+    assert sent.kwargs["client_timeout"] == 2.5 and sent.kwargs["timeout"] == 2_500_000
+
+
+def test_a_text_reader_answer_is_bounded_in_lines_and_characters() -> None:
+    from consumer.inference.triton_client import MAX_TEXT_CHARS, parse_texts
+
+    line = {"text": "é" * 5000, "score": 0.9, "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+    raw = np.array([[json.dumps([line] * 900).encode()]], dtype=object)
+    (lines,) = parse_texts(raw, 1, max_lines=64)
+    assert len(lines) == 64 and all(len(x.text) == MAX_TEXT_CHARS for x in lines)
+    assert len(parse_texts(raw, 1)[0]) == 900, "no cap unless the spec sets one"

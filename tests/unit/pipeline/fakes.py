@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from consumer.errors import InferenceError, InferenceUnavailable
+from consumer.errors import InferenceError, InferenceTimeout, InferenceUnavailable
 from consumer.inference.triton_client import BatchScores
 from consumer.media import CorruptMedia, ExtractorQueueFull, Keyframes, ResizeSpec, VideoProbe
 from consumer.media.frame_hash import FrameHash
@@ -320,14 +320,20 @@ class FakeExtractor:
             future.set_exception(ZeroDivisionError("a bug in one video's path"))
         elif "empty" in uri:
             future.set_result(keyframes(specs, 0, count=0))
+        elif "slow" in uri:
+            future.set_result(keyframes(specs, SLOW_PIXEL))
         else:
             future.set_result(keyframes(specs, 255 if "nsfw" in uri else 0,
                                         pdq=KNOWN_PDQ if "known" in uri else "0" * 64))
 
 
+SLOW_PIXEL = 7  # the frames of videos with `slow` in their URI: FakeModel can time out on them
+
+
 class FakeModel:
     """Scores a row nsfw = its mean pixel / 255. `down` answers that many requests with
-    InferenceUnavailable; with `hold`, answers wait for `answer`."""
+    InferenceUnavailable; with `hold`, answers wait for `answer`. With `slow`, a batch with a
+    `slow` video's row times out (InferenceTimeout); `alive` is what a health probe hears."""
 
     def __init__(self, spec: ModelSpec = SPEC, *, hold: bool = False) -> None:
         self.spec = spec
@@ -335,6 +341,8 @@ class FakeModel:
         self.down = 0
         self.invalid = 0
         self.requests: list[int] = []  # batch sizes sent
+        self.slow = False
+        self.alive = True
         self.pending: list[tuple[npt.NDArray[np.uint8], Any]] = []
 
     def infer_async(self, rows: Sequence[Any],
@@ -357,6 +365,10 @@ class FakeModel:
             self.down -= 1
             done(InferenceUnavailable("triton: connection refused"))
             return
+        if self.slow and any(int(p.mean()) == SLOW_PIXEL for p in pixels):
+            done(InferenceTimeout("nsfw_classifier:1: StatusCode.DEADLINE_EXCEEDED: Deadline "
+                                  "Exceeded"))
+            return
         if self.invalid:
             self.invalid -= 1
             done(InferenceError("scores output has the wrong shape"))
@@ -365,7 +377,7 @@ class FakeModel:
         done(BatchScores(np.stack([1 - nsfw, nsfw], axis=1).astype(np.float32), "1"))
 
     def ready(self) -> bool:
-        return True
+        return self.alive
 
 
 def settings(**pipeline: Any) -> Settings:

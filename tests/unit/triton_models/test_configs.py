@@ -46,6 +46,7 @@ def test_every_target_batches_dynamically_and_rejects_when_the_queue_is_full(
     assert batching.default_queue_policy.max_queue_size == spec.max_queue_size > 0
     assert batching.default_queue_policy.timeout_action == pb.ModelQueuePolicy.REJECT
     assert "timeout_action: REJECT" in text
+    assert batching.default_queue_policy.allow_timeout_override, "the client's timeout applies"
 
 
 def test_cpu_target_runs_the_python_backend_on_one_cpu_instance() -> None:
