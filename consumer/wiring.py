@@ -31,7 +31,7 @@ from consumer.pipeline.kafka_clients import (
     consumer_config,
     producer_config,
 )
-from consumer.pipeline.outcomes import SignalRules
+from consumer.pipeline.matching import SignalRules
 from consumer.pipeline.replay import Window
 from consumer.pipeline.runner import Pipeline
 from consumer.policy.hash_list_store import HashListStore, load_text_rules

@@ -99,6 +99,7 @@ def reader_config(target: Target) -> Any:
     policy.max_queue_size = OCR.max_queue_size
     policy.allow_timeout_override = True
     config.parameters["max_lines"].string_value = str(OCR.max_text_lines)
+    config.parameters["max_widths"].string_value = str(OCR.max_text_widths)
     return config
 
 

@@ -1,6 +1,6 @@
-"""Typed results that come back to the loop: a video decoded, a batch inferred, Triton
-probed, a record delivered. Worker and gRPC threads only queue them; the loop's thread applies
-them, so all pipeline state has one owner.
+"""Typed results that come back to the loop: a video decoded or matched, a batch inferred,
+Triton probed, a record delivered. Worker and gRPC threads only queue them; the loop's thread
+applies them, so all pipeline state has one owner.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from consumer.errors import InferenceError
 from consumer.inference.batcher import Batch
 from consumer.inference.triton_client import BatchScores
 from consumer.media import Keyframes
+from consumer.pipeline.matching import Matches
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class Inferred:
 
 
 @dataclass(frozen=True)
+class Matched:
+    """The matching thread finished (or failed) one video."""
+
+    job_id: int
+    future: Future[Matches]
+
+
+@dataclass(frozen=True)
 class Probed:
     """A health probe's answer: is Triton (and this model) alive?"""
 
@@ -53,7 +62,7 @@ class Delivered:
     message: Message | None
 
 
-Completion = Decoded | Inferred | Probed
+Completion = Decoded | Inferred | Matched | Probed
 
 
 class Completions:

@@ -13,6 +13,7 @@ from consumer.errors import InferenceError
 from consumer.events import SourceRef, UploadEvent
 from consumer.inference.triton_client import TextRead
 from consumer.media import Keyframes
+from consumer.pipeline.matching import Matches
 from consumer.pipeline.watermarks import TopicPartition
 
 
@@ -34,6 +35,7 @@ class VideoJob:
     texts: dict[int, list[TextRead]] = field(default_factory=dict)  # lines read, per frame
     inference_error: InferenceError | None = None
     given_up: dict[str, str] = field(default_factory=dict)  # model -> why its rows were dropped
+    matches: Matches | None = None  # hash lists and catalogues, matched off the loop
     acks_left: int = 0
     published: bool = False  # outputs handed to the producer: never a second verdict
     dead_letter_headers: list[tuple[str, bytes]] | None = None  # to re-fit a refused copy
@@ -43,8 +45,10 @@ class VideoJob:
     def tp(self) -> TopicPartition:
         return (self.source.topic, self.source.partition)
 
-    def inference_done(self) -> bool:
-        return all(left == 0 for left in self.rows_left.values())
+    def ready(self) -> bool:
+        """Every model's rows answered (or given up) and the matching done: judge it."""
+        return self.matches is not None and bool(self.rows_left) and \
+            all(left == 0 for left in self.rows_left.values())
 
 
 class Jobs:

@@ -7,35 +7,21 @@ ends here, never in the process's exit, and an event is published at most once.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 
 from consumer.errors import MediaError, ModelBudgetExceeded
 from consumer.events import InvalidEvent
 from consumer.pipeline.delivery import Delivery
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import VideoJob
-from consumer.pipeline.ports import KnownContent
+from consumer.pipeline.matching import Matches, SignalRules
 from consumer.policy.assess import assess
 from consumer.policy.decide import unprocessable
-from consumer.policy.hash_lists import HashMatch
-from consumer.policy.music import CatalogueMatch, MusicCatalogues
-from consumer.policy.text_rules import CompiledRule
 from consumer.publishing.outputs import OutputRecords, Record
 from consumer.settings import PolicySettings
 from triton_models.specs import ModelSpec
 
 log = logging.getLogger("consumer.pipeline")
-
-
-@dataclass(frozen=True)
-class SignalRules:
-    """The policy's data beyond score thresholds: hash lists, text rules, music catalogues."""
-
-    known_content: KnownContent | None = None
-    text_rules: Sequence[CompiledRule] = ()
-    music: MusicCatalogues | None = None
 
 
 class Outcomes:
@@ -61,11 +47,11 @@ class Outcomes:
     def finish(self, job: VideoJob) -> None:
         """Policy over every model's scores -> verdict and tags, published together."""
         assert job.keyframes is not None and job.event is not None
-        known = self._match(job)
+        matches = self._matches(job)
         result = assess(job.keyframes, job.scores, self.specs, self.policy,
                         inference_error=None if job.inference_error is None
-                        else str(job.inference_error), known=known, texts=job.texts,
-                        text_rules=self.rules.text_rules, music=self._music(job),
+                        else str(job.inference_error), known=matches.known, texts=job.texts,
+                        text_rules=self.rules.text_rules, music=matches.music,
                         given_up=job.given_up)
         for match in result.text_matches:
             self.hooks.text_match(match.rule)
@@ -93,32 +79,20 @@ class Outcomes:
             reason=error.reason, video_id=job.event.video_id)
         return [letter]
 
-    def _match(self, job: VideoJob) -> list[HashMatch]:
-        assert job.keyframes is not None
+    def _matches(self, job: VideoJob) -> Matches:
+        """The video's matches (made off the loop, see `matching`), reported to the hooks."""
+        assert job.keyframes is not None and job.matches is not None
         if job.keyframes.hashes:
             self.hooks.signal_time("pdq", job.keyframes.hash_s)
-        if self.rules.known_content is None or not job.keyframes.hashes:
-            return []
-        started = time.perf_counter()
-        matches = self.rules.known_content.match(job.keyframes.hashes, job.keyframes.pts_s)
-        self.hooks.signal_time("hash_match", time.perf_counter() - started)
-        for match in matches:
-            self.hooks.hash_match(match.list_name)
-        return matches
-
-    def _music(self, job: VideoJob) -> list[CatalogueMatch]:
-        assert job.keyframes is not None
-        fingerprint = job.keyframes.audio_fingerprint
         if job.keyframes.audio not in ("off", "none"):  # a soundtrack was decoded
             self.hooks.signal_time("audio", job.keyframes.audio_s)
-        if self.rules.music is None or fingerprint is None:
-            return []
-        started = time.perf_counter()
-        matches = self.rules.music.match(fingerprint)
-        self.hooks.signal_time("music_match", time.perf_counter() - started)
-        for match in matches:
-            self.hooks.music_match(match.catalogue)
-        return matches
+        for signal, seconds in job.matches.seconds.items():
+            self.hooks.signal_time(signal, seconds)
+        for known in job.matches.known:
+            self.hooks.hash_match(known.list_name)
+        for music in job.matches.music:
+            self.hooks.music_match(music.catalogue)
+        return job.matches
 
     def reject(self, job: VideoJob, stage: str, exc: BaseException) -> None:
         """A failure becomes this event's outcome: a DLQ copy of the original bytes, plus an

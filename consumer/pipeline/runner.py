@@ -28,12 +28,13 @@ from consumer.errors import ConsumerError, InferenceError, PublishError
 from consumer.events import SourceRef, parse_upload_event
 from consumer.media import ExtractorClosed, ExtractorQueueFull, NoKeyframes, ResizeSpec
 from consumer.pipeline.batches import GivenUp, ModelBatches
-from consumer.pipeline.completions import Completions, Decoded, Inferred, Probed
+from consumer.pipeline.completions import Completions, Decoded, Inferred, Matched, Probed
 from consumer.pipeline.delivery import DeliveryContext, delivery_for
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import Jobs, VideoJob
 from consumer.pipeline.kafka_clients import LIBRDKAFKA_MESSAGE_MAX_BYTES
-from consumer.pipeline.outcomes import Outcomes, SignalRules
+from consumer.pipeline.matching import Matcher, SignalRules
+from consumer.pipeline.outcomes import Outcomes
 from consumer.pipeline.partitions import Partitions
 from consumer.pipeline.ports import (
     Extractor,
@@ -100,6 +101,7 @@ class Pipeline:
         self.outcomes = Outcomes(outputs, self.delivery, self.hooks, policy=settings.policy,
                                  specs={name: c.spec for name, c in self.models.items()},
                                  rules=rules)
+        self.matcher = Matcher(rules or SignalRules())
         self.rate = TokenBucket(max_events_per_s, now=clock()) if max_events_per_s else None
         self.resubmit: deque[tuple[float, int]] = deque()
         self.waiting_rows: deque[int] = deque()
@@ -156,6 +158,7 @@ class Pipeline:
         if self.delivery.fatal is None:
             self.delivery.close()
         remaining = len(self.jobs)
+        self.matcher.close()
         self.consumer.close()
         log.info("consumer closed", extra={"unfinished": remaining})
 
@@ -285,6 +288,8 @@ class Pipeline:
         for completion in self.completions.drain():
             if isinstance(completion, Decoded):
                 self._on_decoded(completion)
+            elif isinstance(completion, Matched):
+                self._on_matched(completion)
             elif isinstance(completion, Probed):
                 self._give_up(self.batches.probed(completion, self.clock(),
                                                   alive=self.jobs.__contains__))
@@ -309,7 +314,21 @@ class Pipeline:
         job.keyframes = keyframes
         self.hooks.keyframes_decoded(len(keyframes.pts_s), self.clock() - job.received_at)
         self.hooks.decoded_on(keyframes.device, keyframes.fallback)
+        self.matcher.submit(keyframes, lambda future: self.completions.put(
+            Matched(job.job_id, future)))
         self.outcomes.guarded(job, "decode", self._queue_rows)
+
+    def _on_matched(self, done: Matched) -> None:
+        job = self.jobs.get(done.job_id)
+        if job is None or done.future.cancelled():
+            return
+        try:
+            job.matches = done.future.result()
+        except Exception as exc:  # one video's matching failed: its outcome, nobody else's
+            self.outcomes.reject(job, "policy", exc)
+            return
+        if job.ready():
+            self.outcomes.guarded(job, "policy", self.outcomes.finish)
 
     def _queue_rows(self, job: VideoJob) -> None:
         """Queue every model's rows of a decoded video, or retry later if a batcher is full."""
@@ -343,7 +362,7 @@ class Pipeline:
                 if result.texts is not None:
                     job.texts[row.index] = result.texts[i]
             job.rows_left[done.model] -= 1
-            if job.inference_done():
+            if job.ready():
                 self.outcomes.guarded(job, "policy", self.outcomes.finish)
 
     def _give_up(self, given_up: list[GivenUp]) -> None:
@@ -356,7 +375,7 @@ class Pipeline:
             job.given_up[gone.model] = str(gone.error)
             job.rows_left[gone.model] = 0
             log.warning("%s: %s", job.source, gone.error)
-            if job.inference_done():
+            if job.ready():
                 self.outcomes.guarded(job, "policy", self.outcomes.finish)
 
     # ----------------------------------------------------------------- backpressure

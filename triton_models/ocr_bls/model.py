@@ -9,9 +9,11 @@ Input `images` [B, H, W, 3] uint8 RGB; output `texts` [B, 1] BYTES: per image a 
 {"text", "score", "box": [[x, y] x 4]} in the image's pixels. RapidOCR takes BGR arrays (what
 cv2 reads, what PaddleOCR trained on): the channels are swapped here.
 
-A frame's cost is bounded: recognition runs per detected box, so only the `max_lines` largest
-boxes (config parameter) are read, in reading order. A request its client cancelled (gone past
-its timeout) stops between frames and between recognition batches instead of running on.
+A frame's cost is bounded: recognition runs per detected box, in time that grows with the
+box's width over its height, so at most `max_lines` boxes whose widths add up to at most
+`max_widths` heights (config parameters) are read, the tallest text first, in reading order.
+A request its client cancelled (gone past its timeout) stops between frames and between
+recognition batches instead of running on.
 """
 
 import json
@@ -48,17 +50,32 @@ class _OnTriton:
         return [tensor.as_numpy() for tensor in response.output_tensors()]
 
 
-def _largest(detect: Callable[[Any], Any], max_lines: int) -> Callable[[Any], Any]:
-    """RapidOCR's box detection, keeping the `max_lines` largest boxes in their order."""
+def _extent(box: Any) -> tuple[float, float]:
+    """A detected box's (width, height) from its corners (top-left, top-right, ..., clockwise)."""
+    width = float(np.hypot(*(np.asarray(box[1]) - np.asarray(box[0]))))
+    height = float(np.hypot(*(np.asarray(box[3]) - np.asarray(box[0]))))
+    return width, max(height, 1.0)
+
+
+def _largest(detect: Callable[[Any], Any], max_lines: int,
+             max_widths: float) -> Callable[[Any], Any]:
+    """RapidOCR's box detection, keeping the boxes with the tallest text first (the most
+    prominent), in reading order, while they number at most `max_lines` and their widths add
+    up to at most `max_widths` times their heights (recognition cost grows with that sum)."""
 
     def capped(img: Any) -> Any:
         boxes, elapsed = detect(img)
-        if boxes is None or max_lines <= 0 or len(boxes) <= max_lines:
+        if boxes is None or not len(boxes):
             return boxes, elapsed
-        areas = [abs(float((b[1][0] - b[0][0]) * (b[3][1] - b[0][1])
-                           - (b[1][1] - b[0][1]) * (b[3][0] - b[0][0]))) for b in boxes]
-        keep = sorted(sorted(range(len(boxes)), key=lambda i: -areas[i])[:max_lines])
-        return [boxes[i] for i in keep], elapsed
+        extents = [_extent(box) for box in boxes]
+        keep, spent = [], 0.0
+        for i in sorted(range(len(boxes)), key=lambda i: -extents[i][1]):
+            cost = extents[i][0] / extents[i][1]
+            if (max_lines and len(keep) >= max_lines) or (max_widths and spent + cost > max_widths):
+                continue
+            keep.append(i)
+            spent += cost
+        return [boxes[i] for i in sorted(keep)], elapsed
     return capped
 
 
@@ -73,12 +90,13 @@ class TritonPythonModel:
     def initialize(self, args):  # type: ignore[no-untyped-def]
         parameters = json.loads(args["model_config"]).get("parameters", {})
         max_lines = int(parameters.get("max_lines", {}).get("string_value", "0") or 0)
+        max_widths = float(parameters.get("max_widths", {}).get("string_value", "0") or 0)
         self.request = None
         self.ocr = RapidOCR()
         self.ocr.text_det.infer = _OnTriton("ocr_det", "x", self._cancelled)
         self.ocr.text_cls.infer = _OnTriton("ocr_cls", "x", self._cancelled)
         self.ocr.text_rec.session = _OnTriton("ocr_rec", "x", self._cancelled)
-        self.ocr.auto_text_det = _largest(self.ocr.auto_text_det, max_lines)
+        self.ocr.auto_text_det = _largest(self.ocr.auto_text_det, max_lines, max_widths)
 
     def _cancelled(self) -> bool:
         return self.request is not None and bool(self.request.is_cancelled())

@@ -211,7 +211,7 @@ def test_the_loop_waits_in_poll_while_triton_backs_off_instead_of_spinning() -> 
 
 def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
         tmp_path: Path) -> None:
-    from consumer.pipeline.outcomes import SignalRules
+    from consumer.pipeline.matching import SignalRules
     from consumer.policy.hash_list_store import HashListStore
     from consumer.settings import HashListRule
 

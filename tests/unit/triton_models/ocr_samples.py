@@ -66,3 +66,16 @@ def cer(reference: str, hypothesis: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
         previous = current
     return previous[-1] / max(len(reference), 1)
+
+
+def word_grid(seed: int = 0, size: int = 960, points: int = 14) -> np.ndarray:
+    """A frame printed full of 4-letter words (hundreds of text boxes): what OCR costs most."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(FONTS / "DejaVuSans.ttf"), points)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    for y in range(4, size - points, points + 6):
+        for x in range(4, size - 6 * points // 2, 3 * points):
+            draw.text((x, y), "".join(rng.choice(letters, 4)), font=font, fill=(0, 0, 0))
+    return np.asarray(image, np.uint8)

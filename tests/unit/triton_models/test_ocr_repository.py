@@ -24,6 +24,7 @@ def test_each_target_gets_the_chain_and_its_networks(tmp_path: Path, target: Tar
     policy = reader.dynamic_batching.default_queue_policy
     assert policy.allow_timeout_override and policy.max_queue_size == OCR.max_queue_size > 0
     assert reader.parameters["max_lines"].string_value == str(OCR.max_text_lines) != "0"
+    assert reader.parameters["max_widths"].string_value == str(OCR.max_text_widths) != "0"
     for network in NETWORKS:
         folder = tmp_path / network.name
         config = parse_config((folder / "config.pbtxt").read_text())
