@@ -35,7 +35,7 @@ from consumer.publishing.records import encode
 MAX_STRING_CHARS = 1000
 MAX_ITEMS = {"text": 1000, "labels": 1000, "frames": 5000, "music": 500}
 TRUNCATED = "truncated"
-MARKER_RESERVE_BYTES = 2048  # room kept for the "truncated" object itself
+MARKER_RESERVE_BYTES = 256  # first guess of the room the "truncated" object takes
 UNCUT_STRINGS = frozenset({"verdict_id", "video_id", "verdict", "reasons.action", "source"})
 TAGS_LISTS = (("text",), ("frames",), ("labels",), ("music",),
               ("technical", "black_keyframes_at_s"), ("coverage", "analysed_s"))
@@ -89,16 +89,18 @@ def _fit(record: Mapping[str, Any], budget: int, lists: Sequence[tuple[str, ...]
     cuts: Cuts = Counter()
     out = _capped(record, cuts)
     value = _encoded(out, cuts)
-    if len(value) > budget:
-        out.pop(TRUNCATED, None)
-        _water_fill(out, lists, len(encode(out)) - (budget - MARKER_RESERVE_BYTES), cuts)
-        value = _encoded(out, cuts)
-    for resort in last_resorts:
+
+    def fill(part: dict[str, Any], counts: Cuts, over: int) -> None:
+        _water_fill(part, lists, over, counts)
+
+    reserve = MARKER_RESERVE_BYTES
+    for stage in (fill, fill, *last_resorts):  # a second fill if the marker outgrew its guess
         if len(value) <= budget:
             break
         out.pop(TRUNCATED, None)
-        resort(out, cuts, len(encode(out)) - (budget - MARKER_RESERVE_BYTES))
+        stage(out, cuts, len(encode(out)) - (budget - reserve))
         value = _encoded(out, cuts)
+        reserve = max(reserve, len(',"truncated":') + _dumps(dict(cuts)) + 64)
     return Fitted(out, value, dict(cuts))
 
 
@@ -224,21 +226,25 @@ def _reasons(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _drop_details(record: dict[str, Any], cuts: Cuts, over: int) -> None:
-    for reason in _reasons(record):
-        if reason.pop("detail", None) is not None:
-            cuts["reasons.detail"] += 1
+    """Every detail goes (a detail shortened before is still one string cut)."""
+    dropped = sum(reason.pop("detail", None) is not None for reason in _reasons(record))
+    if dropped:
+        cuts["reasons.detail"] = max(cuts["reasons.detail"], dropped)
 
 
 def _core_reasons(record: dict[str, Any], cuts: Cuts, over: int) -> None:
+    dropped: Cuts = Counter()
     for reason in _reasons(record):
         for name in [k for k in reason if k not in REASON_CORE]:
             del reason[name]
-            cuts[f"reasons.{name}"] += 1
+            dropped[f"reasons.{name}"] += 1
+    for name, count in dropped.items():  # one string shortened, then removed, counts once
+        cuts[name] = max(cuts[name], count)
     if record.get("scores"):
         cuts["scores"] += len(record["scores"])
         record["scores"] = {}
     coverage = record.get("coverage")
-    if isinstance(coverage, dict):
+    if isinstance(coverage, dict) and set(coverage) - {"complete"}:
         record["coverage"] = {k: v for k, v in coverage.items() if k == "complete"}
         cuts["coverage"] += 1
 
