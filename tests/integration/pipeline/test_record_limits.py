@@ -114,7 +114,7 @@ def test_a_tags_topic_with_a_low_limit_gets_its_frames_cut_to_fit_it(
     limit = MIN_RECORD_LIMIT_BYTES
     many = make_video(tmp_path / "many.mp4", seconds=25, fps=10, gop=1)  # 250 keyframes
     settings = _topics(unique, stack, {"tags": {"max.message.bytes": str(limit)}},
-                       decode={"max_keyframes": 250})
+                       decode={"max_keyframes": 250, "min_interval_s": 0.05})
     verdicts, tags, raw = _run(settings, unique, [("many", upload_event("many", many.as_uri()))])
     sent = tags["many"]
     assert verdicts["many"]["keyframes_analyzed"] > 200
@@ -136,8 +136,10 @@ def test_a_verdict_refused_by_a_topic_whose_limit_was_unknown_is_sent_again_cut(
     from consumer import wiring
 
     monkeypatch.setattr(wiring, "topic_max_message_bytes", lambda *a, **k: None)
-    copy, policy = _listed_copy(tmp_path, "é" * 600_000)  # 6 bytes a character in JSON
-    settings = _topics(unique, stack, {"verdicts": {"max.message.bytes": "4000"}},
+    # Random CJK: 6 bytes a character in JSON, and it does not compress below the limit.
+    codes = np.random.default_rng(7).integers(0x4E00, 0x9FFF, 600_000)
+    copy, policy = _listed_copy(tmp_path, "".join(map(chr, codes)))
+    settings = _topics(unique, stack, {"verdicts": {"max.message.bytes": "1500"}},
                        policy=policy)
     verdicts, _, _ = _run(settings, unique, [
         ("copy", upload_event("copy", copy.as_uri())),
