@@ -37,6 +37,7 @@ from consumer.pipeline.runner import Pipeline
 from consumer.policy.hash_list_store import HashListStore, load_text_rules
 from consumer.policy.music import MusicCatalogues
 from consumer.policy.text_rules import CompiledRule
+from consumer.publishing.limits import MIN_RECORD_LIMIT_BYTES, RecordLimits
 from consumer.settings import ConfigError, Settings
 from triton_models.licences import licence_notices
 from triton_models.specs import ModelSpec, get_spec
@@ -131,6 +132,31 @@ def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) ->
     return limit
 
 
+def record_limits(settings: Settings, producer_cfg: dict[str, Any]) -> RecordLimits:
+    """What one record may take on each output topic: the producer's `message.max.bytes` and
+    the topic's `max.message.bytes` (unknown: a broker's default). Verdicts and tags are cut
+    to fit them; a limit too low for a verdict stops the start, since its verdicts could not
+    be delivered."""
+    producer_limit = int(producer_cfg["message.max.bytes"])
+    client = client_config(settings.kafka)
+    topics = settings.kafka.topics
+
+    def output_limit(topic: str) -> int:
+        topic_limit = topic_max_message_bytes(client, topic)
+        return min(producer_limit, topic_limit or LIBRDKAFKA_MESSAGE_MAX_BYTES)
+
+    limits = RecordLimits(verdicts_bytes=output_limit(topics.verdicts),
+                          tags_bytes=output_limit(topics.tags),
+                          dead_letter_bytes=dead_letter_limit_bytes(settings, producer_cfg))
+    for topic, limit in ((topics.verdicts, limits.verdicts_bytes),
+                         (topics.tags, limits.tags_bytes)):
+        if limit < MIN_RECORD_LIMIT_BYTES:
+            raise ConfigError(f"{topic} takes records of at most {limit} bytes (producer "
+                              f"message.max.bytes / topic max.message.bytes); verdicts and "
+                              f"tags need at least {MIN_RECORD_LIMIT_BYTES}")
+    return limits
+
+
 def _hash_lists(settings: Settings, metrics: ConsumerMetrics | None) -> HashListStore | None:
     """The policy's lists of known content, loaded now (a list that cannot be read stops the
     start) and watched for changes."""
@@ -217,7 +243,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     models = _triton_clients(settings, specs, stack)
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
                         window=window, max_events_per_s=max_events_per_s,
-                        dead_letter_limit_bytes=dead_letter_limit_bytes(settings, producer_cfg),
+                        limits=record_limits(settings, producer_cfg),
                         rules=SignalRules(known_content, text_rules, music))
     if metrics is not None:
         registry.register(WorkerPoolCollector(lambda: extractor.restarts,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -92,6 +92,10 @@ class ConsumerMetrics(PipelineHooks):
         self.music_matches = Counter("consumer_music_matches", "Catalogue tracks heard in "
                                      "uploads' soundtracks, by catalogue", ["catalogue"],
                                      registry=registry)
+        self.record_truncations = Counter(
+            "consumer_record_truncations", "Output records cut to fit their topic's size "
+            "limit, by topic kind (verdicts, tags, dlq) and field cut", ["topic_kind", "field"],
+            registry=registry)
         self.hash_list_size = Gauge("consumer_hash_list_hashes", "Hashes in each loaded list",
                                     ["list"], registry=registry)
         # Known label values start at 0, so the first increase shows up in rate().
@@ -150,6 +154,10 @@ class ConsumerMetrics(PipelineHooks):
 
     def text_match(self, rule: str) -> None:
         self.text_matches.labels(rule).inc()
+
+    def record_truncated(self, topic_kind: str, cut: Mapping[str, int]) -> None:
+        for field in cut:
+            self.record_truncations.labels(topic_kind, field).inc()
 
     def text_rules_loaded(self, rules: list[str]) -> None:
         """Starts each rule's counter at 0, so a first match shows in rate()."""

@@ -9,6 +9,9 @@ Both modes sit behind one small interface, so the loop never asks which one it r
   retried as it is (never a new transaction with the same records); an abort keeps the
   records for the next transaction.
 Our own output failing to reach Kafka is never skipped: `fatal` is set and the loop stops.
+One exception: a record refused as too large (a topic limit below what start-up read) is fitted
+again to half its size and resent, a few times, in both modes: a verdict is never dropped for
+its size, and only one that cannot be cut further stops the loop.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import Jobs, VideoJob
 from consumer.pipeline.ports import KafkaConsumer, KafkaProducer, message_headers
 from consumer.pipeline.watermarks import TopicPartition, Watermarks
-from consumer.publishing.dlq import fit_dead_letter
+from consumer.publishing.dlq import fit_dead_letter, record_bytes
 from consumer.publishing.outputs import Record
 
 log = logging.getLogger("consumer.pipeline")
 
 MAX_DEAD_LETTER_SHRINKS = 6
+MAX_RECORD_SHRINKS = 10  # halvings: from the largest record down to a minimal verdict
+TOO_LARGE = (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE)
 KAFKA_CALL_TIMEOUT_S = 30
 FLUSH_TIMEOUT_S = 10
 Positions = dict[TopicPartition, int]
@@ -113,6 +118,7 @@ class _Base:
 
     def _produce(self, record: Record,
                  on_delivery: Callable[[KafkaError | None, Message], None]) -> None:
+        shrinks = 0
         while self.fatal is None:
             try:
                 self.producer.produce(record.topic, key=record.key, value=record.value,
@@ -121,8 +127,27 @@ class _Base:
             except BufferError:
                 self.producer.poll(0.1)  # local queue full: serve deliveries, then retry
             except KafkaException as exc:  # our own output refused: stop, never skip it
+                smaller = smaller_record(record, exc.args[0], shrinks)
+                if smaller is not None:  # too large for the producer: cut it, try again
+                    record, shrinks = smaller, shrinks + 1
+                    continue
                 self.fatal = PublishError(f"cannot produce to {record.topic}: {exc.args[0]}")
                 self.ctx.hooks.failure("publish", "produce")
+
+
+def smaller_record(record: Record, error: KafkaError | None, shrinks: int) -> Record | None:
+    """The record fitted to half its size, when `error` refused it as too large and it can
+    still be cut; None otherwise (then the caller stops, never skips it)."""
+    if record.refit is None or error is None or error.code() not in TOO_LARGE or \
+            shrinks >= MAX_RECORD_SHRINKS:
+        return None
+    sent = record_bytes(record.key, record.value, record.headers)
+    smaller = record.refit(max(1, sent // 2))
+    if len(smaller.value) >= len(record.value):
+        return None
+    log.warning("%s refused a record of %d bytes (%s): sending it cut to %d bytes",
+                record.topic, len(record.value), error.name(), len(smaller.value))
+    return smaller
 
 
 class AtLeastOnce(_Base):
@@ -130,7 +155,7 @@ class AtLeastOnce(_Base):
 
     def __init__(self, ctx: DeliveryContext) -> None:
         super().__init__(ctx)
-        self._reports: deque[Delivered] = deque()
+        self._reports: deque[tuple[Delivered, Record, int]] = deque()
 
     def begin(self) -> None:
         pass
@@ -140,9 +165,10 @@ class AtLeastOnce(_Base):
         for record in records:
             self._send(job.job_id, record)
 
-    def _send(self, job_id: int, record: Record) -> None:
+    def _send(self, job_id: int, record: Record, shrinks: int = 0) -> None:
         # Reports arrive inside producer.poll/flush; queue them, apply them after the call.
-        self._produce(record, lambda err, msg: self._reports.append(Delivered(job_id, err, msg)))
+        self._produce(record, lambda err, msg: self._reports.append(
+            (Delivered(job_id, err, msg), record, shrinks)))
 
     def poll(self) -> None:
         self.producer.poll(0)
@@ -150,11 +176,13 @@ class AtLeastOnce(_Base):
 
     def _settle(self) -> None:
         while self._reports:
-            self._delivered(self._reports.popleft())
+            self._delivered(*self._reports.popleft())
 
-    def _delivered(self, report: Delivered) -> None:
+    def _delivered(self, report: Delivered, record: Record, shrinks: int) -> None:
         job = self.jobs.get(report.job_id)
         if report.error is not None:
+            if job is not None and self._refit(job, report, record, shrinks):
+                return
             if job is not None and self._refit_dead_letter(job, report):
                 return
             error = report.error
@@ -170,6 +198,16 @@ class AtLeastOnce(_Base):
         if job.acks_left == 0:
             self.watermarks.done(job.tp, job.source.offset)
             self.jobs.forget(job)
+
+    def _refit(self, job: VideoJob, report: Delivered, record: Record, shrinks: int) -> bool:
+        """The broker refused a verdict or tags record as too large (its topic's limit is
+        below what start-up read): send it again, fitted to half the size."""
+        smaller = smaller_record(record, report.error, shrinks)
+        if smaller is None:
+            return False
+        log.warning("%s: %s record refused as too large, resent cut", job.source, record.topic)
+        self._send(job.job_id, smaller, shrinks + 1)
+        return True
 
     def _refit_dead_letter(self, job: VideoJob, report: Delivered) -> bool:
         """The broker refused a DLQ copy as too large (its topic limit is below ours): send

@@ -5,6 +5,8 @@ Here, in the spine's own package, so observers import the spine and never the ot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from consumer.inference.breaker import BreakerState
 
 
@@ -24,3 +26,5 @@ class PipelineHooks:
     def hash_match(self, list_name: str) -> None: ...
     def text_match(self, rule: str) -> None: ...
     def music_match(self, catalogue: str) -> None: ...
+    def record_truncated(self, topic_kind: str, cut: Mapping[str, int]) -> None:
+        """An output record was cut to fit its topic: `cut` counts what, per field."""

@@ -46,6 +46,7 @@ from consumer.pipeline.ports import (
 from consumer.pipeline.ratelimit import TokenBucket
 from consumer.pipeline.replay import Window
 from consumer.pipeline.watermarks import Watermarks
+from consumer.publishing.limits import RecordLimits
 from consumer.publishing.outputs import OutputRecords
 from consumer.settings import Settings
 
@@ -70,7 +71,7 @@ class Pipeline:
         clock: Callable[[], float] = time.monotonic,
         window: Window | None = None,
         max_events_per_s: float | None = None,
-        dead_letter_limit_bytes: int = LIBRDKAFKA_MESSAGE_MAX_BYTES,
+        limits: RecordLimits | None = None,
         rules: SignalRules | None = None,
     ) -> None:
         self.settings = settings
@@ -97,7 +98,8 @@ class Pipeline:
             settings.kafka.topics, run_id=settings.pipeline.run_id,
             policy_version=settings.policy.version,
             model_versions={name: c.spec.version for name, c in self.models.items()},
-            dead_letter_limit_bytes=dead_letter_limit_bytes)
+            limits=limits or RecordLimits.uniform(LIBRDKAFKA_MESSAGE_MAX_BYTES),
+            on_truncated=self.hooks.record_truncated)
         self.outcomes = Outcomes(outputs, self.delivery, self.hooks, policy=settings.policy,
                                  specs={name: c.spec for name, c in self.models.items()},
                                  rules=rules)

@@ -2,11 +2,13 @@
 
 Keyed by video id (so one video's records stay in order on one partition), each with the run
 and the source offset in headers. The spine decides what an event's outcome is; this module
-only turns it into records.
+only turns it into records, each fitted to its topic's size limit (`fitting`, `dlq`): what
+the broker would refuse as too large would otherwise stop the consumer on every restart.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -15,8 +17,15 @@ from consumer.events.source import SourceRef
 from consumer.policy.decide import Decision
 from consumer.policy.tagging import LabelTag
 from consumer.publishing.dlq import Headers, dlq_headers, fit_dead_letter
-from consumer.publishing.records import encode, tags_record, verdict_record
+from consumer.publishing.fitting import Fitted, fit_tags, fit_verdict
+from consumer.publishing.limits import RecordLimits
+from consumer.publishing.records import tags_record, verdict_record
 from consumer.settings import KafkaTopics
+
+log = logging.getLogger("consumer.publishing")
+
+# Told what was cut from a record: its topic kind ("verdicts", "tags", "dlq") and the counts.
+OnTruncated = Callable[[str, Mapping[str, int]], None]
 
 
 class Record(NamedTuple):
@@ -24,6 +33,9 @@ class Record(NamedTuple):
     key: bytes | None
     value: bytes
     headers: Headers
+    # The same record fitted again to a smaller limit (bytes), for a broker that refuses it
+    # as too large: its topic's limit is below what was read at start-up.
+    refit: Callable[[int], Record] | None = None
 
 
 def latency_s(uploaded_at: datetime | None, now: datetime) -> float | None:
@@ -40,20 +52,23 @@ class OutputRecords:
     """Builds records for one deployment: its topics, run id, policy and model versions."""
 
     def __init__(self, topics: KafkaTopics, *, run_id: str, policy_version: str,
-                 model_versions: Mapping[str, str], dead_letter_limit_bytes: int,
+                 model_versions: Mapping[str, str], limits: RecordLimits,
+                 on_truncated: OnTruncated | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.topics = topics
         self.run_id = run_id
         self.policy_version = policy_version
         self.model_versions = dict(model_versions)
-        self.dead_letter_limit_bytes = dead_letter_limit_bytes
+        self.limits = limits
+        self.on_truncated = on_truncated
         self.now = now
 
     def verdict(self, source: SourceRef, video_id: str, decision: Decision, *,
                 versions: Mapping[str, str], uploaded_at: datetime | None,
                 keyframes_analyzed: int, duration_s: float | None,
                 coverage: Mapping[str, Any] | None = None) -> tuple[Record, dict[str, Any]]:
-        """The verdict record and its contents (the caller reports verdict and latency)."""
+        """The verdict record and its contents as sent, fitted to the verdicts topic (the
+        caller reports verdict and latency)."""
         now = self.now()
         models = {name: versions.get(name, version)
                   for name, version in self.model_versions.items()}
@@ -62,7 +77,8 @@ class OutputRecords:
             policy_version=self.policy_version, run_id=self.run_id,
             keyframes_analyzed=keyframes_analyzed, duration_s=duration_s, processed_at=now,
             latency_s=latency_s(uploaded_at, now), coverage=coverage)
-        return self._record(self.topics.verdicts, source, verdict), verdict
+        record, fitted = self._fitted("verdicts", source, verdict, self.limits.verdicts_bytes)
+        return record, fitted.record
 
     def tags(self, source: SourceRef, verdict: Mapping[str, Any], *,
              labels: Sequence[LabelTag], technical: Mapping[str, Any],
@@ -74,7 +90,7 @@ class OutputRecords:
                            labels=labels, technical=technical, source=source,
                            run_id=self.run_id, processed_at=self.now(), coverage=coverage,
                            frames=frames, text=text, music=music)
-        return self._record(self.topics.tags, source, tags)
+        return self._fitted("tags", source, tags, self.limits.tags_bytes)[0]
 
     def dead_letter(self, source: SourceRef, value: bytes,
                     original: Sequence[tuple[str, bytes | None]], *, stage: str,
@@ -85,9 +101,26 @@ class OutputRecords:
         headers = dlq_headers(stage=stage, error=error, reason=reason, attempt=1, source=source,
                               original=original, run_id=self.run_id)
         key = video_id.encode() if video_id is not None else None
-        letter = fit_dead_letter(key, value, headers, self.dead_letter_limit_bytes)
+        letter = fit_dead_letter(key, value, headers, self.limits.dead_letter_bytes)
+        if len(letter.value) < len(value) and self.on_truncated is not None:
+            self.on_truncated("dlq", {"value": 1})
         return Record(self.topics.dlq, letter.key, letter.value, letter.headers), headers
 
-    def _record(self, topic: str, source: SourceRef, record: Mapping[str, Any]) -> Record:
+    def _fitted(self, kind: str, source: SourceRef, content: Mapping[str, Any],
+                limit_bytes: int) -> tuple[Record, Fitted]:
+        """The record cut to `limit_bytes`; it can be fitted again to a smaller limit."""
+        topic = self.topics.verdicts if kind == "verdicts" else self.topics.tags
+        fit = fit_verdict if kind == "verdicts" else fit_tags
         headers = [("vmc.run_id", self.run_id.encode()), ("vmc.source", str(source).encode())]
-        return Record(topic, str(record["video_id"]).encode(), encode(record), headers)
+        key = str(content["video_id"]).encode()
+
+        def build(limit: int) -> tuple[Record, Fitted]:
+            fitted = fit(content, limit, key=key, headers=headers)
+            if fitted.truncated:
+                log.warning("%s: %s record cut to fit %d bytes: %s", source, kind, limit,
+                            fitted.truncated)
+                if self.on_truncated is not None:
+                    self.on_truncated(kind, fitted.truncated)
+            return Record(topic, key, fitted.value, headers, lambda less: build(less)[0]), fitted
+
+        return build(limit_bytes)

@@ -395,6 +395,7 @@ class Recorder:
         self.events: list[str] = []
         self.failures: list[tuple[str, str]] = []
         self.breaker_states: list[str] = []
+        self.truncated: list[tuple[str, dict[str, int]]] = []
 
     def event(self, outcome: str) -> None:
         self.events.append(outcome)
@@ -416,6 +417,9 @@ class Recorder:
 
     def failure(self, stage: str, reason: str) -> None:
         self.failures.append((stage, reason))
+
+    def record_truncated(self, topic_kind: str, cut: Any) -> None:
+        self.truncated.append((topic_kind, dict(cut)))
 
     def loop(self, inflight: int, paused: int, breaker: Any) -> None:
         if not self.breaker_states or self.breaker_states[-1] != breaker.name:
@@ -455,14 +459,16 @@ class Rig:
 
 
 def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int = 2,
-        window: Any = None, rules: Any = None, **pipeline: Any) -> Rig:
+        window: Any = None, rules: Any = None, limit_bytes: int = 100_000,
+        **pipeline: Any) -> Rig:
     from consumer.pipeline.runner import Pipeline
+    from consumer.publishing.limits import RecordLimits
 
     broker, clock = Broker(partitions), Clock()
     consumer, producer = FakeConsumer(broker, clock), FakeProducer(broker)
     extractor, model, hooks = FakeExtractor(hold=hold_decode), FakeModel(hold=hold_model), \
         Recorder()
     built = Pipeline(settings(**pipeline), consumer, producer, extractor, [model], hooks=hooks,
-                     clock=clock, window=window, dead_letter_limit_bytes=100_000,
+                     clock=clock, window=window, limits=RecordLimits.uniform(limit_bytes),
                      rules=rules)
     return Rig(broker, clock, consumer, producer, extractor, model, hooks, built)

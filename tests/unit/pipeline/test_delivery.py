@@ -3,9 +3,12 @@ at-least-once acknowledgements (refused output, DLQ copies cut to fit, commit re
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from confluent_kafka import KafkaError, KafkaException
 
-from tests.unit.pipeline.fakes import TOPIC, rig
+from tests.unit.pipeline.fakes import KNOWN_PDQ, SHORT, TOPIC, Rig, rig
 
 
 def _events(r: object, count: int = 3) -> None:
@@ -114,3 +117,62 @@ def test_a_failed_offset_commit_is_retried() -> None:
     _events(r)
     r.until(r.settled)
     assert r.consumer.commit_failures == 0 and r.broker.committed == {(TOPIC, 0): 3}
+
+
+def _known_rig(tmp_path: Path, label: str, **kwargs: Any) -> Rig:
+    from consumer.pipeline.outcomes import SignalRules
+    from consumer.policy.hash_list_store import HashListStore
+    from consumer.settings import HashListRule
+
+    listed = tmp_path / "known.csv"
+    listed.write_text(f"{KNOWN_PDQ},{label}\n")
+    store = HashListStore([HashListRule(name="cases", path=str(listed), action="block")],
+                          reload_s=60)
+    return rig(partitions=1, rules=SignalRules(known_content=store), **kwargs)
+
+
+def test_a_verdict_the_broker_refuses_as_too_large_is_cut_to_half_and_sent_again(
+        tmp_path: Path) -> None:
+    """The topic's limit is below what start-up read: the refusal is the cue, never a stop."""
+    r = _known_rig(tmp_path, "é" * 5000)
+    r.producer.max_bytes["verdicts"] = 900  # the minimal verdict fits, its details do not
+    r.broker.event("copy", "https://videos.example/known.mp4")
+    r.broker.event("after")
+    r.until(r.settled)
+    assert r.pipeline.delivery.fatal is None
+    assert r.broker.verdicts() == {"copy": ["block"], "after": ["allow"]}
+    (verdict,) = [v.json() for v in r.broker.on("verdicts") if v.key == b"copy"]
+    assert verdict["reasons"][0]["category"] == "known_content_match"
+    assert verdict["reasons"][0]["action"] == "block"
+    assert verdict["truncated"]["reasons.detail"] == 1
+    assert len(r.broker.on("tags")) == 2
+    assert ("verdicts", {"reasons.detail": 1}) in r.hooks.truncated
+
+
+def test_a_tags_record_the_producer_refuses_locally_is_cut_and_produced_again(
+        tmp_path: Path) -> None:
+    """librdkafka refuses a record above its message.max.bytes in produce() itself."""
+    r = _known_rig(tmp_path, "case-9")
+    real_produce = r.producer.produce
+
+    def produce(topic: str, **kwargs: Any) -> None:
+        if topic == SHORT["tags"] and len(kwargs["value"]) > 700:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "too large"))
+        real_produce(topic, **kwargs)
+
+    r.producer.produce = produce  # type: ignore[method-assign]
+    r.broker.event("copy", "https://videos.example/known.mp4")
+    r.until(r.settled)
+    assert r.pipeline.delivery.fatal is None
+    (tags,) = [t.json() for t in r.broker.on("tags")]
+    assert tags["video_id"] == "copy" and len(tags["frames"]) < 3
+    assert tags["truncated"]["frames"] == 3 - len(tags["frames"])
+
+
+def test_a_verdict_that_cannot_be_cut_enough_stops_the_consumer_and_its_offset_stays(
+        tmp_path: Path) -> None:
+    r = _known_rig(tmp_path, "case-9")
+    r.producer.max_bytes["verdicts"] = 50  # below any verdict
+    r.broker.event("copy", "https://videos.example/known.mp4")
+    assert r.pipeline.run() == 1
+    assert r.broker.committed == {} and "MSG_SIZE_TOO_LARGE" in str(r.pipeline.delivery.fatal)
