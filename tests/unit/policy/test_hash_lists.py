@@ -173,7 +173,7 @@ def test_a_long_label_is_cut_with_an_ellipsis_and_counted() -> None:
 
 @pytest.mark.parametrize("bad", [f"{A}", f"{A}\n{B[:40]}", f"{A}\n{B[:40]}\n"])
 def test_a_list_caught_mid_write_is_invalid(bad: str) -> None:
-    with pytest.raises(HashListError, match="no newline|line 2"):
+    with pytest.raises(HashListError, match=r"no newline|line 2"):
         parse_hash_list("l", bad)
 
 
