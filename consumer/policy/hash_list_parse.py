@@ -29,6 +29,7 @@ CHUNK_BYTES = 1 << 20
 BOM = b"\xef\xbb\xbf"
 _HEX = re.compile(rf"[0-9a-fA-F]{{{PDQ_HEX_DIGITS}}}")
 _HEADERS = ("hash", "pdq", "signal_value")
+_EVEN = np.arange(0, PDQ_HEX_DIGITS, 2)
 _NIBBLE = np.full(256, 255, np.uint8)
 for _digit, _char in enumerate(b"0123456789abcdef"):
     _NIBBLE[_char] = _NIBBLE[bytes([_char]).upper()[0]] = _digit
@@ -99,63 +100,65 @@ class _Parser:
         ends = np.flatnonzero(chunk == ord("\n"))
         starts = np.concatenate(([0], ends[:-1] + 1))
         ends = ends - ((ends > starts) & (chunk[np.maximum(ends - 1, 0)] == ord("\r")))
-        fast, nibbles = self._fast_lines(chunk, starts, ends)
+        fast, pairs = self._fast_lines(chunk, starts, ends)
         if fast.all():
-            self._take(chunk, nibbles, starts + 65, ends, fast)
+            self._take(chunk, pairs, starts, ends)
         else:
-            self._mixed(chunk, starts, ends, fast, nibbles)
+            self._mixed(chunk, starts, ends, fast, pairs)
             self._flush()
         self.lines += len(starts)
 
-    def _fast_lines(self, chunk: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
+    @staticmethod
+    def _fast_lines(chunk: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
                     ends: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_],
                                                            npt.NDArray[np.uint8]]:
         """Which lines are `<64 hex>` or `<64 hex>,<short ASCII label, no edge spaces>`, and
-        the nibbles of every line's first 64 bytes (garbage where the line is shorter)."""
+        the byte value of every pair of hex digits in the chunk (garbage where not hex)."""
+        size = len(chunk)
         lengths = ends - starts
-        safe = np.minimum(starts[:, None] + np.arange(PDQ_HEX_DIGITS), len(chunk) - 1)
-        nibbles = _NIBBLE[chunk[safe]]
-        hex_ok = (lengths >= PDQ_HEX_DIGITS) & (nibbles != 255).all(axis=1)
+        nibbles = _NIBBLE[chunk]
+        not_hex = np.concatenate(([0], np.cumsum(nibbles == 255, dtype=np.int32)))
+        hex_ok = (lengths >= PDQ_HEX_DIGITS) & (
+            not_hex[np.minimum(starts + PDQ_HEX_DIGITS, size)] == not_hex[starts])
         label_len = lengths - PDQ_HEX_DIGITS - 1
-        at = np.minimum(starts + PDQ_HEX_DIGITS, len(chunk) - 1)
-        first = chunk[np.minimum(starts + PDQ_HEX_DIGITS + 1, len(chunk) - 1)]
+        at = np.minimum(starts + PDQ_HEX_DIGITS, size - 1)
+        first = chunk[np.minimum(starts + PDQ_HEX_DIGITS + 1, size - 1)]
         last = chunk[np.maximum(ends - 1, 0)]
-        high = np.concatenate(([0], np.cumsum(chunk >= 128, dtype=np.int32)))
-        ascii_line = high[ends] == high[starts]
         labelled = (lengths > PDQ_HEX_DIGITS) & (chunk[at] == ord(",")) & (
             (label_len == 0) | ((label_len <= LABEL_MAX_CHARS) & (first > 32) & (last > 32)))
-        fast = hex_ok & ascii_line & ((lengths == PDQ_HEX_DIGITS) | labelled)
-        return fast, nibbles
+        fast = hex_ok & ((lengths == PDQ_HEX_DIGITS) | labelled)
+        if (chunk >= 128).any():  # labels that are not ASCII: checked line by line
+            high = np.concatenate(([0], np.cumsum(chunk >= 128, dtype=np.int32)))
+            fast &= high[ends] == high[starts]
+        pairs = (nibbles[:-1] << 4) | nibbles[1:]
+        return fast, np.concatenate((pairs, [0]))
 
-    def _take(self, chunk: npt.NDArray[np.uint8], nibbles: npt.NDArray[np.uint8],
-              label_starts: npt.NDArray[np.int64], label_ends: npt.NDArray[np.int64],
-              rows: npt.NDArray[np.bool_]) -> None:
-        """Append the lines `rows` selects (all ordinary lines) to the result."""
+    def _take(self, chunk: npt.NDArray[np.uint8], pairs: npt.NDArray[np.uint8],
+              starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]) -> None:
+        """Append these ordinary lines to the result."""
         self._flush()
-        picked = nibbles[rows]
-        count = len(picked)
-        self.hashes[self.rows:self.rows + count] = (picked[:, 0::2] << 4) | picked[:, 1::2]
+        count = len(starts)
+        self.hashes[self.rows:self.rows + count] = pairs[starts[:, None] + _EVEN]
         self.rows += count
-        lengths = np.maximum(label_ends[rows] - label_starts[rows], 0)
+        label_starts = starts + PDQ_HEX_DIGITS + 1
+        lengths = np.maximum(ends - label_starts, 0)
         offsets = np.concatenate(([0], np.cumsum(lengths)))
-        gather = np.arange(offsets[-1]) + np.repeat(label_starts[rows] - offsets[:-1], lengths)
+        gather = np.arange(offsets[-1]) + np.repeat(label_starts - offsets[:-1], lengths)
         self.blobs.append(chunk[gather])
         self.lengths.append(lengths)
 
     def _mixed(self, chunk: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
                ends: npt.NDArray[np.int64], fast: npt.NDArray[np.bool_],
-               nibbles: npt.NDArray[np.uint8]) -> None:
+               pairs: npt.NDArray[np.uint8]) -> None:
         """A chunk with unusual lines: runs of ordinary lines in bulk, the others one by one."""
         run = 0
         for i in np.flatnonzero(~fast).tolist():
             if i > run:
-                self._take(chunk, nibbles[run:i], starts[run:i] + 65, ends[run:i],
-                           np.ones(i - run, bool))
+                self._take(chunk, pairs, starts[run:i], ends[run:i])
             self._line(bytes(chunk[starts[i]:ends[i]]), self.lines + i + 1)
             run = i + 1
         if run < len(starts):
-            self._take(chunk, nibbles[run:], starts[run:] + 65, ends[run:],
-                       np.ones(len(starts) - run, bool))
+            self._take(chunk, pairs, starts[run:], ends[run:])
 
     def _line(self, raw: bytes, number: int) -> None:
         try:
