@@ -41,7 +41,12 @@ def _rss_mb() -> float:
 
 def _child(kind: str, path: str, stall: bool) -> None:
     """Runs in the subprocess: load once, print JSON figures."""
-    if kind == "list":
+    if kind == "idle":  # the ticker's lateness with nothing loading: the machine's noise
+
+        def work() -> int:
+            time.sleep(3)
+            return 0
+    elif kind == "list":
         from consumer.policy.hash_list_store import load
         from consumer.settings import HashListRule
 
@@ -156,6 +161,9 @@ def main() -> None:
                  "loop while the load runs on the main thread.", "",
                  "| what | code | load time | peak memory | ticker: worst lateness | p99 |",
                  "| --- | --- | --- | --- | --- | --- |"]
+        idle = _measure(ROOT, "idle", hash_list, stall=True)
+        lines.append(f"| nothing (3 s sleep: the machine's noise) | - | - | - | "
+                     f"{idle['worst_late_ms']:.0f} ms | {idle['p99_late_ms']:.1f} ms |")
         for kind, path in (("list", hash_list), ("catalogue", catalogue)):
             for name, code in versions:
                 alone = _measure(code, kind, path, stall=False)

@@ -16,6 +16,8 @@ import stat
 import time
 from typing import Any
 
+import numpy as np
+
 from consumer.errors import ConsumerError
 
 # Object-store metadata that changes when an object does (S3, GCS, fsspec's memory store).
@@ -63,9 +65,10 @@ def signature(path: str) -> tuple[str, ...]:
     return _stat_signature(os.stat(_local(path)))
 
 
-def read_bounded(path: str, limit_bytes: int) -> tuple[bytes | bytearray, tuple[str, ...]]:
-    """The whole file and the signature of the version read. Raises `DataFileError` (reason
-    `not_regular_file`, `too_large`, `changing`) or `OSError` when it cannot be opened."""
+def read_bounded(path: str, limit_bytes: int) -> tuple[memoryview, tuple[str, ...]]:
+    """The whole file's bytes and the signature of the version read. Raises `DataFileError`
+    (reason `not_regular_file`, `too_large`, `changing`) or `OSError` when it cannot be
+    opened."""
     for attempt in range(READ_ATTEMPTS):
         if attempt:
             time.sleep(RETRY_PAUSE_S)
@@ -83,7 +86,7 @@ def _too_large(path: str, limit_bytes: int) -> DataFileError:
 
 
 def _read_local(path: str,
-                limit_bytes: int) -> tuple[bytearray, tuple[str, ...], tuple[str, ...]]:
+                limit_bytes: int) -> tuple[memoryview, tuple[str, ...], tuple[str, ...]]:
     fd = os.open(_local(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         info = os.fstat(fd)
@@ -100,25 +103,25 @@ def _read_local(path: str,
     return buffer, _stat_signature(info), _stat_signature(after)
 
 
-def _read_all(fd: int, expected: int, limit_bytes: int) -> bytearray:
-    """Up to `limit_bytes + 1` bytes into one buffer, in chunks (each read releases the GIL;
-    no join or copy of the whole afterwards)."""
-    buffer = bytearray(min(expected, limit_bytes) + 1)
+def _read_all(fd: int, expected: int, limit_bytes: int) -> memoryview:
+    """Up to `limit_bytes + 1` bytes into one buffer, in chunks. The buffer is a numpy array:
+    unlike `bytearray(n)` it is not zero-filled first, and no join copies the whole afterwards
+    (each of those holds the GIL for tens of milliseconds on a 150 MB list)."""
+    buffer = np.empty(min(expected, limit_bytes) + 1, np.uint8)
     total = 0
     while total <= limit_bytes:
         if total == len(buffer):  # the file grew while read
-            buffer.extend(bytes(min(len(buffer), limit_bytes + 1 - total)))
-        view = memoryview(buffer)[total:total + (1 << 24)]
-        count = os.readv(fd, [view])
-        view.release()
+            buffer = np.concatenate((buffer, np.empty(min(len(buffer), limit_bytes + 1 - total),
+                                                      np.uint8)))
+        count = os.readv(fd, [buffer[total:total + (1 << 24)].data])
         if not count:
             break
         total += count
-    del buffer[total:]
-    return buffer
+    return buffer[:total].data
 
 
-def _read_uri(path: str, limit_bytes: int) -> tuple[bytes, tuple[str, ...], tuple[str, ...]]:
+def _read_uri(path: str,
+              limit_bytes: int) -> tuple[memoryview, tuple[str, ...], tuple[str, ...]]:
     fs = filesystem(path)
     info = fs.info(path)
     if info.get("type", "file") != "file":
@@ -131,4 +134,4 @@ def _read_uri(path: str, limit_bytes: int) -> tuple[bytes, tuple[str, ...], tupl
     if len(data) > limit_bytes:
         raise _too_large(path, limit_bytes)
     before = tuple(str(info.get(key)) for key in _INFO_KEYS)
-    return data, before, signature(path)
+    return memoryview(data), before, signature(path)

@@ -104,10 +104,11 @@ def save_catalogue(tracks: Sequence[Track], path: Path) -> None:
 def load_catalogue(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Track]:
     """Read and check a catalogue from a local path, file:// or an fsspec URI."""
     try:
-        data, _ = read_bounded(path, max_bytes)
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        stream = io.BytesIO(read_bounded(path, max_bytes)[0])
+        with zipfile.ZipFile(stream) as archive:
             _check_members(path, archive, max_bytes)
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        stream.seek(0)
+        with np.load(stream, allow_pickle=False) as archive:
             if not set(archive.files) >= _KEYS:
                 raise CatalogueError(f"{path}: not a music catalogue (arrays {archive.files})")
             arrays = {key: archive[key] for key in _KEYS}

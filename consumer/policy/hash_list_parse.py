@@ -66,12 +66,11 @@ class HashList:
     labels: Labels
 
 
-def parse_hash_list(name: str, data: bytes | bytearray | str) -> HashList:
+def parse_hash_list(name: str, data: bytes | memoryview | str) -> HashList:
     """One PDQ hash per line, or `hash,label`; blank lines, `#` comments and a header before the
     first hash are skipped. Raises `HashListError` naming the first bad line."""
-    raw = data.encode() if isinstance(data, str) else data
-    buf = np.frombuffer(raw, np.uint8)
-    pos = len(BOM) if raw[:len(BOM)] == BOM else 0
+    buf = np.frombuffer(data.encode() if isinstance(data, str) else data, np.uint8)
+    pos = len(BOM) if buf[:len(BOM)].tobytes() == BOM else 0
     if len(buf) > pos and buf[-1] != ord("\n"):
         raise HashListError(f"hash list {name!r}: the last line has no newline (a file caught "
                             "mid-write, or truncated)")
@@ -79,10 +78,19 @@ def parse_hash_list(name: str, data: bytes | bytearray | str) -> HashList:
                    for a in range(pos, len(buf), CHUNK_BYTES))
     parser = _Parser(name, np.empty((capacity, 32), np.uint8))
     while pos < len(buf):
-        cut = raw.find(b"\n", min(pos + CHUNK_BYTES, len(buf)) - 1) + 1
+        cut = _line_end(buf, min(pos + CHUNK_BYTES, len(buf)) - 1) + 1
         parser.chunk(buf[pos:cut])
         pos = cut
     return parser.result()
+
+
+def _line_end(buf: npt.NDArray[np.uint8], at: int) -> int:
+    """The position of the first newline at or after `at` (the file ends with one)."""
+    while True:
+        found = np.flatnonzero(buf[at:at + 4096] == ord("\n"))
+        if len(found):
+            return at + int(found[0])
+        at += 4096
 
 
 class _Parser:

@@ -45,7 +45,7 @@ class ListRefused(ValueError):
 def read_text(path: str, limit_bytes: int = TextRule.model_fields["max_bytes"].default) -> str:
     """A bounded text file (a UTF-8 BOM is dropped)."""
     data, _ = read_bounded(path, limit_bytes)
-    return bytes(data).decode("utf-8-sig")
+    return data.tobytes().decode("utf-8-sig")
 
 
 def load_text_rules(rules: Sequence[TextRule]) -> list[CompiledRule]:

@@ -189,7 +189,7 @@ def test_a_list_rewritten_while_read_is_retried_then_refused(
     reads: list[int] = []
     real = data_files._read_local
 
-    def changing(p: str, limit: int) -> tuple[bytearray, tuple[str, ...], tuple[str, ...]]:
+    def changing(p: str, limit: int) -> tuple[memoryview, tuple[str, ...], tuple[str, ...]]:
         data, before, _ = real(p, limit)
         reads.append(1)
         return data[:70], before, ("changed",)  # what a writer caught mid-write leaves
