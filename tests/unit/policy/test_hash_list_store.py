@@ -242,6 +242,26 @@ def test_a_device_or_an_oversized_file_is_refused_by_the_limit(tmp_path: Path) -
     _touch(path, "".join(f"{h}\n" for h in _hashes(40)), 3)
     store.refresh()
     assert errors == [("l", "too_large")] and len(store.lists[0].index) == 20
+    path.unlink()
+    path.symlink_to("/dev/zero")  # read until memory ran out, before
+    _in_thread(store.refresh)
+    assert errors[-1] == ("l", "not_regular_file") and len(store.lists[0].index) == 20
+
+
+def test_vmc_scan_refuses_a_fifo_hash_list_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from consumer.cli import main
+
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("VMC_POLICY__HASH_LISTS", json.dumps([{"name": "l", "path": str(fifo)}]))
+    monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
+    assert _in_thread(lambda: main(["scan", str(tmp_path / "video.mp4")])) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"vmc: policy.hash_lists[l]: {fifo} is not a regular file"]
 
 
 def test_an_object_store_list_is_bounded_too() -> None:
