@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MiB = 1 << 20
+# Beyond 47 bits the multi-index's radius (max_distance // 16) exceeds 2 and matching would be
+# a linear scan of the whole list on the poll loop (seconds per video for 1M hashes).
+MAX_INDEXED_DISTANCE = 47
 
 
 class CategoryRule(BaseModel):
@@ -48,8 +53,21 @@ class HashListRule(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
     path: str = Field(min_length=1, description="a file path or an fsspec URI")
     action: Literal["block", "review"] = "review"
-    max_distance: int = Field(31, ge=0, le=128, description="PDQ's usual match threshold")
+    max_distance: int = Field(31, ge=0, description="PDQ's usual match threshold")
     min_quality: int = Field(50, ge=0, le=100, description="frames below it are not matched")
+    max_bytes: int = Field(256 * MiB, ge=1, description="a larger file is refused (~3M "
+                           "hashes with short labels)")
+    allow_empty: bool = Field(False, description="an empty list is an error unless this says "
+                              "it is meant to be empty")
+
+    @field_validator("max_distance")
+    @classmethod
+    def _indexed_distance(cls, value: int) -> int:
+        if value > MAX_INDEXED_DISTANCE:
+            raise ValueError(f"max_distance {value} is above {MAX_INDEXED_DISTANCE}: matching "
+                             "stays indexed (16 segments, radius <= 2) only up to "
+                             f"{MAX_INDEXED_DISTANCE} bits; PDQ's usual threshold is 31")
+        return value
 
 
 class TextRule(BaseModel):
@@ -64,6 +82,9 @@ class TextRule(BaseModel):
     action: Literal["block", "review"] = "review"
     min_score: float = Field(0.5, ge=0, le=1, description="lines read with less confidence "
                              "are not matched")
+    max_bytes: int = Field(4 * MiB, ge=1, description="a larger word list is refused")
+    allow_empty: bool = Field(False, description="an empty word list is an error unless this "
+                              "says it is meant to be empty")
 
     @model_validator(mode="after")
     def _one_source(self) -> TextRule:
@@ -92,6 +113,9 @@ class PolicySettings(BaseModel):
     hash_lists_reload_s: float = Field(30.0, gt=0, description="how often list files are "
                                        "checked for changes")
     text_rules: list[TextRule] = Field(default_factory=list)
+    hash_lists_min_keep_ratio: float = Field(0.5, ge=0, le=1, description="a reload that "
+                                             "keeps fewer than this share of the served "
+                                             "list's hashes is refused (0: no check)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> PolicySettings:
@@ -112,6 +136,10 @@ class MusicCatalogue(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
     path: str = Field(min_length=1, description="a catalogue file path or an fsspec URI")
     action: Literal["tag", "block", "review"] = "tag"
+    max_bytes: int = Field(512 * MiB, ge=1, description="a larger file (or archive members "
+                           "declaring more in all) is refused (~88k tracks of 3 minutes)")
+    allow_empty: bool = Field(False, description="a catalogue without tracks is an error "
+                              "unless this says it is meant to be empty")
 
 
 class AudioSettings(BaseModel):

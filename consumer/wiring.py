@@ -166,18 +166,24 @@ def _hash_lists(settings: Settings, metrics: ConsumerMetrics | None) -> HashList
     if not settings.decode.frame_hashes:
         raise ConfigError("policy.hash_lists needs decode.frame_hashes=true")
     if metrics is None:
-        return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s)
+        return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
+                             min_keep_ratio=policy.hash_lists_min_keep_ratio)
     return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
+                         min_keep_ratio=policy.hash_lists_min_keep_ratio,
                          on_error=metrics.hash_list_error, on_loaded=metrics.hash_list_loaded)
 
 
-def _music_catalogues(settings: Settings) -> MusicCatalogues | None:
+def _music_catalogues(settings: Settings,
+                      metrics: ConsumerMetrics | None = None) -> MusicCatalogues | None:
     """The music catalogues, loaded and indexed now (one that cannot be read stops start-up),
     and Chromaprint checked in this process before any worker needs it."""
     if not settings.audio.catalogues:
         return None
     chromaprint_version()  # ChromaprintUnavailable (one line) without libchromaprint1
-    return MusicCatalogues(settings.audio)
+    music = MusicCatalogues(settings.audio)
+    if metrics is not None:
+        metrics.catalogues_loaded(music.sizes)
+    return music
 
 
 def _text_rules(settings: Settings) -> list[CompiledRule]:
@@ -237,7 +243,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     if known_content is not None:
         known_content.start()
         stack.callback(known_content.close)
-    music = _music_catalogues(settings)
+    music = _music_catalogues(settings, metrics)
     extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source,
                                                       arena=_device_arenas(settings, specs)))
     models = _triton_clients(settings, specs, stack)

@@ -5,6 +5,12 @@ The file holds no pickles (loaded with `allow_pickle=False`), carries a format n
 version, and is checked on load (offsets, sizes, unique ids), so a foreign or damaged file
 fails at start-up with one line instead of matching nonsense. It may live on an object store:
 any fsspec URI (s3://, gs://, memory://) is read through fsspec.
+
+Loading is bounded: only a regular file (or object) of at most `max_bytes` is read
+(`consumer.data_files`), and since an `.npz` is a zip whose members may be compressed and may
+declare any array shape (a crafted 1.5 MB file grew to 1.65 GB), the members' declared sizes
+must add up to at most `max_bytes` and each array's header must match its member's size before
+any array is allocated.
 """
 
 from __future__ import annotations
@@ -16,17 +22,20 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from consumer.audio.errors import CatalogueError
+from consumer.data_files import DataFileError, read_bounded
 
 log = logging.getLogger("consumer.audio")
 
 FORMAT = "vmc-music-catalogue"
 VERSION = 1
 _KEYS = {"format", "version", "ids", "id_offsets", "fingerprints", "offsets"}
+DEFAULT_MAX_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -92,32 +101,56 @@ def save_catalogue(tracks: Sequence[Track], path: Path) -> None:
             offsets=np.cumsum([0, *lengths], dtype=np.int64))
 
 
-def load_catalogue(path: str) -> list[Track]:
+def load_catalogue(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Track]:
     """Read and check a catalogue from a local path, file:// or an fsspec URI."""
     try:
-        data = _read(path)
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        stream = io.BytesIO(read_bounded(path, max_bytes)[0])
+        with zipfile.ZipFile(stream) as archive:
+            _check_members(path, archive, max_bytes)
+        stream.seek(0)
+        with np.load(stream, allow_pickle=False) as archive:
             if not set(archive.files) >= _KEYS:
                 raise CatalogueError(f"{path}: not a music catalogue (arrays {archive.files})")
             arrays = {key: archive[key] for key in _KEYS}
     except CatalogueError:
         raise
+    except DataFileError as exc:
+        raise CatalogueError(str(exc)) from exc
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise CatalogueError(f"{path}: cannot read a music catalogue: {exc}") from exc
     return _tracks(path, arrays)
 
 
-def _read(path: str) -> bytes:
-    if "://" in path and not path.startswith("file://"):
-        try:
-            import fsspec  # type: ignore[import-untyped]
-        except ImportError as exc:
-            raise CatalogueError(f"{path}: reading URIs needs fsspec (the [s3] or [gcs] extra)"
-                                 ) from exc
-        with fsspec.open(path, "rb") as handle:
-            data: bytes = handle.read()
-        return data
-    return Path(path.removeprefix("file://")).read_bytes()
+def _check_members(path: str, archive: zipfile.ZipFile, max_bytes: int) -> None:
+    """Declared sizes bounded in all, and each array's header (dtype, shape) consistent with
+    its member's declared size: nothing is decompressed or allocated beyond them."""
+    members = archive.infolist()
+    declared = sum(member.file_size for member in members)
+    if declared > max_bytes:
+        raise CatalogueError(f"{path}: its arrays declare {declared} bytes in all, over the "
+                             f"limit of {max_bytes} (max_bytes)")
+    for member in members:
+        if member.filename.removesuffix(".npy") not in _KEYS:
+            continue
+        with archive.open(member) as handle:
+            shape, dtype = _array_header(path, handle)
+            header = handle.tell()
+        if dtype.hasobject or header + math.prod(shape) * dtype.itemsize != member.file_size:
+            raise CatalogueError(f"{path}: corrupt catalogue (array {member.filename} declares "
+                                 f"{shape} {dtype}, not what its {member.file_size} bytes hold)")
+
+
+def _array_header(path: str, handle: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype an `.npy` member declares, read from its header alone."""
+    fmt = np.lib.format
+    version = fmt.read_magic(handle)  # type: ignore[no-untyped-call]
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(handle)  # type: ignore[no-untyped-call]
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(handle)  # type: ignore[no-untyped-call]
+    else:
+        raise CatalogueError(f"{path}: corrupt catalogue (array format {version})")
+    return tuple(shape), dtype
 
 
 def _tracks(path: str, arrays: dict[str, npt.NDArray[np.generic]]) -> list[Track]:

@@ -32,7 +32,8 @@ def _known_content(settings: Settings) -> HashListStore:
 
     try:
         return HashListStore(settings.policy.hash_lists,
-                             reload_s=settings.policy.hash_lists_reload_s)
+                             reload_s=settings.policy.hash_lists_reload_s,
+                             min_keep_ratio=settings.policy.hash_lists_min_keep_ratio)
     except ConfigError as exc:
         raise UserError(str(exc)) from exc
 

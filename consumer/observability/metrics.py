@@ -23,6 +23,9 @@ SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 SIGNAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 FILL_BUCKETS = (0.125, 0.25, 0.5, 0.75, 0.9, 1.0)
+# Why a hash list reload failed (consumer.policy.hash_list_store, consumer.data_files).
+HASH_LIST_ERROR_REASONS = ("invalid", "empty", "shrunk", "too_large", "not_regular_file",
+                           "changing", "unreadable", "error")
 
 
 class ConsumerMetrics(PipelineHooks):
@@ -85,8 +88,13 @@ class ConsumerMetrics(PipelineHooks):
         self.hash_matches = Counter("consumer_hash_matches", "Videos matching a hash list of "
                                     "known content, by list", ["list"], registry=registry)
         self.hash_list_errors = Counter("consumer_hash_list_errors", "Hash list reloads that "
-                                        "failed (the previous version stays)", ["list"],
-                                        registry=registry)
+                                        "failed or were refused (the previous version stays), "
+                                        "by reason", ["list", "reason"], registry=registry)
+        self.hash_list_stale = Gauge("consumer_hash_list_stale", "1 while the list's file was "
+                                     "refused or unreadable at the last check and the previous "
+                                     "version is served", ["list"], registry=registry)
+        self.catalogue_tracks = Gauge("consumer_music_catalogue_tracks", "Tracks in each "
+                                      "loaded music catalogue", ["catalogue"], registry=registry)
         self.text_matches = Counter("consumer_text_matches", "Videos whose on-screen text "
                                     "matched a text rule, by rule", ["rule"], registry=registry)
         self.music_matches = Counter("consumer_music_matches", "Catalogue tracks heard in "
@@ -167,11 +175,18 @@ class ConsumerMetrics(PipelineHooks):
     def hash_list_loaded(self, list_name: str, size: int) -> None:
         """Also starts the list's counters at 0, so a first match shows in rate()."""
         self.hash_list_size.labels(list_name).set(size)
+        self.hash_list_stale.labels(list_name).set(0)
         self.hash_matches.labels(list_name)
-        self.hash_list_errors.labels(list_name)
+        for reason in HASH_LIST_ERROR_REASONS:
+            self.hash_list_errors.labels(list_name, reason)
 
-    def hash_list_error(self, list_name: str) -> None:
-        self.hash_list_errors.labels(list_name).inc()
+    def hash_list_error(self, list_name: str, reason: str) -> None:
+        self.hash_list_errors.labels(list_name, reason).inc()
+        self.hash_list_stale.labels(list_name).set(1)
+
+    def catalogues_loaded(self, sizes: dict[str, int]) -> None:
+        for catalogue, tracks in sizes.items():
+            self.catalogue_tracks.labels(catalogue).set(tracks)
 
     def statistics(self, stats_json: str) -> None:
         """librdkafka's statistics (stats_cb): consumer lag of each assigned partition."""

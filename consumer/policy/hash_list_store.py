@@ -1,19 +1,22 @@
 """The policy's data files: hash lists read from files or fsspec URIs and reloaded when they
 change, without a restart; and the word lists of text rules, read once at start-up.
 
-A list that cannot be read at start-up stops the start: running without a list the policy
-names would let its content through. Later, a list that fails to load keeps its previous
-version, and the failure is logged and counted (`consumer_hash_list_errors_total{list}`).
+A list that cannot be read at start-up, or is empty (unless its rule allows it), stops the
+start: running without a list the policy names would let its content through. Files are read
+by `consumer.data_files` (regular files only, bounded, never half-written). Later, a reload is
+refused and the previous version kept when the file cannot be read or parsed, or when it
+yields nothing or shrinks below `policy.hash_lists_min_keep_ratio` of the served list (an
+emptied or truncated file must not silently unblock known content); each refusal is logged
+and counted (`consumer_hash_list_errors_total{list,reason}`), and the list reads as stale.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from consumer.data_files import DataFileError, read_bounded, signature
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.hash_lists import (
     HashIndex,
@@ -23,83 +26,105 @@ from consumer.policy.hash_lists import (
     match_frames,
     parse_hash_list,
 )
-from consumer.policy.text_rules import CompiledRule, compile_rules
+from consumer.policy.text_rules import CompiledRule, compile_rules, word_list
 from consumer.settings import ConfigError, HashListRule, TextRule
 
 log = logging.getLogger("consumer.policy")
 
-_INFO_KEYS = ("size", "mtime", "LastModified", "ETag", "etag", "updated", "generation",
-              "md5Hash", "created")
+__all__ = ["HashListStore", "ListRefused", "load", "load_text_rules", "read_text", "signature"]
 
 
-def _is_uri(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+class ListRefused(ValueError):
+    """A hash list that parsed but may not replace the served one (empty, or shrunk)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
-def _filesystem(path: str) -> Any:
-    try:
-        import fsspec  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise HashListError(f"{path}: reading URIs needs fsspec (the [s3] or [gcs] extra)") \
-            from exc
-    return fsspec.core.url_to_fs(path)[0]
-
-
-def signature(path: str) -> tuple[str, ...]:
-    """What changes when the list's file does: size and modification time (or ETag)."""
-    if _is_uri(path):
-        info = _filesystem(path).info(path)
-        return tuple(str(info.get(key)) for key in _INFO_KEYS)
-    stat = os.stat(path.removeprefix("file://"))
-    return (str(stat.st_size), str(stat.st_mtime_ns))
-
-
-def read_text(path: str) -> str:
-    if _is_uri(path):
-        with _filesystem(path).open(path, "rb") as handle:
-            data: bytes = handle.read()
-    else:
-        with open(path.removeprefix("file://"), "rb") as handle:
-            data = handle.read()
-    return data.decode("utf-8")
+def read_text(path: str, limit_bytes: int = TextRule.model_fields["max_bytes"].default) -> str:
+    """A bounded text file (a UTF-8 BOM is dropped)."""
+    data, _ = read_bounded(path, limit_bytes)
+    return data.tobytes().decode("utf-8-sig")
 
 
 def load_text_rules(rules: Sequence[TextRule]) -> list[CompiledRule]:
-    """Text rules compiled, word lists read now: one that cannot be read stops the start."""
+    """Text rules compiled, word lists read now: one that cannot be read, or is empty unless
+    allowed, stops the start."""
+    by_path = {rule.words: rule for rule in rules if rule.words is not None}
+
+    def read_words(path: str) -> str:
+        rule = by_path[path]
+        text = read_text(path, rule.max_bytes)
+        if not word_list(text) and not rule.allow_empty:
+            raise DataFileError(f"{path} holds no word (set allow_empty=true if it is meant "
+                                "to be empty)", "empty")
+        return text
+
     try:
-        return compile_rules(rules, read_text)
-    except (OSError, UnicodeDecodeError) as exc:
+        return compile_rules(rules, read_words)
+    except (OSError, UnicodeDecodeError, DataFileError) as exc:
         raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc
 
 
 def load(rule: HashListRule) -> IndexedList:
-    hashes = parse_hash_list(rule.name, read_text(rule.path))
-    return IndexedList(rule, hashes, HashIndex(hashes.hashes))
+    """Read, parse and index one list (the swap is the caller's)."""
+    return _load(rule)[0]
+
+
+def _load(rule: HashListRule) -> tuple[IndexedList, tuple[str, ...]]:
+    """The list and the signature of the version read."""
+    data, seen = read_bounded(rule.path, rule.max_bytes)
+    hashes = parse_hash_list(rule.name, data)
+    del data  # the raw file is gone before the index is built: peak memory stays low
+    return IndexedList(rule, hashes, HashIndex(hashes.hashes)), seen
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, DataFileError | ListRefused):
+        return exc.reason
+    if isinstance(exc, HashListError | UnicodeDecodeError):
+        return "invalid"
+    return "unreadable" if isinstance(exc, OSError) else "error"
 
 
 class HashListStore:
     """The current version of every list; `refresh` (from a background thread once started)
-    swaps in a list whose file changed. Matching reads one immutable tuple: no lock."""
+    swaps in a list whose file changed, once it is read, valid and not sharply smaller.
+    Matching reads one immutable tuple: no lock."""
 
     def __init__(self, rules: Sequence[HashListRule], *, reload_s: float,
-                 on_error: Callable[[str], None] = lambda name: None,
+                 min_keep_ratio: float = 0.5,
+                 on_error: Callable[[str, str], None] = lambda name, reason: None,
                  on_loaded: Callable[[str, int], None] = lambda name, size: None) -> None:
         self.reload_s = reload_s
+        self.min_keep_ratio = min_keep_ratio
         self.on_error = on_error
         self.on_loaded = on_loaded
         self._signatures: dict[str, tuple[str, ...]] = {}
         loaded = []
         for rule in rules:
             try:
-                self._signatures[rule.name] = signature(rule.path)
-                loaded.append(load(rule))
-            except (OSError, UnicodeDecodeError, HashListError) as exc:
+                entry, self._signatures[rule.name] = _load(rule)
+                loaded.append(entry)
+                if not len(loaded[-1].index) and not rule.allow_empty:
+                    raise ListRefused("the list holds no hash (set allow_empty=true if it "
+                                      "is meant to be empty)", "empty")
+            except DataFileError as exc:  # its message names the path
+                raise ConfigError(f"policy.hash_lists[{rule.name}]: {exc}") from exc
+            except (OSError, UnicodeDecodeError, HashListError, ListRefused) as exc:
                 raise ConfigError(f"policy.hash_lists[{rule.name}]: cannot load "
                                   f"{rule.path}: {exc}") from exc
-            on_loaded(rule.name, len(loaded[-1].index))
+            self._loaded(loaded[-1])
         self._lists: tuple[IndexedList, ...] = tuple(loaded)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _loaded(self, entry: IndexedList) -> None:
+        if entry.hashes.labels.cut:
+            log.warning("hash list %s: %d labels cut to their first characters",
+                        entry.rule.name, entry.hashes.labels.cut)
+        self.on_loaded(entry.rule.name, len(entry.index))
 
     @property
     def lists(self) -> tuple[IndexedList, ...]:
@@ -109,8 +134,9 @@ class HashListStore:
         return match_frames(self._lists, frames, pts_s)
 
     def refresh(self) -> None:
-        """Reload each list whose file changed; a failure keeps the previous version (and is
-        reported once per version of the file, or on every check while it cannot be read)."""
+        """Reload each list whose file changed; a failure or a refusal keeps the previous
+        version (reported once per version of the file, or on every check while it cannot be
+        read or keeps changing)."""
         current = list(self._lists)
         for i, entry in enumerate(current):
             rule = entry.rule
@@ -119,15 +145,29 @@ class HashListStore:
                 if seen == self._signatures.get(rule.name):
                     continue
                 self._signatures[rule.name] = seen
-                current[i] = load(rule)
+                fresh, self._signatures[rule.name] = _load(rule)
+                self._check_size(len(entry.index), len(fresh.index))
+                current[i] = fresh
             except Exception as exc:  # any failure: keep serving the previous version
-                log.error("hash list %s: reload of %s failed, keeping the previous version "
-                          "(%d hashes): %s", rule.name, rule.path, len(entry.index), exc)
-                self.on_error(rule.name)
+                reason = _reason(exc)
+                if reason in ("unreadable", "changing", "error"):
+                    self._signatures.pop(rule.name, None)  # try again at the next check
+                log.error("hash list %s: reload of %s refused (%s), keeping the previous "
+                          "version (%d hashes): %s", rule.name, rule.path, reason,
+                          len(entry.index), exc)
+                self.on_error(rule.name, reason)
                 continue
             log.info("hash list %s reloaded: %d hashes", rule.name, len(current[i].index))
-            self.on_loaded(rule.name, len(current[i].index))
+            self._loaded(current[i])
         self._lists = tuple(current)
+
+    def _check_size(self, served: int, fresh: int) -> None:
+        if fresh == 0 and served > 0:
+            raise ListRefused("the new version holds no hash", "empty")
+        if fresh < self.min_keep_ratio * served:
+            raise ListRefused(f"the new version holds {fresh} hashes, fewer than "
+                              f"{self.min_keep_ratio:g} of the {served} served "
+                              "(policy.hash_lists_min_keep_ratio)", "shrunk")
 
     def start(self) -> None:
         if self._lists and self._thread is None:

@@ -1,5 +1,6 @@
 """Known content: PDQ hashes of an upload's frames against lists of hashes of known content.
-Pure (parse, index, match); reading and reloading the lists is `hash_list_store`.
+Pure (index, match; parsing is `hash_list_parse`); reading and reloading the lists is
+`hash_list_store`.
 
 A list holds one 64-hex-digit PDQ hash per line, or `hash,label` as exported by hash-sharing
 tools; blank lines, `#` comments and a `hash,...` header are skipped.
@@ -7,7 +8,6 @@ tools; blank lines, `#` comments and a `hash,...` header are skipped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -15,44 +15,17 @@ from itertools import combinations
 import numpy as np
 import numpy.typing as npt
 
-from consumer.media.frame_hash import PDQ_HEX_DIGITS, FrameHash
+from consumer.media.frame_hash import FrameHash
+from consumer.policy.hash_list_parse import HashList, HashListError, Labels, parse_hash_list
 from consumer.settings import HashListRule
 
-_HEX = re.compile(rf"[0-9a-fA-F]{{{PDQ_HEX_DIGITS}}}")
+__all__ = ["HashIndex", "HashList", "HashListError", "HashMatch", "IndexedList", "Labels",
+           "hamming", "match_frames", "parse_hash_list"]
+
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 SEGMENTS = 16  # multi-index hashing: 16 segments of 16 bits
-MAX_INDEXED_RADIUS = 2  # beyond this, neighbour enumeration costs more than a scan
-
-
-class HashListError(ValueError):
-    """A hash list that cannot be read as PDQ hashes (the message names the line)."""
-
-
-@dataclass(frozen=True)
-class HashList:
-    name: str
-    hashes: npt.NDArray[np.uint8]  # [N, 32], bit 255 first like the hex form
-    labels: tuple[str | None, ...]
-
-
-def parse_hash_list(name: str, text: str) -> HashList:
-    rows: list[bytes] = []
-    labels: list[str | None] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        first, _, rest = line.partition(",")
-        first = first.strip()
-        if not _HEX.fullmatch(first):
-            if not rows and first.lower() in ("hash", "pdq", "signal_value"):
-                continue  # a CSV header
-            raise HashListError(f"hash list {name!r}, line {number}: not a PDQ hash "
-                                f"({PDQ_HEX_DIGITS} hex digits)")
-        rows.append(bytes.fromhex(first))
-        labels.append(rest.strip() or None)
-    hashes = np.frombuffer(b"".join(rows), np.uint8).reshape(len(rows), 32)
-    return HashList(name, hashes, tuple(labels))
+MAX_INDEXED_RADIUS = 2  # beyond this, neighbour enumeration costs more than a scan (the
+# settings bound max_distance to 47 so matching never scans a whole list on the poll loop)
 
 
 def hamming(hashes: npt.NDArray[np.uint8], query: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
@@ -88,10 +61,9 @@ class HashIndex:
                max_distance: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(indices, distances) of the hashes within `max_distance` of `query`."""
         radius = max_distance // SEGMENTS
-        if radius > MAX_INDEXED_RADIUS or not len(self.hashes):
-            distances = hamming(self.hashes, query)
-            found = np.flatnonzero(distances <= max_distance)
-            return found, distances[found]
+        if radius > MAX_INDEXED_RADIUS:
+            raise ValueError(f"max_distance {max_distance}: the index answers up to "
+                             f"{SEGMENTS * (MAX_INDEXED_RADIUS + 1) - 1} bits")
         masks = _flip_masks(radius)
         words = query.view(">u2").astype(np.uint16)
         found_parts = []

@@ -1,11 +1,13 @@
 """Music in the soundtrack: catalogue matches -> tags and, per catalogue, an action.
 
-A catalogue is loaded once at start (a file that cannot be read stops start-up, like a hash
-list); matching runs in the consumer process on the fingerprint the decode worker computed.
+A catalogue is loaded once at start (a file that cannot be read, or holds no track unless its
+settings allow it, stops start-up, like a hash list); matching runs in the consumer process on
+the fingerprint the decode worker computed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,8 @@ from consumer.audio.catalogue import Track, load_catalogue
 from consumer.audio.matching import CatalogueIndex, MusicMatch
 from consumer.policy.decide import MUSIC_MATCH, Decision, Reason, escalate
 from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
+
+log = logging.getLogger("consumer.policy")
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,22 @@ class MusicCatalogues:
     """The configured catalogues, indexed."""
 
     def __init__(self, settings: AudioSettings,
-                 load: Callable[[str], list[Track]] = load_catalogue) -> None:
+                 load: Callable[[str], list[Track]] | None = None) -> None:
         self.settings = settings
         self._indexes: list[tuple[MusicCatalogue, CatalogueIndex]] = []
         self.sizes: dict[str, int] = {}  # tracks per catalogue
         for catalogue in settings.catalogues:
             try:
-                tracks = load(catalogue.path)
+                tracks = load(catalogue.path) if load is not None else \
+                    load_catalogue(catalogue.path, catalogue.max_bytes)
             except Exception as exc:
                 raise ConfigError(f"audio.catalogues {catalogue.name!r}: cannot load "
                                   f"{catalogue.path}: {exc}") from exc
+            if not tracks and not catalogue.allow_empty:
+                raise ConfigError(f"audio.catalogues {catalogue.name!r}: {catalogue.path} holds "
+                                  "no track (set allow_empty=true if it is meant to be empty)")
+            log.info("music catalogue %s: %d tracks from %s", catalogue.name, len(tracks),
+                     catalogue.path)
             self._indexes.append((catalogue, CatalogueIndex(tracks)))
             self.sizes[catalogue.name] = len(tracks)
 

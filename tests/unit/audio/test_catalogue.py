@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import os
+import threading
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import fsspec  # type: ignore[import-untyped]
@@ -113,3 +119,95 @@ def test_a_file_that_is_not_a_good_catalogue_fails_with_one_clear_line(
         load_catalogue(str(bad))
     assert str(bad) in str(info.value) and "\n" not in str(info.value)
     assert isinstance(info.value, ConsumerError)
+
+
+# --- bounded and fail-closed loading (issue 24) ---------------------------------------------
+
+def test_a_compressed_archive_declaring_more_than_the_limit_is_refused_unread(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.npz"
+    save_catalogue(_tracks(), good)
+    arrays = {k: v for k, v in _arrays(good).items() if k != "fingerprints"}
+    bomb = tmp_path / "bomb.npz"
+    # 40 MB of zeros deflate to ~40 kB: the file is small, what it declares is not.
+    np.savez_compressed(bomb, **arrays, fingerprints=np.zeros(10_000_000, "<u4"))
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(CatalogueError, match=r"declare \d+ bytes in all, over the limit of "
+                                             "1000000"):
+        load_catalogue(str(bomb), max_bytes=1_000_000)
+
+
+def test_an_array_header_declaring_a_huge_shape_is_refused_before_allocation(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.npz"
+    save_catalogue(_tracks(), good)
+    crafted = tmp_path / "crafted.npz"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(crafted, "w") as out:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "fingerprints.npy":
+                header = io.BytesIO()
+                np.lib.format.write_array_header_1_0(  # type: ignore[no-untyped-call]
+                    header, {"descr": "<u4", "fortran_order": False, "shape": (10**12,)})
+                data = header.getvalue() + b"\0" * 64
+            out.writestr(member.filename, data)
+    with pytest.raises(CatalogueError, match=r"corrupt catalogue \(array fingerprints.npy "
+                                             r"declares \(1000000000000,\)"):
+        load_catalogue(str(crafted))
+
+
+def test_a_catalogue_path_that_is_a_fifo_or_a_device_is_refused_without_blocking(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "catalogue.fifo"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        with pytest.raises(CatalogueError, match=f"^{path} is not a regular file$"):
+            _bounded_in_time(lambda p=path: load_catalogue(p))  # type: ignore[misc]
+    big = tmp_path / "big.npz"
+    save_catalogue(_tracks(), big)
+    with pytest.raises(CatalogueError, match="larger than its limit of 100 bytes"):
+        load_catalogue(str(big), max_bytes=100)
+
+
+def test_an_empty_catalogue_loads_as_no_tracks(tmp_path: Path) -> None:
+    path = tmp_path / "empty.npz"
+    save_catalogue([], path)
+    assert load_catalogue(str(path)) == []  # MusicCatalogues decides whether that is allowed
+
+
+def test_vmc_scan_refuses_a_fifo_catalogue_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from consumer.cli import main
+
+    fifo = tmp_path / "catalogue.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("VMC_AUDIO__CATALOGUES", json.dumps([{"name": "c", "path": str(fifo)}]))
+    monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
+    code = _bounded_in_time(lambda: main(["scan", str(tmp_path / "video.mp4")]))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines() == [f"vmc: audio.catalogues 'c': cannot load {fifo}: {fifo} is not "
+                                "a regular file"]
+
+
+def _bounded_in_time(fn: Callable[[], object], timeout_s: float = 10) -> object:
+    """Runs `fn` in a thread and fails, instead of hanging the suite, if it blocks."""
+    result: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # handed back to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    assert not thread.is_alive(), f"blocked for more than {timeout_s} s"
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result.get("value")

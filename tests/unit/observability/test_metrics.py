@@ -39,7 +39,8 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
         "4": {"consumer_lag": 9}}}}}))
     metrics.hash_list_loaded("known-cases", 1200)
     metrics.hash_match("known-cases")
-    metrics.hash_list_error("known-cases")
+    metrics.hash_list_error("known-cases", "shrunk")
+    metrics.catalogues_loaded({"licensed": 10000})
     metrics.signal_time("pdq", 0.004)
     metrics.text_match("urls")
     metrics.music_match("licensed")
@@ -62,7 +63,10 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
         "consumer_end_to_end_seconds_count 1.0",
         'consumer_hash_list_hashes{list="known-cases"} 1200.0',
         'consumer_hash_matches_total{list="known-cases"} 1.0',
-        'consumer_hash_list_errors_total{list="known-cases"} 1.0',
+        'consumer_hash_list_errors_total{list="known-cases",reason="shrunk"} 1.0',
+        'consumer_hash_list_errors_total{list="known-cases",reason="empty"} 0.0',
+        'consumer_hash_list_stale{list="known-cases"} 1.0',
+        'consumer_music_catalogue_tracks{catalogue="licensed"} 10000.0',
         'consumer_music_matches_total{catalogue="licensed"} 1.0',
         'consumer_signal_seconds_bucket{le="0.005",signal="pdq"} 1.0',
         'consumer_text_matches_total{rule="urls"} 1.0',

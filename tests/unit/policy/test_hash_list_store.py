@@ -4,11 +4,16 @@ the file changes, and a list that breaks keeps its previous version."""
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pytest
+from pydantic import ValidationError
 
+from consumer import data_files
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.hash_list_store import HashListStore
 from consumer.settings import ConfigError, HashListRule
@@ -27,7 +32,7 @@ def test_a_changed_list_is_reloaded_and_a_broken_one_keeps_the_previous(tmp_path
     errors: list[str] = []
     loaded: list[tuple[str, int]] = []
     store = HashListStore([HashListRule(name="l", path=str(path), action="block")],
-                          reload_s=60, on_error=errors.append,
+                          reload_s=60, on_error=lambda name, reason: errors.append(name),
                           on_loaded=lambda n, size: loaded.append((n, size)))
     assert [m.list_name for m in store.match([FrameHash(A, 100)], [0.0])] == ["l"]
     _touch(path, f"{A}\n{B}\n", 2)
@@ -82,3 +87,211 @@ def test_a_word_list_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None
     assert compiled.regex.search("Casino night")
     with pytest.raises(ConfigError, match="cannot read a word list"):
         load_text_rules([TextRule(name="w", words=str(tmp_path / "gone.txt"))])
+
+
+# --- fail closed and bounded (issue 24) ---------------------------------------------------
+
+def _hashes(count: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [bytes(row).hex() for row in rng.integers(0, 256, (count, 32), dtype=np.uint8)]
+
+
+def _store(path: Path | str, errors: list[tuple[str, str]] | None = None,
+           **rule: object) -> HashListStore:
+    return HashListStore([HashListRule(name="l", path=str(path), action="block",
+                                       **rule)],  # type: ignore[arg-type]
+                         reload_s=60, min_keep_ratio=0.5,
+                         on_error=lambda name, reason: (errors if errors is not None
+                                                        else []).append((name, reason)))
+
+
+def _blocks(store: HashListStore, pdq: str) -> bool:
+    return bool(store.match([FrameHash(pdq, 100)], [0.0]))
+
+
+def _in_thread(fn: Callable[[], object], timeout_s: float = 10) -> object:
+    """Runs `fn` and fails (instead of hanging the suite) if it blocks."""
+    result: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # handed back to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    assert not thread.is_alive(), f"blocked for more than {timeout_s} s"
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result.get("value")
+
+
+def test_a_bom_from_a_spreadsheet_export_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\xef\xbb\xbfhash,label\r\n" + f"{A},case 1\r\n{B}\r\n".encode())
+    store = _store(path)
+    assert [m.label for m in store.match([FrameHash(A, 100)], [0.0])] == ["case 1"]
+    assert len(store.lists[0].index) == 2
+
+
+def test_an_empty_list_stops_the_start_unless_declared_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("hash,label\n# nothing yet\n")
+    with pytest.raises(ConfigError, match=r"hash_lists\[l\].*no hash.*allow_empty"):
+        _store(path)
+    assert len(_store(path, allow_empty=True).lists[0].index) == 0
+
+
+def test_a_list_emptied_or_truncated_mid_run_is_refused_and_the_previous_kept(
+        tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    full = _hashes(100)
+    _touch(path, "".join(f"{h}\n" for h in full), 1)
+    errors: list[tuple[str, str]] = []
+    store = _store(path, errors)
+    for tick, text, reason in ((2, "", "empty"), (3, "hash,label\n", "empty"),
+                               (4, "".join(f"{h}\n" for h in full[:30]), "shrunk")):
+        _touch(path, text, tick)
+        store.refresh()
+        assert errors[-1] == ("l", reason)
+        assert _blocks(store, full[99]), "the previous version is still served"
+    store.refresh()
+    assert len(errors) == 3, "a refused version is counted once"
+    _touch(path, "".join(f"{h}\n" for h in full[:60]), 5)  # above half: a real update
+    store.refresh()
+    assert len(errors) == 3 and not _blocks(store, full[99]) and _blocks(store, full[0])
+
+
+def test_a_half_written_list_is_invalid_at_start_and_refused_at_reload(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    full = _hashes(10)
+    text = "".join(f"{h},case {i}\n" for i, h in enumerate(full))
+    for partial in (text[:-1], text[:-40], text[:-70] + "\n"):  # no newline; cut hash; cut+\n
+        path.write_text(partial)
+        with pytest.raises(ConfigError, match=r"newline|not a PDQ hash"):
+            _store(path)
+    _touch(path, text, 1)
+    errors: list[tuple[str, str]] = []
+    store = _store(path, errors)
+    _touch(path, text[:len(text) // 2 + 10], 2)  # 5 lines and a half
+    store.refresh()
+    assert errors == [("l", "invalid")] and _blocks(store, full[9])
+
+
+def test_a_list_rewritten_while_read_is_retried_then_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "list.txt"
+    _touch(path, f"{A}\n{B}\n", 1)
+    errors: list[tuple[str, str]] = []
+    store = _store(path, errors)
+    reads: list[int] = []
+    real = data_files._read_local
+
+    def changing(p: str, limit: int) -> tuple[memoryview, tuple[str, ...], tuple[str, ...]]:
+        data, before, _ = real(p, limit)
+        reads.append(1)
+        return data[:70], before, ("changed",)  # what a writer caught mid-write leaves
+
+    monkeypatch.setattr(data_files, "_read_local", changing)
+    monkeypatch.setattr(data_files, "RETRY_PAUSE_S", 0)
+    _touch(path, f"{B}\n{A}\n", 2)
+    store.refresh()
+    assert errors == [("l", "changing")] and len(reads) == data_files.READ_ATTEMPTS
+    store.refresh()
+    assert errors[-1] == ("l", "changing"), "not remembered: tried again at the next check"
+    monkeypatch.setattr(data_files, "_read_local", real)
+    store.refresh()
+    assert len(errors) == 2 and len(store.lists[0].index) == 2
+
+
+def test_a_fifo_list_is_refused_at_start_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=rf"^policy.hash_lists\[l\]: {fifo} is not a regular "
+                                          "file$"):
+        _in_thread(lambda: _store(fifo))
+
+
+def test_a_fifo_swapped_in_at_reload_is_counted_and_a_later_version_loads(
+        tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    _touch(path, f"{A}\n", 1)
+    errors: list[tuple[str, str]] = []
+    store = _store(path, errors)
+    path.unlink()
+    os.mkfifo(path)
+    _in_thread(store.refresh)
+    assert errors == [("l", "not_regular_file")] and _blocks(store, A)
+    path.unlink()
+    _touch(path, f"{A}\n{B}\n", 2)
+    store.refresh()
+    assert errors == [("l", "not_regular_file")] and _blocks(store, B)
+
+
+def test_a_device_or_an_oversized_file_is_refused_by_the_limit(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="/dev/zero is not a regular file"):
+        _in_thread(lambda: _store("/dev/zero"))
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"{h}\n" for h in _hashes(20)))
+    with pytest.raises(ConfigError, match="larger than its limit of 1000 bytes"):
+        _store(path, max_bytes=1000)
+    errors: list[tuple[str, str]] = []
+    store = _store(path, errors, max_bytes=2000)
+    _touch(path, "".join(f"{h}\n" for h in _hashes(40)), 3)
+    store.refresh()
+    assert errors == [("l", "too_large")] and len(store.lists[0].index) == 20
+    path.unlink()
+    path.symlink_to("/dev/zero")  # read until memory ran out, before
+    _in_thread(store.refresh)
+    assert errors[-1] == ("l", "not_regular_file") and len(store.lists[0].index) == 20
+
+
+def test_vmc_scan_refuses_a_fifo_hash_list_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from consumer.cli import main
+
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("VMC_POLICY__HASH_LISTS", json.dumps([{"name": "l", "path": str(fifo)}]))
+    monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
+    assert _in_thread(lambda: main(["scan", str(tmp_path / "video.mp4")])) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"vmc: policy.hash_lists[l]: {fifo} is not a regular file"]
+
+
+def test_an_object_store_list_is_bounded_too() -> None:
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/lists/big.csv", "".join(f"{h}\n" for h in _hashes(20)).encode())
+    with pytest.raises(ConfigError, match="larger than its limit"):
+        _store("memory:///lists/big.csv", max_bytes=100)
+
+
+def test_word_lists_are_bounded_accept_a_bom_and_may_not_be_empty(tmp_path: Path) -> None:
+    from consumer.policy.hash_list_store import load_text_rules
+    from consumer.settings import TextRule
+
+    words = tmp_path / "words.txt"
+    words.write_bytes(b"\xef\xbb\xbfcasino\r\n")
+    (compiled,) = load_text_rules([TextRule(name="w", words=str(words))])
+    assert compiled.regex.search("Casino night") and not compiled.regex.search("\ufeffx")
+    words.write_text("# none yet\n")
+    with pytest.raises(ConfigError, match="holds no word"):
+        load_text_rules([TextRule(name="w", words=str(words))])
+    assert load_text_rules([TextRule(name="w", words=str(words), allow_empty=True)])
+    with pytest.raises(ConfigError, match="larger than its limit"):
+        load_text_rules([TextRule(name="w", words=str(words), max_bytes=4)])
+    fifo = tmp_path / "words.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        _in_thread(lambda: load_text_rules([TextRule(name="w", words=str(fifo))]))
+
+
+def test_max_distance_is_bounded_so_matching_stays_indexed() -> None:
+    assert HashListRule(name="l", path="x", max_distance=47).max_distance == 47
+    with pytest.raises(ValidationError, match=r"max_distance 48 is above 47: matching stays"):
+        HashListRule(name="l", path="x", max_distance=48)

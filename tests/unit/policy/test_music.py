@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from consumer.audio.catalogue import Track
+from consumer.audio.catalogue import Track, save_catalogue
 from consumer.audio.chromaprint import ITEM_S
 from consumer.audio.matching import (
     DEFAULT_MIN_CONFIDENCE,
@@ -69,3 +72,29 @@ def test_a_catalogue_that_cannot_be_read_stops_the_start() -> None:
 def test_the_settings_defaults_are_the_matchers_measured_ones() -> None:
     assert AudioSettings().min_confidence == DEFAULT_MIN_CONFIDENCE
     assert AudioSettings().min_duration_s == DEFAULT_MIN_DURATION_S
+
+
+def test_a_catalogue_without_tracks_stops_the_start_unless_declared_allowed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "empty.vmccat"
+    save_catalogue([], path)
+    settings = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path))])
+    with pytest.raises(ConfigError, match=r"'labels'.*holds no track.*allow_empty"):
+        MusicCatalogues(settings)
+    allowed = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
+                                                       allow_empty=True)])
+    with caplog.at_level(logging.INFO, logger="consumer.policy"):
+        assert MusicCatalogues(allowed).sizes == {"labels": 0}
+    assert "music catalogue labels: 0 tracks" in caplog.text
+
+
+def test_a_catalogue_over_its_size_limit_stops_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "one.vmccat"
+    save_catalogue([Track("t", np.arange(5000, dtype=np.uint32))], path)
+    settings = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
+                                                        max_bytes=10_000)])
+    with pytest.raises(ConfigError, match="larger than its limit of 10000 bytes"):
+        MusicCatalogues(settings)
+    assert MusicCatalogues(AudioSettings(catalogues=[MusicCatalogue(
+        name="labels", path=str(path), max_bytes=100_000)])).sizes == {"labels": 1}
