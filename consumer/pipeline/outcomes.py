@@ -65,7 +65,8 @@ class Outcomes:
         result = assess(job.keyframes, job.scores, self.specs, self.policy,
                         inference_error=None if job.inference_error is None
                         else str(job.inference_error), known=known, texts=job.texts,
-                        text_rules=self.rules.text_rules, music=self._music(job))
+                        text_rules=self.rules.text_rules, music=self._music(job),
+                        music_enforced=self.rules.music is not None and self.rules.music.enforcing)
         for match in result.text_matches:
             self.hooks.text_match(match.rule)
         coverage = job.keyframes.coverage.as_json() if job.keyframes.coverage else None
@@ -95,13 +96,13 @@ class Outcomes:
 
     def _music(self, job: VideoJob) -> list[CatalogueMatch]:
         assert job.keyframes is not None
-        fingerprint = job.keyframes.audio_fingerprint
+        fingerprints = job.keyframes.audio_fingerprints
         if job.keyframes.audio not in ("off", "none"):  # a soundtrack was decoded
             self.hooks.signal_time("audio", job.keyframes.audio_s)
-        if self.rules.music is None or fingerprint is None:
+        if self.rules.music is None or not fingerprints:
             return []
         started = time.perf_counter()
-        matches = self.rules.music.match(fingerprint)
+        matches = self.rules.music.match(fingerprints)
         self.hooks.signal_time("music_match", time.perf_counter() - started)
         for match in matches:
             self.hooks.music_match(match.catalogue)

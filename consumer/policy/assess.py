@@ -55,9 +55,11 @@ def assess(
     texts: Mapping[int, Sequence[TextRead]] | None = None,
     text_rules: Sequence[CompiledRule] = (),
     music: Sequence[CatalogueMatch] = (),
+    music_enforced: bool = False,
 ) -> Assessment:
     """Merge category scores over models (max), apply the policy, the known-content matches
-    and the text rules to what was read on screen (`texts`: lines per frame index), and
+    and the text rules to what was read on screen (`texts`: lines per frame index), and the
+    music heard (with `music_enforced`, a soundtrack not heard in full is `review`), and
     describe the video."""
     pts = keyframes.pts_s
     if inference_error is not None:
@@ -77,7 +79,8 @@ def assess(
     decision = with_known_content(decision, known)
     matched = match_texts(text_rules, texts or {}, pts) if inference_error is None else []
     decision = with_text(decision, matched)
-    decision = with_music(decision, music)
+    decision = with_music(decision, music, audio=keyframes.audio, why=keyframes.audio_why,
+                          enforced=music_enforced)
     labels: list[LabelTag] = []
     for name, model_scores in scores.items():
         finite = np.nan_to_num(model_scores, nan=0.0, posinf=0.0, neginf=0.0)

@@ -28,6 +28,7 @@ INCOMPLETE_COVERAGE = "incomplete_coverage"
 KNOWN_CONTENT = "known_content_match"
 TEXT_RULE = "text_rule"
 MUSIC_MATCH = "music_match"
+INCOMPLETE_AUDIO = "incomplete_audio"  # a soundtrack not heard in full, music enforced
 _STRENGTH = {ALLOW: 0, REVIEW: 1, BLOCK: 2}
 
 
