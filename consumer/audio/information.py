@@ -9,7 +9,7 @@ is set with a share p; two independent stretches with those shares agree by chan
 mean(p^2 + (1 - p)^2) of their bits. Measured over 10 s windows (bench/audio_noise.py):
 generated music, speech and music under speech or noise stay at 0.54-0.67; pink noise 0.71-0.80,
 white noise and dithered silence 0.80-0.87, tones 1.0. Stretches at or above `LOW_INFORMATION`
-are ignored by matching and a catalogue track without enough of anything else is not built in.
+are ignored by matching, and a catalogue track that is mostly such stretches is not built in.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 LOW_INFORMATION = 0.68  # chance agreement from which a stretch says nothing
 WINDOW_ITEMS = 81  # ~10 s: the shortest segment reported by default
+MIN_INFORMATIVE_SHARE = 0.5  # a catalogue track with less is not built in
 _BITS = np.arange(32, dtype=np.uint32)
 _BLOCK_ITEMS = 8192  # ~17 min of items per block
 
@@ -55,6 +56,7 @@ def informative(fingerprint: npt.NDArray[np.uint32],
     return mask
 
 
-def informative_s(fingerprint: npt.NDArray[np.uint32], item_s: float) -> float:
-    """Seconds of the fingerprint that carry information."""
-    return float(np.count_nonzero(informative(fingerprint))) * item_s
+def low_information(fingerprint: npt.NDArray[np.uint32]) -> bool:
+    """Mostly noise, silence or a tone: under `MIN_INFORMATIVE_SHARE` of its items inform."""
+    mask = informative(fingerprint)
+    return mask.size == 0 or float(mask.mean()) < MIN_INFORMATIVE_SHARE

@@ -106,12 +106,12 @@ def hear(container: av.container.InputContainer, max_streams: int, max_s: float,
             why.append(f"audio beyond decode.max_soundtrack_s={max_s:g} not heard")
         why.extend(f"stream {i}: {s.error}" for i, s in heard.items() if s.error)
         fingerprints = tuple(StreamFingerprint(i, s.fingerprinter.finish())
-                             for i, s in heard.items() if s.error is None)
+                             for i, s in heard.items() if s.error is None or s.have)
     finally:
         for state in heard.values():
             state.fingerprinter.close()
-    if not fingerprints:
-        return Heard(UNDECODABLE, (), "; ".join(why) or "no audio stream decoded")
+    if not fingerprints:  # every stream failed before a sample decoded
+        return Heard(UNDECODABLE, (), "; ".join(why))
     return Heard(PARTIAL if why else OK, fingerprints, "; ".join(why) or None)
 
 
