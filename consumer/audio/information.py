@@ -27,7 +27,7 @@ _BLOCK_ITEMS = 8192  # ~17 min of items per block
 def chance_agreement(fingerprint: npt.NDArray[np.uint32],
                      window: int = WINDOW_ITEMS) -> npt.NDArray[np.float64]:
     """Per item, the share of bits a stretch with the same bit biases would agree on by
-    chance, over a centred window (shrinking at the edges); 0.5 for random bits, 1.0 held."""
+    chance, over a centred window (shrinking at the edges); ~0.5 for random bits, 1.0 held."""
     items = np.asarray(fingerprint, dtype=np.uint32)
     if items.size == 0:
         return np.zeros(0, dtype=np.float64)
@@ -36,8 +36,12 @@ def chance_agreement(fingerprint: npt.NDArray[np.uint32],
     half = window // 2
     index = np.arange(items.size)
     lo, hi = np.maximum(0, index - half), np.minimum(items.size, index + half + 1)
-    p = (ones[hi] - ones[lo]) / (hi - lo)[:, None]
-    agreement: npt.NDArray[np.float64] = (p * p + (1.0 - p) * (1.0 - p)).mean(axis=1)
+    k = (ones[hi] - ones[lo]).astype(np.float64)
+    n = (hi - lo).astype(np.float64)[:, None]
+    # Two items drawn from the window without replacement agree on a bit with probability
+    # (k(k-1) + (n-k)(n-k-1)) / (n(n-1)): unlike p^2 + (1-p)^2 it does not favour short windows.
+    same = (k * (k - 1) + (n - k) * (n - k - 1)) / np.maximum(1.0, n * (n - 1))
+    agreement: npt.NDArray[np.float64] = np.where(n[:, 0] < 2, 1.0, same.mean(axis=1))
     return agreement
 
 
@@ -57,6 +61,8 @@ def informative(fingerprint: npt.NDArray[np.uint32],
 
 
 def low_information(fingerprint: npt.NDArray[np.uint32]) -> bool:
-    """Mostly noise, silence or a tone: under `MIN_INFORMATIVE_SHARE` of its items inform."""
-    mask = informative(fingerprint)
-    return mask.size == 0 or float(mask.mean()) < MIN_INFORMATIVE_SHARE
+    """Mostly noise, silence or a tone: under `MIN_INFORMATIVE_SHARE` of its items inform.
+    A fingerprint shorter than one window (~12.6 s of audio) is too short to judge: False."""
+    if np.asarray(fingerprint).size < WINDOW_ITEMS:
+        return False
+    return float(informative(fingerprint).mean()) < MIN_INFORMATIVE_SHARE
