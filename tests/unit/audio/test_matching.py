@@ -6,6 +6,8 @@ embed a slice with a share of its bits flipped, between random items.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -140,7 +142,7 @@ def test_chunks_cover_the_upload_overlap_and_stay_under_their_hit_budget(
     usable = np.ones(query.size, dtype=bool)
     chunks = index._chunks(query, usable)
     assert chunks[0][0] == 0 and chunks[-1][1] == query.size
-    for (_, end), (lo, _) in zip(chunks, chunks[1:], strict=False):
+    for (_, end), (lo, _) in itertools.pairwise(chunks):
         assert lo == max(0, end - matching._OVERLAP_ITEMS)
     track, _, _ = index._hits(query[chunks[0][0]:chunks[0][1]], usable[:chunks[0][1]])
     assert 0 < track.size <= 400
