@@ -118,6 +118,9 @@ class CatalogueIndex:
         self._entry_pos = (order - self._starts[owner[order]]).astype(np.int32)
         bucket_sizes = np.bincount(item_keys[order], minlength=_KEY_SPACE)
         self._bucket = np.concatenate([[0], np.cumsum(bucket_sizes)]).astype(np.int64)
+        for array in (self._items, self._starts, self._entry_track, self._entry_pos,
+                      self._bucket):
+            array.flags.writeable = False  # shared by every thread that matches: never changed
 
     def __len__(self) -> int:
         return len(self.track_ids)

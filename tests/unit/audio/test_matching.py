@@ -191,3 +191,5 @@ def test_match_is_pure_and_safe_on_several_threads(index: CatalogueIndex) -> Non
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(index.match, queries * 3)) == alone * 3
     assert [m[0].track_id for m in alone] == [f"t{seed}" for seed in range(6)]
+    with pytest.raises(ValueError, match="read-only"):
+        index._items[0] = 0  # the index cannot change under a thread that matches
