@@ -154,6 +154,12 @@ class DecodeSettings(Section):
                                "and matching against policy.hash_lists)")
     soundtrack: bool = Field(False, description="decode the soundtrack and fingerprint it "
                              "(Chromaprint); on by itself when audio.catalogues is set")
+    max_soundtrack_s: float = Field(
+        3600.0, gt=0, description="seconds of each audio stream heard; a longer soundtrack is "
+        "`partial` (with a review/block catalogue: verdict `review`, incomplete_audio)")
+    max_audio_streams: int = Field(
+        4, gt=0, description="audio streams heard (each fingerprinted on its own, default-"
+        "flagged first); more make the soundtrack `partial`")
     device: Literal["cpu", "nvdec"] = Field(
         "cpu", description="`nvdec`: GPU node mode, `nvdec_workers` more workers decode the "
         "sampled packets on the GPU's NVDEC and resize there (extra `[gpu]`); videos NVDEC "

@@ -48,10 +48,14 @@ class Track:
 
 def build_catalogue(folder: Path) -> list[Track]:
     """Every audio or video file PyAV opens in `folder` (not its subfolders), sorted by name;
-    files without a soundtrack, or too short to fingerprint, are skipped with a warning."""
+    files without a soundtrack, too short to fingerprint, or mostly noise, silence or a steady
+    tone (`low_information`) are skipped with a warning naming them. No flag keeps the last
+    kind: matching ignores such stretches of uploads, so the track could never match there; it
+    could only hide a mistake (the wrong file, a silent export) in the catalogue."""
     import av
 
     from consumer.audio.chromaprint import raw_fingerprint
+    from consumer.audio.information import low_information
     from consumer.audio.pcm import soundtrack_pcm
 
     tracks: list[Track] = []
@@ -74,6 +78,10 @@ def build_catalogue(folder: Path) -> list[Track]:
         fingerprint = raw_fingerprint(pcm)
         if fingerprint.size == 0:
             log.warning("catalogue: skipping %s: too short to fingerprint", path.name)
+            continue
+        if low_information(fingerprint):
+            log.warning("catalogue: skipping %s: mostly noise, silence or a steady tone (no "
+                        "fingerprint to match)", path.name)
             continue
         if path.stem in seen:
             raise CatalogueError(f"{folder}: {seen[path.stem].name} and {path.name} would both "

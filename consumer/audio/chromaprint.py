@@ -2,8 +2,8 @@
 
 Only the raw fingerprint is used: one 32-bit sub-fingerprint per `ITEM_S` of audio, whose bits
 survive re-encoding and moderate noise, so two recordings of the same music agree on most bits
-once aligned. Each call makes its own context, so calls are thread-safe, and ctypes releases
-the GIL while the C code runs.
+once aligned. Each call (and each `Fingerprinter`) makes its own context, so calls are
+thread-safe, and ctypes releases the GIL while the C code runs.
 """
 
 from __future__ import annotations
@@ -58,33 +58,64 @@ def version() -> str:
 def raw_fingerprint(pcm: npt.NDArray[np.int16],
                     sample_rate: int = SAMPLE_RATE) -> npt.NDArray[np.uint32]:
     """The raw fingerprint of mono 16-bit audio: empty when it is too short (under ~2.5 s)."""
-    if sample_rate <= 0:
-        raise FingerprintError(f"sample rate must be positive, got {sample_rate}")
-    lib = _library()
-    samples = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
-    ctx = lib.chromaprint_new(_ALGORITHM_DEFAULT)
-    if not ctx:
-        raise FingerprintError("chromaprint_new failed")
-    try:
-        if not lib.chromaprint_start(ctx, sample_rate, 1):
+    with Fingerprinter(sample_rate) as fingerprinter:
+        fingerprinter.feed(pcm)
+        return fingerprinter.finish()
+
+
+class Fingerprinter:
+    """One Chromaprint context fed as audio arrives, so a soundtrack is fingerprinted without
+    ever being held whole (32 bytes of fingerprint per second instead of 22 kB of PCM).
+    Not thread-safe itself; each soundtrack stream gets its own."""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
+        if sample_rate <= 0:
+            raise FingerprintError(f"sample rate must be positive, got {sample_rate}")
+        self._lib = _library()
+        self._ctx = self._lib.chromaprint_new(_ALGORITHM_DEFAULT)
+        if not self._ctx:
+            raise FingerprintError("chromaprint_new failed")
+        if not self._lib.chromaprint_start(self._ctx, sample_rate, 1):
+            self.close()
             raise FingerprintError(f"chromaprint_start refused {sample_rate} Hz mono")
+
+    def __enter__(self) -> Fingerprinter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._ctx:
+            self._lib.chromaprint_free(self._ctx)
+            self._ctx = None
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> None:
+        """More mono 16-bit samples at the context's rate."""
+        samples = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
         chunk = 1 << 20  # the C API counts samples in an int
         for begin in range(0, samples.size, chunk):
             part = samples[begin:begin + chunk]
-            if not lib.chromaprint_feed(
-                    ctx, part.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), part.size):
+            if not self._lib.chromaprint_feed(
+                    self._ctx, part.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), part.size):
                 raise FingerprintError("chromaprint_feed failed")
-        if not lib.chromaprint_finish(ctx):
-            raise FingerprintError("chromaprint_finish failed")
-        items = ctypes.POINTER(ctypes.c_uint32)()
-        size = ctypes.c_int(0)
-        if not lib.chromaprint_get_raw_fingerprint(ctx, ctypes.byref(items), ctypes.byref(size)):
-            raise FingerprintError("chromaprint_get_raw_fingerprint failed")
+
+    def finish(self) -> npt.NDArray[np.uint32]:
+        """The raw fingerprint of everything fed (empty under ~2.5 s); frees the context."""
+        lib, ctx = self._lib, self._ctx
         try:
-            if size.value <= 0:
-                return np.zeros(0, dtype=np.uint32)
-            return np.ctypeslib.as_array(items, shape=(size.value,)).copy()
+            if not lib.chromaprint_finish(ctx):
+                raise FingerprintError("chromaprint_finish failed")
+            items = ctypes.POINTER(ctypes.c_uint32)()
+            size = ctypes.c_int(0)
+            if not lib.chromaprint_get_raw_fingerprint(ctx, ctypes.byref(items),
+                                                       ctypes.byref(size)):
+                raise FingerprintError("chromaprint_get_raw_fingerprint failed")
+            try:
+                if size.value <= 0:
+                    return np.zeros(0, dtype=np.uint32)
+                return np.ctypeslib.as_array(items, shape=(size.value,)).copy()
+            finally:
+                lib.chromaprint_dealloc(items)
         finally:
-            lib.chromaprint_dealloc(items)
-    finally:
-        lib.chromaprint_free(ctx)
+            self.close()

@@ -11,7 +11,14 @@ overlap, the one with more evidence (agreeing bits above chance, times length) i
 The key is the high bit of each of Chromaprint's 16 classifiers (the odd bits): it only flips
 when a filter response crosses the middle of its four quantisation levels, so under speech or
 noise it survives far better than the low bit (measured: 0.10 vs 0.19 error at 0 dB noise).
-Pure logic: no I/O; all per-item work is numpy.
+Bounded: the upload is voted on in chunks of at most `_CHUNK_ITEMS` items and `_CHUNK_HITS`
+catalogue hits (overlapping by `_OVERLAP_ITEMS`, so music across a chunk's edge still gathers
+votes), each chunk naming its own best alignments; memory stays flat whatever the length of
+the upload and the size of the catalogue, and time grows with the upload's length only (its
+cap is decode.max_soundtrack_s). Stretches of the upload that carry no information (noise,
+silence, tones: consumer.audio.information) neither vote nor count as agreeing.
+Pure logic: no I/O; all per-item work is numpy; an index is never changed after it is built,
+so `match` may run on several threads at once.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy.typing as npt
 
 from consumer.audio.catalogue import Track
 from consumer.audio.chromaprint import ITEM_S
+from consumer.audio.information import informative
 
 # Item i of a raw fingerprint describes audio from i*ITEM_S over DELAY_S (~2.6 s); a segment of
 # items [a, b) is the audio from a*ITEM_S + START_S to b*ITEM_S + END_S. Both are near the
@@ -43,7 +51,10 @@ _COMMON_KEY = 64
 # pre-count in _candidates assumes the 4 * _NEAR_ITEMS + 1 wide window spans two bins of 4).
 _NEAR_ITEMS = 1
 _MIN_VOTES = 3  # score before an alignment is verified
-_MAX_CANDIDATES = 64  # alignments verified per upload, best-voted first
+_MAX_CANDIDATES = 64  # alignments verified per chunk of the upload, best-voted first
+_CHUNK_ITEMS = 4096  # ~8.5 min of upload voted on at once
+_CHUNK_HITS = 1 << 20  # catalogue hits voted on at once (~40 MB of working arrays)
+_OVERLAP_ITEMS = 128  # ~16 s shared by neighbouring chunks
 _SMOOTH_ITEMS = 17  # ~2 s box filter over the per-item bit error
 _ITEM_THRESHOLD = 0.36  # smoothed bit error under which an item counts as matching
 _MAX_GAP_ITEMS = 24  # ~3 s: a louder stretch of speech does not split a segment
@@ -107,6 +118,9 @@ class CatalogueIndex:
         self._entry_pos = (order - self._starts[owner[order]]).astype(np.int32)
         bucket_sizes = np.bincount(item_keys[order], minlength=_KEY_SPACE)
         self._bucket = np.concatenate([[0], np.cumsum(bucket_sizes)]).astype(np.int64)
+        for array in (self._items, self._starts, self._entry_track, self._entry_pos,
+                      self._bucket):
+            array.flags.writeable = False  # shared by every thread that matches: never changed
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -130,14 +144,48 @@ class CatalogueIndex:
         if query.size == 0 or not self.track_ids:
             return []
         min_items = max(1, round(min_duration_s / ITEM_S))
+        usable = informative(query)
+        alignments: dict[tuple[int, int], None] = {}
+        for lo, hi in self._chunks(query, usable):
+            for track, offset in self._candidates(query[lo:hi], usable[lo:hi]):
+                alignments.setdefault((track, offset - lo))
         found: list[tuple[float, MusicMatch]] = []
-        for track, offset in self._candidates(query):
-            found.extend(self._segments(query, track, offset, min_items, min_confidence))
+        for track, offset in alignments:
+            found.extend(self._segments(query, usable, track, offset, min_items=min_items,
+                                        min_confidence=min_confidence))
         return _without_overlaps(found)
 
-    def _candidates(self, query: npt.NDArray[np.uint32]) -> list[tuple[int, int]]:
+    def _voters(self, query: npt.NDArray[np.uint32],
+                usable: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp],
+                                                        npt.NDArray[np.uint32]]:
+        """The upload items that vote (start a run of equal keys, in an informative
+        stretch) and their keys."""
+        query_keys = keys(query)
+        positions = np.flatnonzero(_run_starts(query_keys) & usable)
+        return positions, query_keys[positions]
+
+    def _chunks(self, query: npt.NDArray[np.uint32],
+                usable: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+        """[lo, hi) stretches of the upload, each under _CHUNK_ITEMS items and (unless one
+        item alone exceeds it) _CHUNK_HITS hits, neighbours overlapping by _OVERLAP_ITEMS."""
+        positions, voter_keys = self._voters(query, usable)
+        hits = np.zeros(query.size + 1, dtype=np.int64)
+        hits[positions + 1] = self._bucket[voter_keys + 1] - self._bucket[voter_keys]
+        before = np.cumsum(hits)  # before[i]: hits of the items ahead of item i
+        out: list[tuple[int, int]] = []
+        start = 0
+        while start < query.size:
+            lo = max(0, start - _OVERLAP_ITEMS)
+            end = int(np.searchsorted(before, before[lo] + _CHUNK_HITS, side="right")) - 1
+            end = max(start + 1, min(query.size, lo + _CHUNK_ITEMS, end))
+            out.append((lo, end))
+            start = end
+        return out
+
+    def _candidates(self, query: npt.NDArray[np.uint32],
+                    usable: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
         """Best-voted alignments (track, reference item - upload item), best first."""
-        track, ref_pos, query_pos = self._hits(query)
+        track, ref_pos, query_pos = self._hits(query, usable)
         if track.size == 0:
             return []
         span = self._max_length + query.size + 1
@@ -166,33 +214,36 @@ class CatalogueIndex:
         best = good[np.argsort(-score[good], kind="stable")][:_MAX_CANDIDATES]
         return [(int(cells[i] // span), int(cells[i] % span) - query.size) for i in best]
 
-    def _hits(self, query: npt.NDArray[np.uint32]) -> tuple[
+    def _hits(self, query: npt.NDArray[np.uint32], usable: npt.NDArray[np.bool_]) -> tuple[
             npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """(track, reference item, upload item) for every catalogue entry sharing a key with
-        the upload: one bucket lookup per upload item that starts a run of equal keys."""
-        query_keys = keys(query)
-        positions = np.flatnonzero(_run_starts(query_keys))
-        lo = self._bucket[query_keys[positions]]
-        sizes = self._bucket[query_keys[positions] + 1] - lo
+        the upload: one bucket lookup per voting upload item (see _voters)."""
+        positions, voter_keys = self._voters(query, usable)
+        lo = self._bucket[voter_keys]
+        sizes = self._bucket[voter_keys + 1] - lo
         first = np.cumsum(sizes) - sizes
         entries = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(lo - first, sizes)
         return (self._entry_track[entries], self._entry_pos[entries],
-                np.repeat(positions, sizes))
+                np.repeat(positions.astype(np.int64), sizes))
 
-    def _errors(self, query: npt.NDArray[np.uint32], track: int,
-                offset: int) -> tuple[int, npt.NDArray[np.float64]]:
-        """First upload item of the overlap, and the share of differing bits item by item."""
+    def _errors(self, query: npt.NDArray[np.uint32], usable: npt.NDArray[np.bool_],
+                track: int, offset: int) -> tuple[int, npt.NDArray[np.float64]]:
+        """First upload item of the overlap, and the share of differing bits item by item
+        (0.5, chance, where the upload carries no information)."""
         begin, end = int(self._starts[track]), int(self._starts[track + 1])
         lo = max(0, -offset)
         hi = max(lo, min(query.size, end - begin - offset))
         errors = bit_errors(query[lo:hi], self._items[begin + lo + offset:begin + hi + offset])
-        return lo, errors.astype(np.float64) / 32.0
+        share = errors.astype(np.float64) / 32.0
+        share[~usable[lo:hi]] = 0.5
+        return lo, share
 
-    def _segments(self, query: npt.NDArray[np.uint32], track: int, offset: int,
-                  min_items: int, min_confidence: float) -> list[tuple[float, MusicMatch]]:
+    def _segments(self, query: npt.NDArray[np.uint32], usable: npt.NDArray[np.bool_],
+                  track: int, offset: int, *, min_items: int,
+                  min_confidence: float) -> list[tuple[float, MusicMatch]]:
         """Stretches where the upload agrees with `track` shifted by `offset` items (or by
         a neighbouring offset, whichever agrees best: the item grids seldom line up)."""
-        tried = [(near, *self._errors(query, track, near))
+        tried = [(near, *self._errors(query, usable, track, near))
                  for near in (offset, offset - 1, offset + 1)]
         offset, lo, share = max(tried, key=lambda found: _agreement(found[2]))
         if share.size < min_items:

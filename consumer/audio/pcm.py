@@ -1,4 +1,6 @@
-"""An upload's soundtrack as Chromaprint wants it: mono 16-bit PCM at 11025 Hz.
+"""A recording's audio as Chromaprint wants it: mono 16-bit PCM at 11025 Hz, whole (for
+building catalogues from reference recordings; an upload's streams are fingerprinted as they
+decode, never held as PCM: consumer.audio.soundtrack).
 
 Decoding stops at `max_duration_s` of audio, so a long or hostile file costs bounded memory
 (11025 samples, 22 kB, per second) whatever its declared duration. FFmpeg errors are not

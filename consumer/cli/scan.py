@@ -134,9 +134,9 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                                 settings.policy,
                                 known=known.match(keyframes.hashes, keyframes.pts_s),
                                 texts=texts, text_rules=text_rules,
-                                music=music.match(keyframes.audio_fingerprint)
-                                if music is not None and keyframes.audio_fingerprint is not None
-                                else ())
+                                music=music.match(keyframes.audio_fingerprints)
+                                if music is not None else (),
+                                music_enforced=music is not None and music.enforcing)
                 now = datetime.now(UTC)
                 record = verdict_record(**common, decision=result.decision,
                                         models={n: s.version for n, s in scorers.items()},

@@ -15,9 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 
-from consumer.audio.chromaprint import raw_fingerprint
 from consumer.audio.errors import ChromaprintUnavailable, FingerprintError
-from consumer.audio.pcm import soundtrack_pcm
+from consumer.audio.soundtrack import NONE, UNDECODABLE, Heard, StreamFingerprint, hear
 from consumer.errors import MediaError
 from consumer.media.coverage import Coverage
 from consumer.media.decoders import PacketDecoder, Picture
@@ -74,10 +73,12 @@ class Keyframes:
     hash_s: float = 0.0  # time spent hashing
     device: str = "cpu"  # where the frames were decoded: cpu or nvdec
     fallback: str | None = None  # why an NVDEC worker decoded this video on the CPU
-    # The soundtrack (decode.soundtrack): "off", "none" (no audio stream), "ok" (fingerprinted),
-    # "partial" (cut by its time share) or "undecodable"; its raw Chromaprint fingerprint.
+    # The soundtrack (decode.soundtrack): "off", "none" (no audio stream), "ok" (every audio
+    # stream fingerprinted in full), "partial" (cut by a limit or a stream failing: `audio_why`)
+    # or "undecodable"; one raw Chromaprint fingerprint per audio stream heard.
     audio: str = "off"
-    audio_fingerprint: npt.NDArray[np.uint32] | None = None
+    audio_fingerprints: tuple[StreamFingerprint, ...] = ()
+    audio_why: str | None = None
     audio_s: float = 0.0
 
 
@@ -177,28 +178,28 @@ def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
 
 def _with_soundtrack(container: InputContainer, result: Keyframes,
                      decode: DecodeSettings) -> Keyframes:
-    """The soundtrack's fingerprint, in this worker and within its limits. A video without
-    audio, or whose audio cannot be decoded, keeps its visual result; the outcome says so.
-    Decoding it may take `AUDIO_TIME_SHARE` of `decode.timeout_s`; a soundtrack cut there is
-    `partial` (what was heard is still matched), never the reason the video times out."""
+    """Every audio stream's fingerprint (consumer.audio.soundtrack), in this worker and within
+    its limits. A video without audio, or whose audio cannot be decoded, keeps its visual
+    result; the outcome says so. Decoding may take `AUDIO_TIME_SHARE` of `decode.timeout_s`,
+    shared by the streams; a soundtrack cut there, at `decode.max_soundtrack_s` or at
+    `decode.max_audio_streams` is `partial` (what was heard is still matched), never the
+    reason the video times out."""
     if not container.streams.audio:
-        return dataclasses.replace(result, audio="none")
+        return dataclasses.replace(result, audio=NONE)
     started = time.perf_counter()
     deadline = time.monotonic() + decode.timeout_s * AUDIO_TIME_SHARE
     try:
         container.seek(0)
-        pcm = soundtrack_pcm(container, decode.max_duration_s, deadline)
-        cut = time.monotonic() > deadline
-        fingerprint = raw_fingerprint(pcm) if pcm is not None and pcm.size else None
+        heard = hear(container, decode.max_audio_streams, decode.max_soundtrack_s, deadline)
     except ChromaprintUnavailable:
         raise  # a broken install, not this video's audio (start-up checks it first)
     except (av.FFmpegError, FingerprintError, ValueError, OSError) as exc:
         log.info("soundtrack undecodable: %s", exc)
-        fingerprint, cut = None, False
-    outcome = "undecodable" if fingerprint is None or not fingerprint.size else (
-        "partial" if cut else "ok")
-    return dataclasses.replace(result, audio=outcome, audio_fingerprint=fingerprint,
-                               audio_s=time.perf_counter() - started)
+        heard = Heard(UNDECODABLE, (), f"does not decode ({exc})")
+    if heard.why:
+        log.info("soundtrack %s: %s", heard.status, heard.why)
+    return dataclasses.replace(result, audio=heard.status, audio_fingerprints=heard.fingerprints,
+                               audio_why=heard.why, audio_s=time.perf_counter() - started)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

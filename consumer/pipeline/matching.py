@@ -51,10 +51,10 @@ def match(rules: SignalRules, keyframes: Keyframes) -> Matches:
         started = time.perf_counter()
         known = rules.known_content.match(keyframes.hashes, keyframes.pts_s)
         seconds["hash_match"] = time.perf_counter() - started
-    fingerprint = keyframes.audio_fingerprint
-    if rules.music is not None and fingerprint is not None:
+    fingerprints = keyframes.audio_fingerprints
+    if rules.music is not None and fingerprints:
         started = time.perf_counter()
-        music = rules.music.match(fingerprint)
+        music = rules.music.match(fingerprints)
         seconds["music_match"] = time.perf_counter() - started
     return Matches(known, music, seconds)
 

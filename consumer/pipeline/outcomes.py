@@ -52,7 +52,8 @@ class Outcomes:
                         inference_error=None if job.inference_error is None
                         else str(job.inference_error), known=matches.known, texts=job.texts,
                         text_rules=self.rules.text_rules, music=matches.music,
-                        given_up=job.given_up)
+                        given_up=job.given_up,
+                        music_enforced=self.rules.music is not None and self.rules.music.enforcing)
         for match in result.text_matches:
             self.hooks.text_match(match.rule)
         coverage = job.keyframes.coverage.as_json() if job.keyframes.coverage else None

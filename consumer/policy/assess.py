@@ -58,9 +58,11 @@ def assess(
     text_rules: Sequence[CompiledRule] = (),
     music: Sequence[CatalogueMatch] = (),
     given_up: Mapping[str, str] | None = None,
+    music_enforced: bool = False,
 ) -> Assessment:
     """Merge category scores over models (max), apply the policy, the known-content matches
-    and the text rules to what was read on screen (`texts`: lines per frame index), and
+    and the text rules to what was read on screen (`texts`: lines per frame index), and the
+    music heard (with `music_enforced`, a soundtrack not heard in full is `review`), and
     describe the video. A model that gave up on the video (`given_up`: model -> why) adds a
     `review` reason; the other models' scores still decide (a policy category only it
     scores is missing, which fails closed)."""
@@ -84,7 +86,8 @@ def assess(
     decision = with_known_content(decision, known)
     matched = match_texts(text_rules, texts or {}, pts) if inference_error is None else []
     decision = with_text(decision, matched)
-    decision = with_music(decision, music)
+    decision = with_music(decision, music, audio=keyframes.audio, why=keyframes.audio_why,
+                          enforced=music_enforced)
     decision = escalate(decision, [Reason(MODEL_BUDGET_EXCEEDED, None, None, None, REVIEW, why)
                                    for why in given_up.values()])
     labels: list[LabelTag] = []

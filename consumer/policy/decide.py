@@ -29,6 +29,7 @@ KNOWN_CONTENT = "known_content_match"
 TEXT_RULE = "text_rule"
 MUSIC_MATCH = "music_match"
 MODEL_BUDGET_EXCEEDED = "model_budget_exceeded"
+INCOMPLETE_AUDIO = "incomplete_audio"  # a soundtrack not heard in full, music enforced
 _STRENGTH = {ALLOW: 0, REVIEW: 1, BLOCK: 2}
 
 

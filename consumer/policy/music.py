@@ -1,8 +1,11 @@
 """Music in the soundtrack: catalogue matches -> tags and, per catalogue, an action.
 
 A catalogue is loaded once at start (a file that cannot be read, or holds no track unless its
-settings allow it, stops start-up, like a hash list); matching runs in the consumer process on
-the fingerprint the decode worker computed.
+settings allow it, stops start-up, like a hash list); matching runs off the poll loop, on the
+fingerprints the decode worker computed, one per audio stream. A soundtrack not heard in full
+(`partial`, `undecodable`) cannot clear an upload of catalogue music: with a `review`/`block`
+catalogue configured it is `review` (`incomplete_audio`); with only `tag` catalogues nothing
+rides on it and nothing changes.
 """
 
 from __future__ import annotations
@@ -12,12 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from consumer.audio.catalogue import Track, load_catalogue
 from consumer.audio.matching import CatalogueIndex, MusicMatch
-from consumer.policy.decide import MUSIC_MATCH, Decision, Reason, escalate
+from consumer.audio.soundtrack import PARTIAL, UNDECODABLE, StreamFingerprint
+from consumer.policy.decide import INCOMPLETE_AUDIO, MUSIC_MATCH, REVIEW, Decision, Reason, escalate
 from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
 
 log = logging.getLogger("consumer.policy")
@@ -28,24 +29,31 @@ class CatalogueMatch:
     catalogue: str
     action: str  # tag, review or block
     match: MusicMatch
+    stream: int  # the audio stream it plays in (its index in the container)
 
 
 def music_tags(matches: Sequence[CatalogueMatch]) -> list[dict[str, Any]]:
     """The `music` tags: which track plays where, in upload order."""
-    return [{"catalogue": m.catalogue, "track_id": m.match.track_id,
+    return [{"catalogue": m.catalogue, "track_id": m.match.track_id, "stream": m.stream,
              "start_s": round(m.match.start_s, 2), "end_s": round(m.match.end_s, 2),
              "reference_offset_s": round(m.match.reference_offset_s, 2),
              "confidence": round(m.match.confidence, 3)}
             for m in sorted(matches, key=lambda m: m.match.start_s)]
 
 
-def with_music(decision: Decision, matches: Sequence[CatalogueMatch]) -> Decision:
+def with_music(decision: Decision, matches: Sequence[CatalogueMatch], *, audio: str = "ok",
+               why: str | None = None, enforced: bool = False) -> Decision:
     """A track of a `review`/`block` catalogue adds that action; the reason names the
-    catalogue, the track and where it starts."""
-    return escalate(decision, [
-        Reason(MUSIC_MATCH, round(m.match.confidence, 3), None, round(m.match.start_s, 2),
-               m.action, m.match.track_id, rule=m.catalogue)
-        for m in matches if m.action in ("review", "block")])
+    catalogue, the track and where it starts. With such a catalogue configured (`enforced`),
+    a soundtrack heard only in part or not at all (`audio`) is at least `review`, reason
+    `incomplete_audio` with `why` (fail closed: the unheard part may hold the track)."""
+    reasons = [Reason(MUSIC_MATCH, round(m.match.confidence, 3), None,
+                      round(m.match.start_s, 2), m.action, m.match.track_id, rule=m.catalogue)
+               for m in matches if m.action in ("review", "block")]
+    if enforced and audio in (PARTIAL, UNDECODABLE):
+        reasons.append(Reason(INCOMPLETE_AUDIO, None, None, None, REVIEW,
+                              f"soundtrack {audio}: {why or 'not heard in full'}"))
+    return escalate(decision, reasons)
 
 
 class MusicCatalogues:
@@ -71,10 +79,21 @@ class MusicCatalogues:
             self._indexes.append((catalogue, CatalogueIndex(tracks)))
             self.sizes[catalogue.name] = len(tracks)
 
-    def match(self, fingerprint: npt.NDArray[np.uint32]) -> list[CatalogueMatch]:
+    @property
+    def enforcing(self) -> bool:
+        """A `review`/`block` catalogue is configured: a verdict rides on hearing the
+        soundtrack in full."""
+        return any(c.action in ("review", "block") for c in self.settings.catalogues)
+
+    def match(self, fingerprints: Sequence[StreamFingerprint]) -> list[CatalogueMatch]:
+        """Every catalogue against each audio stream's fingerprint on its own. Pure and
+        thread-safe: the indexes are built once and only read."""
         out = []
-        for catalogue, index in self._indexes:
-            for match in index.match(fingerprint, min_confidence=self.settings.min_confidence,
-                                     min_duration_s=self.settings.min_duration_s):
-                out.append(CatalogueMatch(catalogue.name, catalogue.action, match))
+        for heard in fingerprints:
+            for catalogue, index in self._indexes:
+                for match in index.match(heard.items,
+                                         min_confidence=self.settings.min_confidence,
+                                         min_duration_s=self.settings.min_duration_s):
+                    out.append(CatalogueMatch(catalogue.name, catalogue.action, match,
+                                              heard.stream))
         return out

@@ -190,3 +190,81 @@ def read(path: Path) -> Signal:
             chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
         chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
     return (np.concatenate(chunks).astype(np.float32) / 32768).astype(np.float32)
+
+
+def white(seed: int, duration_s: float, level: float, rate: int = RATE) -> Signal:
+    """White noise of standard deviation `level`, at `rate`."""
+    rng = np.random.default_rng(seed)
+    return (level * rng.standard_normal(int(duration_s * rate))).astype(np.float32)
+
+
+def coloured(seed: int, duration_s: float, level: float, rate: int = RATE,
+             power: float = 1.0) -> Signal:
+    """1/f**power noise (pink: 1, brown: 2) of standard deviation `level`, at `rate`."""
+    n = int(duration_s * rate)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    freqs = np.fft.rfftfreq(n)
+    spectrum[1:] /= freqs[1:] ** (power / 2)
+    spectrum[0] = 0
+    out = np.fft.irfft(spectrum, n)
+    return (level * out / out.std()).astype(np.float32)
+
+
+def tone(freq: float, duration_s: float, level: float, rate: int = RATE) -> Signal:
+    return (level * np.sin(2 * np.pi * freq * np.arange(int(duration_s * rate)) / rate)
+            ).astype(np.float32)
+
+
+def pcm16(signal: Signal) -> npt.NDArray[np.int16]:
+    return (np.clip(signal, -1, 1) * 32767).astype(np.int16)
+
+
+def with_soundtracks(video: Path, soundtracks: list[Signal | None], out: Path, *,
+                     default: int | None = None) -> Path:
+    """`video`'s frames (stream-copied) with one AAC stream per soundtrack, in order (stream
+    1, 2, ... after the video's 0); None makes a stream of garbage packets no decoder takes.
+    `default` flags that soundtrack's stream as the default one, and no other."""
+    with av.open(str(video)) as source, av.open(str(out), "w") as container:
+        video_in = source.streams.video[0]
+        video_out = container.add_stream_from_template(video_in)
+        streams = []
+        for k in range(len(soundtracks)):
+            stream = container.add_stream("aac", rate=RATE, layout="mono")
+            stream.bit_rate = 96_000
+            if default is not None:
+                stream.disposition = av.stream.Disposition.default if k == default \
+                    else av.stream.Disposition(0)
+            streams.append(stream)
+        for packet in source.demux(video_in):
+            if packet.dts is not None:
+                packet.stream = video_out
+                container.mux(packet)
+        for stream, signal in zip(streams, soundtracks, strict=True):
+            if signal is None:
+                _mux_garbage(container, stream)
+            else:
+                _mux_signal(container, stream, signal)
+    return out
+
+
+def _mux_signal(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+                signal: Signal) -> None:
+    samples = pcm16(signal)
+    for begin in range(0, samples.size, 1024):
+        frame = av.AudioFrame.from_ndarray(samples[None, begin:begin + 1024], format="s16",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = RATE, begin
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+def _mux_garbage(container: av.container.OutputContainer,
+                 stream: av.audio.stream.AudioStream) -> None:
+    """Packets of random bytes in an AAC stream: it demuxes, it never decodes."""
+    rng = np.random.default_rng(3)
+    for k in range(200):
+        packet = av.Packet(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
+        packet.stream = stream
+        packet.pts = packet.dts = k * 1024
+        packet.time_base = Fraction(1, RATE)
+        container.mux(packet)

@@ -6,6 +6,8 @@ embed a slice with a share of its bits flipped, between random items.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -129,3 +131,65 @@ def test_a_key_far_commoner_than_the_others_is_not_indexed() -> None:
     index = CatalogueIndex(tracks)
     assert index.items == sum(np.count_nonzero(_run_starts(keys(t.fingerprint))) - 1
                               for t in tracks)
+
+
+def test_chunks_cover_the_upload_overlap_and_stay_under_their_hit_budget(
+        index: CatalogueIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    from consumer.audio import matching
+
+    monkeypatch.setattr(matching, "_CHUNK_HITS", 400)
+    query = _random(20_000, 21)
+    usable = np.ones(query.size, dtype=bool)
+    chunks = index._chunks(query, usable)
+    assert chunks[0][0] == 0 and chunks[-1][1] == query.size
+    for (_, end), (lo, _) in itertools.pairwise(chunks):
+        assert lo == max(0, end - matching._OVERLAP_ITEMS)
+    track, _, _ = index._hits(query[chunks[0][0]:chunks[0][1]], usable[:chunks[0][1]])
+    assert 0 < track.size <= 400
+    assert all(hi - lo <= matching._CHUNK_ITEMS for lo, hi in chunks)
+    assert max(index._hits(query[lo:hi], usable[lo:hi])[0].size for lo, hi in chunks) <= 400
+    monkeypatch.setattr(matching, "_CHUNK_HITS", 1 << 20)
+    assert len(index._chunks(query, usable)) == -(-20_000 // (matching._CHUNK_ITEMS
+                                                            - matching._OVERLAP_ITEMS))
+
+
+def test_music_across_a_chunk_edge_is_found_as_in_one_pass(
+        index: CatalogueIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    from consumer.audio import matching
+
+    query = _random(3000, 22)
+    query[900:1100] = _flip(_track(9)[100:300], 0.12, 23)
+    query[2000:2150] = _flip(_track(4)[300:450], 0.12, 24)
+    whole = index.match(query)
+    monkeypatch.setattr(matching, "_CHUNK_ITEMS", 1000)  # edges at 1000, 1872, 2744
+    monkeypatch.setattr(matching, "_OVERLAP_ITEMS", 128)
+    assert len(index._chunks(query, np.ones(query.size, dtype=bool))) == 4
+    assert index.match(query) == whole
+    assert [m.track_id for m in whole] == ["t9", "t4"]
+
+
+def test_noise_like_stretches_of_the_upload_neither_vote_nor_agree(
+        index: CatalogueIndex) -> None:
+    query = _random(800, 25)
+    query[300:460] = _flip(_track(7)[200:360], 0.15, 2)
+    usable = np.ones(query.size, dtype=bool)
+    usable[300:460] = False
+    assert index._hits(query[300:460], usable[300:460])[0].size == 0
+    lo, share = index._errors(query, usable, 7, 200 - 300)
+    assert np.all(share[300 - lo:460 - lo] == 0.5) and share[:300 - lo].mean() > 0.4
+
+
+def test_match_is_pure_and_safe_on_several_threads(index: CatalogueIndex) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = []
+    for seed in range(6):
+        query = _random(700, 30 + seed)
+        query[200:400] = _flip(_track(seed)[50:250], 0.1, 40 + seed)
+        queries.append(query)
+    alone = [index.match(q) for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(index.match, queries * 3)) == alone * 3
+    assert [m[0].track_id for m in alone] == [f"t{seed}" for seed in range(6)]
+    with pytest.raises(ValueError, match="read-only"):
+        index._items[0] = 0  # the index cannot change under a thread that matches

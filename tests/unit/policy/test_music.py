@@ -1,4 +1,5 @@
-"""Catalogue matches -> `music` tags and, for `review`/`block` catalogues, the verdict."""
+"""Catalogue matches -> `music` tags and, for `review`/`block` catalogues, the verdict; a
+soundtrack not heard in full is `review` when such a catalogue is configured."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ from consumer.audio.matching import (
     START_S,
     MusicMatch,
 )
-from consumer.policy.decide import ALLOW, BLOCK, MUSIC_MATCH, REVIEW, Decision
+from consumer.audio.soundtrack import StreamFingerprint
+from consumer.policy.decide import (
+    ALLOW,
+    BLOCK,
+    INCOMPLETE_AUDIO,
+    MUSIC_MATCH,
+    REVIEW,
+    UNPROCESSABLE,
+    Decision,
+)
 from consumer.policy.music import CatalogueMatch, MusicCatalogues, music_tags, with_music
 from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
 
@@ -27,7 +37,7 @@ HEARD = MusicMatch(track_id="track-7", start_s=12.04, end_s=31.96, reference_off
 @pytest.mark.parametrize(("action", "verdict"), [("tag", ALLOW), ("review", REVIEW),
                                                   ("block", BLOCK)])
 def test_a_catalogue_action_decides_what_a_track_heard_means(action: str, verdict: str) -> None:
-    decision = with_music(Decision(ALLOW), [CatalogueMatch("labels", action, HEARD)])
+    decision = with_music(Decision(ALLOW), [CatalogueMatch("labels", action, HEARD, 1)])
     assert decision.verdict == verdict
     if action == "tag":
         assert decision.reasons == []
@@ -39,9 +49,10 @@ def test_a_catalogue_action_decides_what_a_track_heard_means(action: str, verdic
 
 def test_tags_list_each_track_where_it_plays() -> None:
     later = MusicMatch("track-2", 50.0, 70.0, 0.0, 0.7)
-    tags = music_tags([CatalogueMatch("a", "tag", later), CatalogueMatch("b", "tag", HEARD)])
+    tags = music_tags([CatalogueMatch("a", "tag", later, 1),
+                       CatalogueMatch("b", "tag", HEARD, 2)])
     assert [t["track_id"] for t in tags] == ["track-7", "track-2"]
-    assert tags[0] == {"catalogue": "b", "track_id": "track-7", "start_s": 12.04,
+    assert tags[0] == {"catalogue": "b", "track_id": "track-7", "stream": 2, "start_s": 12.04,
                        "end_s": 31.96, "reference_offset_s": 40.1, "confidence": 0.871}
 
 
@@ -52,11 +63,13 @@ def test_catalogues_are_matched_with_their_name_and_action() -> None:
     catalogues = MusicCatalogues(settings, load=lambda path: tracks)
     noise = rng.integers(0, 2**32, 400, dtype=np.uint32)
     upload = np.concatenate([noise[:100], tracks[3].fingerprint[200:400], noise[100:]])
-    (found,) = catalogues.match(upload)
+    (found,) = catalogues.match([StreamFingerprint(1, noise), StreamFingerprint(2, upload)])
     assert (found.catalogue, found.action, found.match.track_id) == ("licensed", "block", "t3")
+    assert found.stream == 2
     assert abs(found.match.start_s - (100 * ITEM_S + START_S)) <= 1.0
     assert abs(found.match.reference_offset_s - (200 * ITEM_S + START_S)) <= 1.0
-    assert catalogues.match(noise) == []
+    assert catalogues.match([StreamFingerprint(1, noise)]) == []
+    assert catalogues.match([]) == []
     assert catalogues.sizes == {"licensed": 5}
 
 
@@ -98,3 +111,65 @@ def test_a_catalogue_over_its_size_limit_stops_the_start(tmp_path: Path) -> None
         MusicCatalogues(settings)
     assert MusicCatalogues(AudioSettings(catalogues=[MusicCatalogue(
         name="labels", path=str(path), max_bytes=100_000)])).sizes == {"labels": 1}
+
+
+def test_each_stream_is_matched_on_its_own() -> None:
+    rng = np.random.default_rng(4)
+    tracks = [Track(f"t{i}", rng.integers(0, 2**32, 600, dtype=np.uint32)) for i in range(3)]
+    settings = AudioSettings(catalogues=[MusicCatalogue(name="c", path="x")])
+    catalogues = MusicCatalogues(settings, load=lambda path: tracks)
+    found = catalogues.match([StreamFingerprint(1, tracks[0].fingerprint[:300]),
+                              StreamFingerprint(3, tracks[0].fingerprint[100:400])])
+    assert sorted((m.stream, m.match.track_id) for m in found) == [(1, "t0"), (3, "t0")]
+
+
+@pytest.mark.parametrize("audio", ["partial", "undecodable"])
+def test_a_soundtrack_not_heard_in_full_is_review_where_music_is_enforced(audio: str) -> None:
+    decision = with_music(Decision(ALLOW), [], audio=audio, why="cut at 60 s", enforced=True)
+    assert decision.verdict == REVIEW
+    (reason,) = decision.reasons
+    assert (reason.category, reason.action) == (INCOMPLETE_AUDIO, REVIEW)
+    assert reason.detail == f"soundtrack {audio}: cut at 60 s"
+
+
+@pytest.mark.parametrize(("audio", "enforced"), [("ok", True), ("none", True), ("off", True),
+                                                 ("partial", False), ("undecodable", False)])
+def test_a_whole_soundtrack_no_audio_or_tag_only_catalogues_change_nothing(
+        audio: str, enforced: bool) -> None:
+    assert with_music(Decision(ALLOW), [], audio=audio, enforced=enforced) == Decision(ALLOW)
+
+
+def test_a_track_heard_in_a_partial_soundtrack_still_blocks() -> None:
+    decision = with_music(Decision(ALLOW), [CatalogueMatch("labels", "block", HEARD, 1)],
+                          audio="partial", why="2 audio streams, 1 heard", enforced=True)
+    assert decision.verdict == BLOCK
+    assert {r.category for r in decision.reasons} == {MUSIC_MATCH, INCOMPLETE_AUDIO}
+    assert with_music(Decision(UNPROCESSABLE), [], audio="undecodable",
+                      enforced=True).verdict == UNPROCESSABLE
+
+
+@pytest.mark.parametrize(("actions", "enforcing"), [(["tag"], False), (["tag", "review"], True),
+                                                    (["block"], True), ([], False)])
+def test_catalogues_enforce_when_one_reviews_or_blocks(actions: list[str],
+                                                       enforcing: bool) -> None:
+    settings = AudioSettings(catalogues=[MusicCatalogue(name=f"c{k}", path="x", action=action)
+                                         for k, action in enumerate(actions)])
+    assert MusicCatalogues(settings, load=lambda path: []).enforcing is enforcing
+
+
+def test_assess_passes_the_soundtrack_status_to_the_music_rule() -> None:
+    import dataclasses
+
+    from consumer.media.resize import ResizeSpec
+    from consumer.policy.assess import assess
+    from consumer.settings import PolicySettings
+    from tests.unit.pipeline.fakes import SPEC, keyframes
+
+    frames = keyframes([ResizeSpec.of(SPEC)], 0)
+    scores = {SPEC.name: np.tile(np.array([[1.0, 0.0]], np.float32), (3, 1))}
+    cut = dataclasses.replace(frames, audio="partial", audio_why="cut at 60 s")
+    result = assess(cut, scores, {SPEC.name: SPEC}, PolicySettings(), music_enforced=True)
+    assert result.decision.verdict == REVIEW
+    assert [r.category for r in result.decision.reasons] == [INCOMPLETE_AUDIO]
+    assert result.technical["audio"] == "partial"
+    assert assess(cut, scores, {SPEC.name: SPEC}, PolicySettings()).decision.verdict == ALLOW
