@@ -152,7 +152,8 @@ def test_a_track_heard_in_a_partial_soundtrack_still_blocks() -> None:
                                                     (["block"], True), ([], False)])
 def test_catalogues_enforce_when_one_reviews_or_blocks(actions: list[str],
                                                        enforcing: bool) -> None:
-    settings = AudioSettings(catalogues=[MusicCatalogue(name=f"c{k}", path="x", action=action)
+    settings = AudioSettings(catalogues=[MusicCatalogue(name=f"c{k}", path="x", action=action,
+                                                         allow_empty=True)
                                          for k, action in enumerate(actions)])
     assert MusicCatalogues(settings, load=lambda path: []).enforcing is enforcing
 
