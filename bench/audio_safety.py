@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import emit
+from bench.report import best_s, emit
 from consumer.audio.catalogue import Track
 from consumer.audio.chromaprint import ITEM_S, raw_fingerprint
 from consumer.audio.matching import CatalogueIndex
@@ -52,15 +51,6 @@ def _fp(signal: npt.NDArray[np.float32], rate: int = sounds.RATE) -> Items:
 def _masked(fingerprint: Items, rng: np.random.Generator) -> Items:
     rolled = np.roll(fingerprint, int(rng.integers(0, fingerprint.size)))
     return (rolled ^ np.uint32(rng.integers(0, 2**32))).astype(np.uint32)
-
-
-def _best_s(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _peak_bytes(fn: Callable[[], object]) -> int:
@@ -101,22 +91,11 @@ def bounds(size: int, real: int, repeat: int) -> list[str]:
                           query[:int(cap_s / ITEM_S)]))
         for name, items in cases:
             found = index.match(items)
-            seconds = _best_s(lambda items=items: index.match(items), repeat)
+            seconds = best_s(lambda items=items: index.match(items), repeat)
             peak = _peak_bytes(lambda items=items: index.match(items))
             lines.append(f"| {name} | {items.size:,} | {len(found)} | {seconds:.2f} | "
                          f"{peak / 2**20:.0f} |")
     return lines
-
-
-def _pink(seed: int, seconds: float, level: float, rate: int, power: float = 1.0,
-          ) -> npt.NDArray[np.float32]:
-    n = int(seconds * rate)
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
-    freqs = np.fft.rfftfreq(n)
-    spectrum[1:] /= freqs[1:] ** (power / 2)
-    spectrum[0] = 0
-    out = np.fft.irfft(spectrum, n)
-    return (level * out / out.std()).astype(np.float32)
 
 
 def _white(seed: int, seconds: float, level: float, rate: int) -> npt.NDArray[np.float32]:
@@ -132,8 +111,8 @@ def _tone(freq: float, seconds: float, level: float, rate: int) -> npt.NDArray[n
 def _noise_catalogue() -> list[Track]:
     rate = sounds.RATE
     entries = {f"white-{k}": _fp(_white(k, 60, 0.2, rate)) for k in range(3)}
-    entries |= {f"pink-{k}": _fp(_pink(10 + k, 60, 0.2, rate)) for k in range(2)}
-    entries["brown-0"] = _fp(_pink(20, 60, 0.2, rate, power=2.0))
+    entries |= {f"pink-{k}": _fp(sounds.coloured(10 + k, 60, 0.2, rate)) for k in range(2)}
+    entries["brown-0"] = _fp(sounds.coloured(20, 60, 0.2, rate, power=2.0))
     entries["silence"] = _fp(_white(30, 60, 0.0005, rate))
     entries |= {f"tone-{f}": _fp(_tone(f, 60, 0.5, rate)) for f in (440, 1000, 3000)}
     return [Track(name, fp) for name, fp in entries.items()]
@@ -146,8 +125,8 @@ def _noise_queries() -> dict[str, Items]:
         queries[f"white seed {seed} {rate} Hz level {level}"] = _fp(
             _white(seed, 90, level, rate), rate)
         queries[f"pink seed {seed} {rate} Hz level {level}"] = _fp(
-            _pink(seed, 90, level, rate), rate)
-    queries["brown seed 105 44100 Hz"] = _fp(_pink(105, 90, 0.2, 44100, power=2.0), 44100)
+            sounds.coloured(seed, 90, level, rate), rate)
+    queries["brown seed 105 44100 Hz"] = _fp(sounds.coloured(105, 90, 0.2, 44100, power=2.0), 44100)
     queries["dithered silence 48000 Hz"] = _fp(_white(106, 90, 0.0003, 48000), 48000)
     for freq in (440, 523.25, 2000):
         queries[f"tone {freq} Hz 44100 Hz"] = _fp(_tone(freq, 90, 0.4, 44100), 44100)

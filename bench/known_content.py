@@ -14,7 +14,6 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -24,22 +23,13 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import emit
+from bench.report import best_s, emit
 from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
 from consumer.media.resize import resize_frame
 from consumer.policy.hash_lists import HashIndex, hamming
 
 FRAMES = 16
 MAX_DISTANCE = 31
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _resize(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -54,9 +44,9 @@ def hashing_table(repeat: int) -> list[str]:
     photo = _resize(data.astronaut(), 1920, 1080)
     frame = av.VideoFrame.from_ndarray(photo, format="rgb24").reformat(format="yuv420p")
     square = resize_frame(frame, PDQ_SPEC, 0)
-    ours = _best(lambda: pdq_hash(resize_frame(frame, PDQ_SPEC, 0)), repeat * 10)
-    hash_only = _best(lambda: pdq_hash(square), repeat * 10)
-    full = _best(lambda: pdq_hash(frame.to_ndarray(format="rgb24")), repeat * 2)
+    ours = best_s(lambda: pdq_hash(resize_frame(frame, PDQ_SPEC, 0)), repeat * 10)
+    hash_only = best_s(lambda: pdq_hash(square), repeat * 10)
+    full = best_s(lambda: pdq_hash(frame.to_ndarray(format="rgb24")), repeat * 2)
     return [
         "| PDQ per frame (decoded 1080p frame) | ms |",
         "| --- | ---: |",
@@ -93,8 +83,8 @@ def matching_table(sizes: list[int], repeat: int) -> list[str]:
 
         found, expected = indexed(), linear()
         assert found == expected, (size, found, expected)
-        t_index = _best(indexed, repeat)
-        t_linear = _best(linear, max(1, repeat // 2))
+        t_index = best_s(indexed, repeat)
+        t_linear = best_s(linear, max(1, repeat // 2))
         rows.append(f"| {size:,} | {build:.2f} | {t_index * 1000:.1f} | {t_linear * 1000:.0f} "
                     f"| **{t_linear / t_index:.0f}x** | {found} |")
     return rows

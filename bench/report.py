@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+
+def best_s(fn: Callable[[], object], repeat: int) -> float:
+    """The fastest of `repeat` calls, in seconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def emit(lines: list[str], results: Path | None) -> None:

@@ -6,9 +6,7 @@ import io
 import json
 import logging
 import os
-import threading
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import fsspec  # type: ignore[import-untyped]
@@ -19,6 +17,7 @@ from consumer.audio.catalogue import Track, build_catalogue, load_catalogue, sav
 from consumer.audio.errors import CatalogueError
 from consumer.errors import ConsumerError
 from tests.unit.audio import sounds
+from tests.unit.blocking import bounded_in_time
 from tests.unit.media.videos import make_video
 
 
@@ -165,7 +164,7 @@ def test_a_catalogue_path_that_is_a_fifo_or_a_device_is_refused_without_blocking
     os.mkfifo(fifo)
     for path in (str(fifo), "/dev/zero"):
         with pytest.raises(CatalogueError, match=f"^{path} is not a regular file$"):
-            _bounded_in_time(lambda p=path: load_catalogue(p))  # type: ignore[misc]
+            bounded_in_time(lambda p=path: load_catalogue(p))  # type: ignore[misc]
     big = tmp_path / "big.npz"
     save_catalogue(_tracks(), big)
     with pytest.raises(CatalogueError, match="larger than its limit of 100 bytes"):
@@ -187,27 +186,8 @@ def test_vmc_scan_refuses_a_fifo_catalogue_in_one_line(
     os.mkfifo(fifo)
     monkeypatch.setenv("VMC_AUDIO__CATALOGUES", json.dumps([{"name": "c", "path": str(fifo)}]))
     monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
-    code = _bounded_in_time(lambda: main(["scan", str(tmp_path / "video.mp4")]))
+    code = bounded_in_time(lambda: main(["scan", str(tmp_path / "video.mp4")]))
     err = capsys.readouterr().err
     assert code == 1
     assert err.splitlines() == [f"vmc: audio.catalogues 'c': cannot load {fifo}: {fifo} is not "
                                 "a regular file"]
-
-
-def _bounded_in_time(fn: Callable[[], object], timeout_s: float = 10) -> object:
-    """Runs `fn` in a thread and fails, instead of hanging the suite, if it blocks."""
-    result: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = fn()
-        except BaseException as exc:  # handed back to the test
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    assert not thread.is_alive(), f"blocked for more than {timeout_s} s"
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result.get("value")

@@ -4,8 +4,6 @@ the file changes, and a list that breaks keeps its previous version."""
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import fsspec
@@ -17,6 +15,7 @@ from consumer import data_files
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.hash_list_store import HashListStore
 from consumer.settings import ConfigError, HashListRule
+from tests.unit.blocking import bounded_in_time
 
 A, B = "a" * 64, "b" * 64
 
@@ -109,25 +108,6 @@ def _blocks(store: HashListStore, pdq: str) -> bool:
     return bool(store.match([FrameHash(pdq, 100)], [0.0]))
 
 
-def _in_thread(fn: Callable[[], object], timeout_s: float = 10) -> object:
-    """Runs `fn` and fails (instead of hanging the suite) if it blocks."""
-    result: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = fn()
-        except BaseException as exc:  # handed back to the test
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    assert not thread.is_alive(), f"blocked for more than {timeout_s} s"
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result.get("value")
-
-
 def test_a_bom_from_a_spreadsheet_export_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_bytes(b"\xef\xbb\xbfhash,label\r\n" + f"{A},case 1\r\n{B}\r\n".encode())
@@ -211,7 +191,7 @@ def test_a_fifo_list_is_refused_at_start_without_blocking(tmp_path: Path) -> Non
     os.mkfifo(fifo)
     with pytest.raises(ConfigError, match=rf"^policy.hash_lists\[l\]: {fifo} is not a regular "
                                           "file$"):
-        _in_thread(lambda: _store(fifo))
+        bounded_in_time(lambda: _store(fifo))
 
 
 def test_a_fifo_swapped_in_at_reload_is_counted_and_a_later_version_loads(
@@ -222,7 +202,7 @@ def test_a_fifo_swapped_in_at_reload_is_counted_and_a_later_version_loads(
     store = _store(path, errors)
     path.unlink()
     os.mkfifo(path)
-    _in_thread(store.refresh)
+    bounded_in_time(store.refresh)
     assert errors == [("l", "not_regular_file")] and _blocks(store, A)
     path.unlink()
     _touch(path, f"{A}\n{B}\n", 2)
@@ -232,7 +212,7 @@ def test_a_fifo_swapped_in_at_reload_is_counted_and_a_later_version_loads(
 
 def test_a_device_or_an_oversized_file_is_refused_by_the_limit(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="/dev/zero is not a regular file"):
-        _in_thread(lambda: _store("/dev/zero"))
+        bounded_in_time(lambda: _store("/dev/zero"))
     path = tmp_path / "big.txt"
     path.write_text("".join(f"{h}\n" for h in _hashes(20)))
     with pytest.raises(ConfigError, match="larger than its limit of 1000 bytes"):
@@ -244,7 +224,7 @@ def test_a_device_or_an_oversized_file_is_refused_by_the_limit(tmp_path: Path) -
     assert errors == [("l", "too_large")] and len(store.lists[0].index) == 20
     path.unlink()
     path.symlink_to("/dev/zero")  # read until memory ran out, before
-    _in_thread(store.refresh)
+    bounded_in_time(store.refresh)
     assert errors[-1] == ("l", "not_regular_file") and len(store.lists[0].index) == 20
 
 
@@ -259,7 +239,7 @@ def test_vmc_scan_refuses_a_fifo_hash_list_in_one_line(
     os.mkfifo(fifo)
     monkeypatch.setenv("VMC_POLICY__HASH_LISTS", json.dumps([{"name": "l", "path": str(fifo)}]))
     monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
-    assert _in_thread(lambda: main(["scan", str(tmp_path / "video.mp4")])) == 1
+    assert bounded_in_time(lambda: main(["scan", str(tmp_path / "video.mp4")])) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"vmc: policy.hash_lists[l]: {fifo} is not a regular file"]
 
@@ -288,7 +268,7 @@ def test_word_lists_are_bounded_accept_a_bom_and_may_not_be_empty(tmp_path: Path
     fifo = tmp_path / "words.fifo"
     os.mkfifo(fifo)
     with pytest.raises(ConfigError, match="not a regular file"):
-        _in_thread(lambda: load_text_rules([TextRule(name="w", words=str(fifo))]))
+        bounded_in_time(lambda: load_text_rules([TextRule(name="w", words=str(fifo))]))
 
 
 def test_max_distance_is_bounded_so_matching_stays_indexed() -> None:
