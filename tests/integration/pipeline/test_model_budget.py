@@ -40,7 +40,9 @@ def _pending_ocr_requests(metrics_url: str) -> float:
 def test_a_frame_full_of_text_costs_its_own_video_a_review_not_everyones_verdicts(
     stack: RunningStack, topics: KafkaTopics, unique: str, tmp_path: Path,
 ) -> None:
-    grid = make_still_video(tmp_path / "grid.mp4", word_grid(), seconds=4.0, gop=10)
+    # 16 frames printed full of words: even capped (~1-3 s a frame on 2 cores) the reader
+    # needs far more than the timeout for them, alone or not; the others have 2 frames each.
+    grid = make_still_video(tmp_path / "grid.mp4", word_grid(), seconds=16.0, gop=10)
     plain = scenes()["serif"][0][::2, ::2]
     videos = {"before": make_still_video(tmp_path / "before.mp4", plain),
               "grid": grid,
@@ -48,7 +50,7 @@ def test_a_frame_full_of_text_costs_its_own_video_a_review_not_everyones_verdict
                   plain[:, ::-1]))}
     settings = pipeline_settings(
         stack, topics, group=unique, pipeline={"models": ["nsfw_classifier", "ocr"]},
-        decode={"max_keyframes": 4},
+        decode={"max_keyframes": 16},
         triton={"timeout_s": TIMEOUT_S, "video_attempts": 2})
     started = time.time()
     produce(settings, [(n, upload_event(n, v.as_uri())) for n, v in videos.items()])
