@@ -251,6 +251,20 @@ class DevSettings(Section):
     ttl_s: float = Field(12 * 3600.0, gt=0)  # its servers stop by themselves after this
 
 
+class SignalsSettings(BaseModel):
+    """One section per registered signal (`signals.<name>`), kept as given here and validated
+    by the signal's own model when the signals are built (consumer/signals): settings know no
+    signal, so a new one needs no change here."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def raw(self, name: str) -> Any:
+        return (self.model_extra or {}).get(name, {})
+
+    def names(self) -> list[str]:
+        return sorted(self.model_extra or {})
+
+
 class Settings(BaseSettings):
     """Everything the service can be told, composed from one model per concern."""
 
@@ -268,6 +282,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
     audio: AudioSettings = AudioSettings()
+    signals: SignalsSettings = Field(default_factory=SignalsSettings)
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     dev: DevSettings = DevSettings()
@@ -319,6 +334,22 @@ class DevStackAddressSource(PydanticBaseSettingsSource):
             "kafka": {"bootstrap_servers": data["kafka_bootstrap"]},
             "triton": {"url": data["triton_grpc"], "metrics_url": data["triton_metrics_url"]},
         }
+
+
+def setting_env_vars(model: type[BaseModel] | None = None,
+                     loc: tuple[str, ...] = ()) -> list[str]:
+    """Every leaf setting's environment variable (the signals' sections: see
+    `consumer.signals.env_vars`)."""
+    out: list[str] = []
+    for name, field in (model or Settings).model_fields.items():
+        ann = field.annotation
+        if ann is SignalsSettings:
+            continue
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out += setting_env_vars(ann, (*loc, name))
+        else:
+            out.append(env_var_for((*loc, name)))
+    return out
 
 
 def env_var_for(loc: tuple[str | int, ...]) -> str:

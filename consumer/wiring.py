@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
-from consumer.audio.chromaprint import version as chromaprint_version
-from consumer.inference.cuda_slots import CudaSlots, TritonCudaRegions, check_cuda
+from consumer.assembly import assemble
+from consumer.inference.cuda_slots import CudaSlots, TritonCudaRegions
 from consumer.inference.triton_client import TritonModelClient, register_at_start
 from consumer.media import KeyframeExtractor, ResizeSpec
 from consumer.observability.health import HealthServer, PipelineProbes
@@ -31,16 +31,11 @@ from consumer.pipeline.kafka_clients import (
     consumer_config,
     producer_config,
 )
-from consumer.pipeline.matching import SignalRules
 from consumer.pipeline.replay import Window
 from consumer.pipeline.runner import Pipeline
-from consumer.policy.hash_list_store import HashListStore, load_text_rules
-from consumer.policy.music import MusicCatalogues
-from consumer.policy.text_rules import CompiledRule
 from consumer.publishing.limits import MIN_RECORD_LIMIT_BYTES, RecordLimits
 from consumer.settings import ConfigError, Settings
-from triton_models.licences import licence_notices
-from triton_models.specs import ModelSpec, get_spec
+from triton_models.specs import ModelSpec
 
 log = logging.getLogger("consumer.wiring")
 
@@ -58,17 +53,6 @@ def topic_max_message_bytes(client: dict[str, Any], topic: str,
     except Exception as exc:  # any failure only costs the start-up check
         log.warning("cannot read max.message.bytes of %s: %s", topic, exc)
         return None
-
-
-def _check_gpu(settings: Settings) -> None:
-    """GPU node mode on a machine that cannot run it stops here, in one line, before any
-    broker or server is asked anything."""
-    if settings.decode.device == "nvdec":
-        from consumer.media.nvdec import check_available
-
-        check_available(settings.decode.gpu_id)
-    if settings.triton.shared_memory == "cuda":
-        check_cuda(settings.decode.gpu_id)
 
 
 def _device_arenas(settings: Settings, specs: list[ModelSpec]) -> Callable[[], Any] | None:
@@ -157,44 +141,6 @@ def record_limits(settings: Settings, producer_cfg: dict[str, Any]) -> RecordLim
     return limits
 
 
-def _hash_lists(settings: Settings, metrics: ConsumerMetrics | None) -> HashListStore | None:
-    """The policy's lists of known content, loaded now (a list that cannot be read stops the
-    start) and watched for changes."""
-    policy = settings.policy
-    if not policy.hash_lists:
-        return None
-    if not settings.decode.frame_hashes:
-        raise ConfigError("policy.hash_lists needs decode.frame_hashes=true")
-    if metrics is None:
-        return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
-                             min_keep_ratio=policy.hash_lists_min_keep_ratio)
-    return HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
-                         min_keep_ratio=policy.hash_lists_min_keep_ratio,
-                         on_error=metrics.hash_list_error, on_loaded=metrics.hash_list_loaded)
-
-
-def _music_catalogues(settings: Settings,
-                      metrics: ConsumerMetrics | None = None) -> MusicCatalogues | None:
-    """The music catalogues, loaded and indexed now (one that cannot be read stops start-up),
-    and Chromaprint checked in this process before any worker needs it."""
-    if not settings.audio.catalogues:
-        return None
-    chromaprint_version()  # ChromaprintUnavailable (one line) without libchromaprint1
-    music = MusicCatalogues(settings.audio)
-    if metrics is not None:
-        metrics.catalogues_loaded(music.sizes)
-    return music
-
-
-def _text_rules(settings: Settings) -> list[CompiledRule]:
-    """The policy's text rules, word lists read now (one that cannot be read stops the start)."""
-    if settings.policy.text_rules and not any(get_spec(m).text_output is not None
-                                              for m in settings.pipeline.models):
-        raise ConfigError("policy.text_rules needs a text reader in pipeline.models "
-                          "(e.g. \"ocr\")")
-    return load_text_rules(settings.policy.text_rules)
-
-
 def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
                    hooks: PipelineHooks | None = None, *, observe: bool = False,
                    window: Window | None = None,
@@ -211,20 +157,15 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
         raise ConfigError(
             "decode.queue_size must be >= pipeline.max_inflight_videos "
             f"({settings.decode.queue_size} < {settings.pipeline.max_inflight_videos})")
-    try:
-        specs = [get_spec(name) for name in settings.pipeline.models]
-    except KeyError as exc:
-        raise ConfigError(f"pipeline.models: {exc.args[0]}") from exc
-    for notice in licence_notices(specs):  # opted in to a non-permissive model: say so once
-        log.warning("%s", notice)
-    _check_gpu(settings)
-    check_credentials(settings.kafka)  # a refused login stops here, in one line
-    group = settings.kafka.group_id
     metrics = None
     if observe:
         registry = CollectorRegistry()
         metrics = ConsumerMetrics(registry, settings.kafka.topics.input)
         hooks = metrics
+    assembly = assemble(settings, stack, metrics=metrics)  # before any broker is asked
+    specs = assembly.specs
+    check_credentials(settings.kafka)  # a refused login stops here, in one line
+    group = settings.kafka.group_id
     kafka_cfg = consumer_config(settings.kafka, group)
     if metrics is not None:
         kafka_cfg["statistics.interval.ms"] = int(settings.metrics.statistics_interval_s * 1000)
@@ -236,21 +177,13 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     except KafkaException as exc:
         raise ConfigError(f"invalid Kafka client configuration: {exc.args[0].str()}") from exc
     stack.callback(producer.flush, 10)
-    known_content = _hash_lists(settings, metrics)
-    text_rules = _text_rules(settings)
-    if metrics is not None:
-        metrics.text_rules_loaded([compiled.rule.name for compiled in text_rules])
-    if known_content is not None:
-        known_content.start()
-        stack.callback(known_content.close)
-    music = _music_catalogues(settings, metrics)
     extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source,
                                                       arena=_device_arenas(settings, specs)))
     models = _triton_clients(settings, specs, stack)
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,
                         window=window, max_events_per_s=max_events_per_s,
                         limits=record_limits(settings, producer_cfg),
-                        rules=SignalRules(known_content, text_rules, music))
+                        signals=assembly.signals)
     if metrics is not None:
         registry.register(WorkerPoolCollector(lambda: extractor.restarts,
                                               lambda: extractor.pending))

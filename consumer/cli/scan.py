@@ -17,45 +17,11 @@ from consumer.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     from consumer.inference.scorers import Scorer
-    from consumer.policy.hash_list_store import HashListStore
-    from consumer.policy.music import MusicCatalogues
-    from consumer.policy.text_rules import CompiledRule
     from triton_models.specs import ModelSpec
 
 
 def _video_id(uri: str) -> str:
     return PurePosixPath(urlsplit(uri).path).stem or uri
-
-
-def _known_content(settings: Settings) -> HashListStore:
-    from consumer.policy.hash_list_store import HashListStore
-
-    try:
-        return HashListStore(settings.policy.hash_lists,
-                             reload_s=settings.policy.hash_lists_reload_s,
-                             min_keep_ratio=settings.policy.hash_lists_min_keep_ratio)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def _text_rules(settings: Settings) -> list[CompiledRule]:
-    from consumer.policy.hash_list_store import load_text_rules
-
-    try:
-        return load_text_rules(settings.policy.text_rules)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def _music(settings: Settings) -> MusicCatalogues | None:
-    from consumer.policy.music import MusicCatalogues
-
-    if not settings.audio.catalogues:
-        return None
-    try:
-        return MusicCatalogues(settings.audio)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
 
 
 def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec],
@@ -85,23 +51,30 @@ def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec
 
 
 def _scan(args: argparse.Namespace, settings: Settings) -> int:
+    from consumer.assembly import assemble
     from consumer.events.source import SourceRef
     from consumer.media import KeyframeExtractor, ResizeSpec
     from consumer.media.sources import allowing_named_files
-    from consumer.policy.assess import assess
+    from consumer.pipeline.hooks import PipelineHooks
+    from consumer.pipeline.judge import Judge
+    from consumer.pipeline.kafka_clients import LIBRDKAFKA_MESSAGE_MAX_BYTES
+    from consumer.pipeline.matching import match
     from consumer.policy.decide import unprocessable
-    from consumer.publishing.records import verdict_record
-    from triton_models.specs import get_spec
+    from consumer.publishing.limits import RecordLimits
+    from consumer.publishing.outputs import OutputRecords
 
-    try:
-        specs = [get_spec(name) for name in settings.pipeline.models]
-    except KeyError as exc:
-        raise UserError(str(exc.args[0])) from exc
-    known = _known_content(settings)
-    text_rules = _text_rules(settings)
-    music = _music(settings)
     with contextlib.ExitStack() as stack:
-        scorers = _scorers(args, settings, specs, stack)
+        try:
+            assembly = assemble(settings, stack, one_off=True)
+        except ConfigError as exc:
+            raise UserError(str(exc)) from exc
+        scorers = _scorers(args, settings, assembly.specs, stack)
+        outputs = OutputRecords(settings.kafka.topics, run_id="scan",
+                                policy_version=settings.policy.version,
+                                model_versions={n: s.version for n, s in scorers.items()},
+                                limits=RecordLimits.uniform(LIBRDKAFKA_MESSAGE_MAX_BYTES))
+        judge = Judge(assembly.signals, settings.policy, {n: s.spec for n, s in scorers.items()},
+                      outputs, PipelineHooks())
         resize = {name: ResizeSpec.of(s.spec) for name, s in scorers.items()}
         decode = settings.decode.model_copy(
             update={"workers": min(settings.decode.workers, len(args.inputs))})
@@ -110,10 +83,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
         futures = [(uri, extractor.submit(uri, list(resize.values()))) for uri in args.inputs]
         for index, (uri, future) in enumerate(futures):
             started = datetime.now(UTC)
-            common: dict[str, Any] = {
-                "video_id": _video_id(uri), "source": SourceRef("scan", 0, index),
-                "policy_version": settings.policy.version, "run_id": "scan",
-            }
+            source = SourceRef("scan", 0, index)
             try:
                 keyframes = future.result()
                 scores = {name: scorer.scores(keyframes.frames[resize[name]])
@@ -122,34 +92,19 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                          for i, lines in enumerate(
                              scorer.texts(keyframes.frames[resize[scorer.spec.name]]) or [])}
             except MediaError as exc:
-                decision = unprocessable(exc.reason, str(exc))
-                record = verdict_record(**common, decision=decision,
-                                        models={n: s.version for n, s in scorers.items()},
-                                        keyframes_analyzed=0, duration_s=None,
-                                        processed_at=datetime.now(UTC), latency_s=None)
+                _, record = outputs.verdict(source, _video_id(uri),
+                                            unprocessable(exc.reason, str(exc)), versions={},
+                                            uploaded_at=started, keyframes_analyzed=0,
+                                            duration_s=None)
             except InferenceError as exc:
                 raise UserError(f"inference failed for {uri}: {exc}") from exc
             else:
-                result = assess(keyframes, scores, {n: s.spec for n, s in scorers.items()},
-                                settings.policy,
-                                known=known.match(keyframes.hashes, keyframes.pts_s),
-                                texts=texts, text_rules=text_rules,
-                                music=music.match(keyframes.audio_fingerprints)
-                                if music is not None else (),
-                                music_enforced=music is not None and music.enforcing)
-                now = datetime.now(UTC)
-                record = verdict_record(**common, decision=result.decision,
-                                        models={n: s.version for n, s in scorers.items()},
-                                        keyframes_analyzed=len(keyframes.pts_s),
-                                        duration_s=keyframes.probe.duration_s,
-                                        processed_at=now,
-                                        latency_s=(now - started).total_seconds(),
-                                        coverage=keyframes.coverage.as_json()
-                                        if keyframes.coverage else None)
+                judged = judge(source, _video_id(uri), keyframes, scores=scores, texts=texts,
+                               versions={n: s.version for n, s in scorers.items()},
+                               matches=match(assembly.signals, keyframes), uploaded_at=started)
+                record = judged.content
                 if args.tags:
-                    record["tags"] = {"labels": [vars(t) for t in result.labels],
-                                      "technical": result.technical, "frames": result.frames,
-                                      "text": result.text, "music": result.music}
+                    record["tags"] = json.loads(judged.tags.value)
             record["uri"] = uri
             print(json.dumps(record), flush=True)
     return 0

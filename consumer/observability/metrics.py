@@ -81,9 +81,9 @@ class ConsumerMetrics(PipelineHooks):
                                "When the poll loop last turned (liveness)", registry=registry)
         self.signal_seconds = Histogram("consumer_signal_seconds",
                                         "Time per video spent on one signal (pdq: hashing "
-                                        "its frames; hash_match: matching the hash lists; "
-                                        "audio: decoding and fingerprinting the soundtrack; "
-                                        "music_match: matching the catalogues)",
+                                        "its frames; audio: decoding and fingerprinting the "
+                                        "soundtrack; <signal>_match: a signal's matching, e.g. "
+                                        "known_content_match, music_match)",
                                         ["signal"], buckets=SIGNAL_BUCKETS, registry=registry)
         self.hash_matches = Counter("consumer_hash_matches", "Videos matching a hash list of "
                                     "known content, by list", ["list"], registry=registry)
@@ -100,6 +100,14 @@ class ConsumerMetrics(PipelineHooks):
         self.music_matches = Counter("consumer_music_matches", "Catalogue tracks heard in "
                                      "uploads' soundtracks, by catalogue", ["catalogue"],
                                      registry=registry)
+        self.signal_matches = Counter("consumer_signal_matches", "What each signal matched in "
+                                      "videos (a list, a rule, a catalogue), by signal",
+                                      ["signal", "match"], registry=registry)
+        self.signal_reasons = Counter("consumer_signal_reasons", "Verdict reasons each signal "
+                                      "gave, by signal and action", ["signal", "action"],
+                                      registry=registry)
+        self._matches_by_signal = {"known_content": self.hash_matches,
+                                   "text": self.text_matches, "music": self.music_matches}
         self.record_truncations = Counter(
             "consumer_record_truncations", "Output records cut to fit their topic's size "
             "limit, by topic kind (verdicts, tags, dlq) and field cut", ["topic_kind", "field"],
@@ -154,14 +162,14 @@ class ConsumerMetrics(PipelineHooks):
     def signal_time(self, signal: str, seconds: float) -> None:
         self.signal_seconds.labels(signal).observe(seconds)
 
-    def hash_match(self, list_name: str) -> None:
-        self.hash_matches.labels(list_name).inc()
+    def signal_match(self, signal: str, match: str) -> None:
+        self.signal_matches.labels(signal, match).inc()
+        named = self._matches_by_signal.get(signal)  # the long-standing per-signal counters
+        if named is not None:
+            named.labels(match).inc()
 
-    def music_match(self, catalogue: str) -> None:
-        self.music_matches.labels(catalogue).inc()
-
-    def text_match(self, rule: str) -> None:
-        self.text_matches.labels(rule).inc()
+    def signal_reason(self, signal: str, action: str) -> None:
+        self.signal_reasons.labels(signal, action).inc()
 
     def record_truncated(self, topic_kind: str, cut: Mapping[str, int]) -> None:
         for field in cut:

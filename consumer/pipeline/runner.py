@@ -32,8 +32,9 @@ from consumer.pipeline.completions import Completions, Decoded, Inferred, Matche
 from consumer.pipeline.delivery import DeliveryContext, delivery_for
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import Jobs, VideoJob
+from consumer.pipeline.judge import Judge
 from consumer.pipeline.kafka_clients import LIBRDKAFKA_MESSAGE_MAX_BYTES
-from consumer.pipeline.matching import Matcher, SignalRules
+from consumer.pipeline.matching import Matcher
 from consumer.pipeline.outcomes import Outcomes
 from consumer.pipeline.partitions import Partitions
 from consumer.pipeline.ports import (
@@ -49,6 +50,7 @@ from consumer.pipeline.watermarks import Watermarks
 from consumer.publishing.limits import RecordLimits
 from consumer.publishing.outputs import OutputRecords
 from consumer.settings import Settings
+from consumer.signals import Signal, instances
 
 log = logging.getLogger("consumer.pipeline")
 
@@ -72,7 +74,7 @@ class Pipeline:
         window: Window | None = None,
         max_events_per_s: float | None = None,
         limits: RecordLimits | None = None,
-        rules: SignalRules | None = None,
+        signals: Sequence[Signal] | None = None,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
@@ -100,10 +102,12 @@ class Pipeline:
             model_versions={name: c.spec.version for name, c in self.models.items()},
             limits=limits or RecordLimits.uniform(LIBRDKAFKA_MESSAGE_MAX_BYTES),
             on_truncated=self.hooks.record_truncated)
-        self.outcomes = Outcomes(outputs, self.delivery, self.hooks, policy=settings.policy,
-                                 specs={name: c.spec for name, c in self.models.items()},
-                                 rules=rules)
-        self.matcher = Matcher(rules or SignalRules())
+        if signals is None:  # every registered signal, with nothing loaded (tests, fakes)
+            signals = instances(settings)
+        judge = Judge(signals, settings.policy, {name: c.spec for name, c in self.models.items()},
+                      outputs, self.hooks)
+        self.outcomes = Outcomes(outputs, self.delivery, self.hooks, judge)
+        self.matcher = Matcher(signals)
         self.rate = TokenBucket(max_events_per_s, now=clock()) if max_events_per_s else None
         self.resubmit: deque[tuple[float, int]] = deque()
         self.waiting_rows: deque[int] = deque()

@@ -43,6 +43,12 @@ def music_tags(matches: Sequence[CatalogueMatch]) -> list[dict[str, Any]]:
 
 def with_music(decision: Decision, matches: Sequence[CatalogueMatch], *, audio: str = "ok",
                why: str | None = None, enforced: bool = False) -> Decision:
+    """`decision` with the reasons of `music_reasons`."""
+    return escalate(decision, music_reasons(matches, audio=audio, why=why, enforced=enforced))
+
+
+def music_reasons(matches: Sequence[CatalogueMatch], *, audio: str = "ok",
+                  why: str | None = None, enforced: bool = False) -> list[Reason]:
     """A track of a `review`/`block` catalogue adds that action; the reason names the
     catalogue, the track and where it starts. With such a catalogue configured (`enforced`),
     a soundtrack heard only in part or not at all (`audio`) is at least `review`, reason
@@ -53,7 +59,7 @@ def with_music(decision: Decision, matches: Sequence[CatalogueMatch], *, audio: 
     if enforced and audio in (PARTIAL, UNDECODABLE):
         reasons.append(Reason(INCOMPLETE_AUDIO, None, None, None, REVIEW,
                               f"soundtrack {audio}: {why or 'not heard in full'}"))
-    return escalate(decision, reasons)
+    return reasons
 
 
 class MusicCatalogues:

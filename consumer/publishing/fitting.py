@@ -34,11 +34,11 @@ from consumer.publishing.records import encode
 
 MAX_STRING_CHARS = 1000
 MAX_ITEMS = {"text": 1000, "labels": 1000, "frames": 5000, "music": 500}
+DEFAULT_MAX_ITEMS = 1000  # a list field of a signal not named above
 TRUNCATED = "truncated"
 MARKER_RESERVE_BYTES = 256  # first guess of the room the "truncated" object takes
 UNCUT_STRINGS = frozenset({"verdict_id", "video_id", "verdict", "reasons.action", "source"})
-TAGS_LISTS = (("text",), ("frames",), ("labels",), ("music",),
-              ("technical", "black_keyframes_at_s"), ("coverage", "analysed_s"))
+TAGS_NESTED_LISTS = (("technical", "black_keyframes_at_s"), ("coverage", "analysed_s"))
 VERDICT_LISTS = (("scores",), ("coverage", "analysed_s"))
 REASON_CORE = ("category", "action")
 
@@ -64,7 +64,8 @@ def fit_verdict(record: Mapping[str, Any], limit_bytes: int, *, key: bytes | Non
 def fit_tags(record: Mapping[str, Any], limit_bytes: int, *, key: bytes | None = None,
              headers: Sequence[tuple[str, bytes]] = ()) -> Fitted:
     """The tags record, its bulky lists cut to fit `limit_bytes` with its key and headers."""
-    return _fit(record, _budget(limit_bytes, key, headers), TAGS_LISTS, ())
+    lists = tuple((name,) for name, value in record.items() if isinstance(value, list))
+    return _fit(record, _budget(limit_bytes, key, headers), lists + TAGS_NESTED_LISTS, ())
 
 
 def _budget(limit_bytes: int, key: bytes | None, headers: Sequence[tuple[str, bytes]]) -> int:
@@ -111,7 +112,7 @@ def _capped(record: Mapping[str, Any], cuts: Cuts) -> dict[str, Any]:
     for name, value in record.items():
         if name == TRUNCATED:
             continue
-        limit = MAX_ITEMS.get(name)
+        limit = None if name == "reasons" else MAX_ITEMS.get(name, DEFAULT_MAX_ITEMS)
         kept = value
         if limit is not None and isinstance(value, list) and len(value) > limit:
             cuts[name] += len(value) - limit

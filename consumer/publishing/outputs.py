@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 from consumer.events.source import SourceRef
 from consumer.policy.decide import Decision
-from consumer.policy.tagging import LabelTag
 from consumer.publishing.dlq import Headers, dlq_headers, fit_dead_letter
 from consumer.publishing.fitting import Fitted, fit_tags, fit_verdict
 from consumer.publishing.limits import RecordLimits
@@ -81,15 +80,12 @@ class OutputRecords:
         return record, fitted.record
 
     def tags(self, source: SourceRef, verdict: Mapping[str, Any], *,
-             labels: Sequence[LabelTag], technical: Mapping[str, Any],
-             coverage: Mapping[str, Any] | None,
-             frames: Sequence[Mapping[str, Any]] = (),
-             text: Sequence[Mapping[str, Any]] = (),
-             music: Sequence[Mapping[str, Any]] = ()) -> Record:
+             fields: Mapping[str, Any], technical: Mapping[str, Any],
+             coverage: Mapping[str, Any] | None) -> Record:
+        """The tags record: each signal's `fields`, coverage and technical facts."""
         tags = tags_record(video_id=verdict["video_id"], verdict_id_=verdict["verdict_id"],
-                           labels=labels, technical=technical, source=source,
-                           run_id=self.run_id, processed_at=self.now(), coverage=coverage,
-                           frames=frames, text=text, music=music)
+                           fields=fields, technical=technical, source=source,
+                           run_id=self.run_id, processed_at=self.now(), coverage=coverage)
         return self._fitted("tags", source, tags, self.limits.tags_bytes)[0]
 
     def dead_letter(self, source: SourceRef, value: bytes,

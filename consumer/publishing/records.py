@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from consumer.events.source import SourceRef
 from consumer.policy.decide import Decision
-from consumer.policy.tagging import LabelTag
 
 LIVE_RUN_ID = "live"
 
@@ -58,18 +57,15 @@ def verdict_record(
 
 
 def tags_record(
-    *, video_id: str, verdict_id_: str, labels: Sequence[LabelTag], technical: Mapping[str, Any],
+    *, video_id: str, verdict_id_: str, fields: Mapping[str, Any], technical: Mapping[str, Any],
     source: SourceRef, run_id: str, processed_at: datetime,
-    coverage: Mapping[str, Any] | None = None, frames: Sequence[Mapping[str, Any]] = (),
-    text: Sequence[Mapping[str, Any]] = (), music: Sequence[Mapping[str, Any]] = (),
+    coverage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`fields`: what each signal adds (labels, frames, text, music, ...), in signal order."""
     return {
         "verdict_id": verdict_id_,
         "video_id": video_id,
-        "labels": [asdict(tag) for tag in labels],
-        "frames": [dict(frame) for frame in frames],
-        "text": [dict(line) for line in text],
-        "music": [dict(track) for track in music],
+        **{name: value for name, value in fields.items()},
         "coverage": None if coverage is None else dict(coverage),
         "technical": dict(technical),
         "run_id": run_id,

@@ -5,22 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from consumer.settings import Settings, env_var_for
+from consumer.settings import setting_env_vars
+from consumer.signals import env_vars
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def _leaf_env_vars(model: type[BaseModel], loc: tuple[str, ...] = ()) -> list[str]:
-    out: list[str] = []
-    for name, field in model.model_fields.items():
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            out += _leaf_env_vars(ann, (*loc, name))
-        else:
-            out.append(env_var_for((*loc, name)))
-    return out
 
 
 def test_first_screen_has_exactly_two_setup_commands() -> None:
@@ -36,7 +24,7 @@ def test_first_screen_has_exactly_two_setup_commands() -> None:
 def test_every_setting_is_in_the_configuration_table() -> None:
     text = README.read_text()
     documented = set(re.findall(r"`(VMC_[A-Z0-9_]+)(?:__<PROP>)?`", text))
-    for var in _leaf_env_vars(Settings):
+    for var in setting_env_vars() + env_vars():
         assert var in documented, f"{var} missing from README's configuration table"
 
 

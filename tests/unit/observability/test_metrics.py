@@ -38,12 +38,14 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
     metrics.statistics(json.dumps({"topics": {"video.uploads": {"partitions": {
         "4": {"consumer_lag": 9}}}}}))
     metrics.hash_list_loaded("known-cases", 1200)
-    metrics.hash_match("known-cases")
+    metrics.signal_match("known_content", "known-cases")
     metrics.hash_list_error("known-cases", "shrunk")
     metrics.catalogues_loaded({"licensed": 10000})
     metrics.signal_time("pdq", 0.004)
-    metrics.text_match("urls")
-    metrics.music_match("licensed")
+    metrics.signal_match("text", "urls")
+    metrics.signal_match("music", "licensed")
+    metrics.signal_match("brightness", "dark")  # a signal with no counter of its own
+    metrics.signal_reason("music", "block")
     registry.register(WorkerPoolCollector(lambda: 2, lambda: 1))
     text = generate_latest(registry).decode()
     for line in (
@@ -68,6 +70,9 @@ def test_hooks_feed_prometheus_names_with_units_and_low_cardinality_labels() -> 
         'consumer_hash_list_stale{list="known-cases"} 1.0',
         'consumer_music_catalogue_tracks{catalogue="licensed"} 10000.0',
         'consumer_music_matches_total{catalogue="licensed"} 1.0',
+        'consumer_signal_matches_total{match="dark",signal="brightness"} 1.0',
+        'consumer_signal_matches_total{match="known-cases",signal="known_content"} 1.0',
+        'consumer_signal_reasons_total{action="block",signal="music"} 1.0',
         'consumer_signal_seconds_bucket{le="0.005",signal="pdq"} 1.0',
         'consumer_text_matches_total{rule="urls"} 1.0',
     ):

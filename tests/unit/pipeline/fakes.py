@@ -404,16 +404,15 @@ class Recorder:
     def dead_letter(self, stage: str) -> None: ...
     def keyframes_decoded(self, count: int, decode_s: float) -> None: ...
     def decoded_on(self, device: str, fallback: str | None) -> None: ...
-    def music_match(self, catalogue: str) -> None: ...
     def batch(self, model: str, size: int, capacity: int, seconds: float) -> None: ...
     def assignment(self, partitions: int) -> None: ...
     def signal_time(self, signal: str, seconds: float) -> None: ...
 
-    def hash_match(self, list_name: str) -> None:
-        self.events.append(f"hash_match:{list_name}")
+    def signal_match(self, signal: str, match: str) -> None:
+        self.events.append(f"{signal}:{match}")
 
-    def text_match(self, rule: str) -> None:
-        self.events.append(f"text_match:{rule}")
+    def signal_reason(self, signal: str, action: str) -> None:
+        self.events.append(f"reason:{signal}:{action}")
 
     def failure(self, stage: str, reason: str) -> None:
         self.failures.append((stage, reason))
@@ -458,8 +457,20 @@ class Rig:
             self.broker.committed.get(tp, 0) == end for tp, end in ends.items())
 
 
+def _signals(configured: Settings, known_content: Any) -> list[Any]:
+    """The registered signals; `known_content` (anything with HashListStore's `match`) stands
+    in for the known-content signal's lists."""
+    from consumer.signals import instances
+
+    signals = instances(configured)
+    for signal in signals:
+        if known_content is not None and signal.name == "known_content":
+            signal.store = known_content  # type: ignore[attr-defined]
+    return signals
+
+
 def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int = 2,
-        window: Any = None, rules: Any = None, limit_bytes: int = 100_000,
+        window: Any = None, known_content: Any = None, limit_bytes: int = 100_000,
         **pipeline: Any) -> Rig:
     from consumer.pipeline.runner import Pipeline
     from consumer.publishing.limits import RecordLimits
@@ -468,7 +479,8 @@ def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int 
     consumer, producer = FakeConsumer(broker, clock), FakeProducer(broker)
     extractor, model, hooks = FakeExtractor(hold=hold_decode), FakeModel(hold=hold_model), \
         Recorder()
-    built = Pipeline(settings(**pipeline), consumer, producer, extractor, [model], hooks=hooks,
+    configured = settings(**pipeline)
+    built = Pipeline(configured, consumer, producer, extractor, [model], hooks=hooks,
                      clock=clock, window=window, limits=RecordLimits.uniform(limit_bytes),
-                     rules=rules)
+                     signals=_signals(configured, known_content))
     return Rig(broker, clock, consumer, producer, extractor, model, hooks, built)

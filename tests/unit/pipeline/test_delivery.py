@@ -120,7 +120,6 @@ def test_a_failed_offset_commit_is_retried() -> None:
 
 
 def _known_rig(tmp_path: Path, label: str, **kwargs: Any) -> Rig:
-    from consumer.pipeline.outcomes import SignalRules
     from consumer.policy.hash_list_store import HashListStore
     from consumer.settings import HashListRule
 
@@ -128,7 +127,7 @@ def _known_rig(tmp_path: Path, label: str, **kwargs: Any) -> Rig:
     listed.write_text(f"{KNOWN_PDQ},{label}\n")
     store = HashListStore([HashListRule(name="cases", path=str(listed), action="block")],
                           reload_s=60)
-    return rig(partitions=1, rules=SignalRules(known_content=store), **kwargs)
+    return rig(partitions=1, known_content=store, **kwargs)
 
 
 def test_a_verdict_the_broker_refuses_as_too_large_is_cut_to_half_and_sent_again(

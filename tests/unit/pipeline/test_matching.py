@@ -7,7 +7,6 @@ import threading
 from collections.abc import Sequence
 
 from consumer.media.frame_hash import FrameHash
-from consumer.pipeline.matching import SignalRules
 from consumer.policy.hash_lists import HashMatch
 from tests.unit.pipeline.fakes import KNOWN_PDQ, rig
 
@@ -30,7 +29,7 @@ class SlowList:
 
 def test_a_slow_match_runs_off_the_loop_which_keeps_polling_and_inferring() -> None:
     known = SlowList()
-    r = rig(partitions=1, rules=SignalRules(known_content=known))
+    r = rig(partitions=1, known_content=known)
     r.broker.event("copy", "https://videos.example/known.mp4")
     r.broker.event("fresh")
     r.until(lambda: len(r.model.requests) >= 1 and not r.pipeline.batches.inflight[
@@ -46,7 +45,7 @@ def test_a_slow_match_runs_off_the_loop_which_keeps_polling_and_inferring() -> N
     r.until(r.settled)
     assert r.broker.verdicts() == {"copy": ["block"], "fresh": ["allow"]}
     assert known.threads and threading.current_thread().name not in known.threads
-    assert r.hooks.events.count("hash_match:cases") == 1
+    assert r.hooks.events.count("known_content:cases") == 1
 
 
 class BrokenList:
@@ -57,7 +56,7 @@ class BrokenList:
 
 
 def test_a_match_that_fails_is_that_videos_outcome_only() -> None:
-    r = rig(partitions=1, rules=SignalRules(known_content=BrokenList()))
+    r = rig(partitions=1, known_content=BrokenList())
     r.broker.event("copy", "https://videos.example/known.mp4")
     r.broker.event("fresh")
     r.until(r.settled)

@@ -211,7 +211,6 @@ def test_the_loop_waits_in_poll_while_triton_backs_off_instead_of_spinning() -> 
 
 def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
         tmp_path: Path) -> None:
-    from consumer.pipeline.matching import SignalRules
     from consumer.policy.hash_list_store import HashListStore
     from consumer.settings import HashListRule
 
@@ -219,7 +218,7 @@ def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
     listed.write_text(f"{KNOWN_PDQ},case-9\n")
     store = HashListStore([HashListRule(name="cases", path=str(listed), action="block")],
                           reload_s=60)
-    r = rig(partitions=1, rules=SignalRules(known_content=store))
+    r = rig(partitions=1, known_content=store)
     r.broker.event("copy", "https://videos.example/known.mp4")
     r.broker.event("fresh")
     r.until(r.settled)
@@ -228,7 +227,7 @@ def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
     assert verdict["reasons"][0] == {"category": "known_content_match", "score": None,
                                      "threshold": None, "at_s": 0.0, "action": "block",
                                      "detail": "case-9", "hash_list": "cases", "distance": 0}
-    assert r.hooks.events.count("hash_match:cases") == 1
+    assert r.hooks.events.count("known_content:cases") == 1
     frames = [t.json()["frames"] for t in r.broker.on("tags")]
     assert [len(f) for f in frames] == [3, 3]
     assert frames[0][0] == {"at_s": 0.0, "pdq": KNOWN_PDQ, "quality": 100}

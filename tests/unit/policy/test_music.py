@@ -162,15 +162,23 @@ def test_assess_passes_the_soundtrack_status_to_the_music_rule() -> None:
     import dataclasses
 
     from consumer.media.resize import ResizeSpec
-    from consumer.policy.assess import assess
-    from consumer.settings import PolicySettings
+    from consumer.settings import PolicySettings, Settings
+    from consumer.signals import Evidence, instances
+    from consumer.signals.assess import assess
+    from consumer.signals.music import Music
     from tests.unit.pipeline.fakes import SPEC, keyframes
 
     frames = keyframes([ResizeSpec.of(SPEC)], 0)
     scores = {SPEC.name: np.tile(np.array([[1.0, 0.0]], np.float32), (3, 1))}
     cut = dataclasses.replace(frames, audio="partial", audio_why="cut at 60 s")
-    result = assess(cut, scores, {SPEC.name: SPEC}, PolicySettings(), music_enforced=True)
+    evidence = Evidence(cut, scores, {SPEC.name: SPEC}, {})
+    signals = instances(Settings())
+    music = next(s for s in signals if isinstance(s, Music))
+    assert assess(evidence, signals, PolicySettings()).decision.verdict == ALLOW, "no catalogue"
+    track = Track("t", np.arange(600, dtype=np.uint32))
+    music.catalogues = MusicCatalogues(AudioSettings(catalogues=[MusicCatalogue(
+        name="labels", path="x", action="block")]), load=lambda path: [track])
+    result = assess(evidence, signals, PolicySettings())
     assert result.decision.verdict == REVIEW
     assert [r.category for r in result.decision.reasons] == [INCOMPLETE_AUDIO]
-    assert result.technical["audio"] == "partial"
-    assert assess(cut, scores, {SPEC.name: SPEC}, PolicySettings()).decision.verdict == ALLOW
+    assert result.technical["audio"] == "partial" and result.tags["music"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,9 +36,11 @@ def _verdict(decision: Decision, video_id: str = "v1", analysed: int = 16) -> di
 
 
 def _tags(**lists: Any) -> dict[str, Any]:
-    return tags_record(video_id="v1", verdict_id_="a" * 32, labels=lists.pop("labels", []),
+    fields = {name: [asdict(x) if is_dataclass(x) else x for x in lists.get(name, [])]
+              for name in ("labels", "frames", "text", "music")}
+    return tags_record(video_id="v1", verdict_id_="a" * 32, fields=fields,
                        technical={"width": 64, "black_keyframes_at_s": []}, source=SRC,
-                       run_id="live", processed_at=NOW, **lists)
+                       run_id="live", processed_at=NOW)
 
 
 def _fits(value: bytes, limit: int, key: bytes = b"v1") -> bool:

@@ -41,8 +41,8 @@ def test_each_topic_gets_records_fitted_to_its_own_limit_and_the_cut_is_reported
                                     dead_letter_bytes=1_000_000), metrics.record_truncated)
     record, content = _verdict(outputs, "label " * 300_000)
     assert json.loads(record.value) == content and content["truncated"] == {"reasons.detail": 1}
-    tags = outputs.tags(SRC, content, labels=[], technical={}, coverage=None,
-                        text=[{"text": f"line {i}", "score": 0.9} for i in range(900)])
+    tags = outputs.tags(SRC, content, technical={}, coverage=None, fields={
+        "labels": [], "text": [{"text": f"line {i}", "score": 0.9} for i in range(900)]})
     sent = json.loads(tags.value)
     assert record_bytes(tags.key, tags.value, tags.headers) <= usable_bytes(20_000)
     assert sent["verdict_id"] == content["verdict_id"] and sent["truncated"]["text"] > 0

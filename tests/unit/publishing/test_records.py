@@ -62,8 +62,8 @@ def test_label_tags_report_coverage_and_first_last_times() -> None:
     tags = label_tags("m", scores, ("FACE", "FEET"), [0.0, 2.0, 4.0], min_score=0.3)
     assert [(t.label, t.coverage, t.first_s, t.last_s) for t in tags] == [
         ("FACE", round(2 / 3, 6), 0.0, 4.0), ("FEET", round(1 / 3, 6), 4.0, 4.0)]
-    record = tags_record(video_id="v", verdict_id_="x", labels=tags, technical={"fps": 30},
-                         source=SRC, run_id="live", processed_at=NOW)
+    record = tags_record(video_id="v", verdict_id_="x", fields={"labels": [vars(t) for t in tags]},
+                         technical={"fps": 30}, source=SRC, run_id="live", processed_at=NOW)
     assert record["labels"][0]["model"] == "m"
 
 

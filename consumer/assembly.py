@@ -1,0 +1,59 @@
+"""One assembly for every entry point: `vmc run`, `vmc replay` (through `wiring`) and
+`vmc scan` resolve the served models, check the settings across fields, and build and open the
+signals here, so they accept and refuse the same settings and judge alike.
+
+Checks that concern every entry point live here or in the `Settings` validators, nowhere else;
+`wiring` adds only what a Kafka pipeline needs on top (protocol, queues, brokers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from consumer.observability.metrics import ConsumerMetrics
+from consumer.settings import ConfigError, Settings
+from consumer.signals import Opening, Signal, instances
+from triton_models.licences import licence_notices
+from triton_models.specs import ModelSpec, get_spec
+
+log = logging.getLogger("consumer.assembly")
+
+
+@dataclass(frozen=True)
+class Assembly:
+    specs: list[ModelSpec]  # the served models, in pipeline.models order
+    signals: list[Signal]  # every registered signal, opened
+
+
+def check_gpu(settings: Settings) -> None:
+    """GPU node mode on a machine that cannot run it stops here, in one line, before any
+    broker or server is asked anything."""
+    if settings.decode.device == "nvdec":
+        from consumer.media.nvdec import check_available
+
+        check_available(settings.decode.gpu_id)
+    if settings.triton.shared_memory == "cuda":
+        from consumer.inference.cuda_slots import check_cuda
+
+        check_cuda(settings.decode.gpu_id)
+
+
+def assemble(settings: Settings, stack: contextlib.ExitStack, *,
+             metrics: ConsumerMetrics | None = None, one_off: bool = False) -> Assembly:
+    """Models resolved, GPU checked, signals checked and opened (their reference data loaded;
+    with `one_off`, no reload threads). Inconsistent settings raise `ConfigError`."""
+    try:
+        specs = [get_spec(name) for name in settings.pipeline.models]
+    except KeyError as exc:
+        raise ConfigError(f"pipeline.models: {exc.args[0]}") from exc
+    for notice in licence_notices(specs):  # opted in to a non-permissive model: say so once
+        log.warning("%s", notice)
+    check_gpu(settings)
+    signals = instances(settings)
+    for signal in signals:
+        signal.check()
+    for signal in signals:
+        signal.open(Opening(stack, metrics, one_off))
+    return Assembly(specs, signals)

@@ -1,0 +1,118 @@
+"""The `Signal` interface: everything one kind of evidence needs, in one class.
+
+A signal may have any of these stages; the defaults do nothing, so a signal implements only
+what it has:
+- `check`: cross-field checks of the settings (a `ConfigError`), at assembly, for every entry
+  point alike (`vmc run`, `vmc scan`, `vmc replay`);
+- `needs`: what the decode worker must compute for it (PDQ frame hashes, the soundtrack's
+  fingerprints) and which served models it reads (`models`);
+- `open`: load its reference data (lists, catalogues) and start what keeps them fresh;
+- `match`: work per video that may take time (index look-ups), run off the poll loop;
+- `judge`: its reasons under the policy and what it adds to the tags record, with the labels
+  of what matched (for its metrics).
+The spine calls these for every registered signal and never names one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from consumer.policy.decide import Reason
+
+if TYPE_CHECKING:
+    from consumer.inference.triton_client import TextRead
+    from consumer.media import Keyframes
+    from consumer.settings import Settings
+    from triton_models.specs import ModelSpec
+
+
+class SignalSettings(BaseModel):
+    """A signal's own settings section (`signals.<name>`): typos fail at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a signal asks of the decode worker and of Triton."""
+
+    frame_hashes: bool = False  # a PDQ hash of every analysed frame
+    soundtrack: bool = False  # every audio stream's Chromaprint fingerprint
+    text_reader: bool = False  # a served model that reads on-screen text
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one video offers its signals: its frames (per model input), frame hashes and
+    soundtrack, the scores of every model that answered (`scores`, rows in `keyframes.pts_s`
+    order) and the text read per frame. `outputs_ok` is False when a model's outputs were
+    unusable: what depends on them is not judged (the verdict is `review` already)."""
+
+    keyframes: Keyframes
+    scores: Mapping[str, npt.NDArray[np.float32]]
+    specs: Mapping[str, ModelSpec]
+    texts: Mapping[int, Sequence[TextRead]]
+    outputs_ok: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One signal's contribution to a verdict: reasons (each with its action), a summary of
+    scores for the verdict's `scores`, fields of the tags record, and what matched (metric
+    labels: a list, a rule, a catalogue)."""
+
+    reasons: list[Reason] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    matched: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What `open` may use: the stack that closes what it starts, the process's metrics (None
+    where the entry point exports none), and whether it is a one-off run (`vmc scan`: no
+    reload threads)."""
+
+    stack: contextlib.ExitStack
+    metrics: Any = None  # consumer.observability.metrics.ConsumerMetrics, or None
+    one_off: bool = False
+
+
+class Signal:
+    """Base of every signal; `name` is its settings section and metric label."""
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[SignalSettings]] = SignalSettings
+    tag_fields: ClassVar[tuple[str, ...]] = ()  # the tags record fields it fills
+
+    def __init__(self, settings: Settings, section: SignalSettings) -> None:
+        self.settings = settings
+        self.section = section
+
+    def check(self) -> None:
+        """Refuse settings that cannot work together (`ConfigError`)."""
+
+    def needs(self) -> Needs:
+        return Needs()
+
+    @property
+    def active(self) -> bool:
+        """Whether it has anything to do for this deployment."""
+        return True
+
+    def open(self, opening: Opening) -> None:
+        """Load reference data; the stack closes what is started."""
+
+    def match(self, keyframes: Keyframes) -> Any:
+        """Per-video work that takes time, off the poll loop (must be thread-safe)."""
+        return None
+
+    def judge(self, evidence: Evidence, matched: Any) -> Finding:
+        return Finding()

@@ -1,0 +1,60 @@
+"""Known content: a PDQ hash of every analysed frame (computed in the decode worker), matched
+against hash lists of known content (files or object-store objects, reloaded when they
+change); a match adds the list's action. The frame hashes are also tags."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from consumer.media import Keyframes
+from consumer.policy.decide import KNOWN_CONTENT, Reason
+from consumer.policy.hash_list_store import HashListStore
+from consumer.policy.hash_lists import HashMatch
+from consumer.settings import ConfigError
+from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+
+
+class KnownContent(Signal):
+    name: ClassVar[str] = "known_content"
+    tag_fields: ClassVar[tuple[str, ...]] = ("frames",)
+    store: HashListStore | None = None
+
+    def check(self) -> None:
+        if self.settings.policy.hash_lists and not self.settings.decode.frame_hashes:
+            raise ConfigError("policy.hash_lists needs decode.frame_hashes=true")
+
+    def needs(self) -> Needs:
+        return Needs(frame_hashes=self.settings.decode.frame_hashes)
+
+    @property
+    def active(self) -> bool:
+        return self.store is not None  # lists loaded
+
+    def open(self, opening: Opening) -> None:
+        """The lists, loaded now (one that cannot be read stops the start), then watched."""
+        policy, metrics = self.settings.policy, opening.metrics
+        if not policy.hash_lists:
+            return
+        callbacks: dict[str, Any] = {} if metrics is None else {
+            "on_error": metrics.hash_list_error, "on_loaded": metrics.hash_list_loaded}
+        self.store = HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
+                                   min_keep_ratio=policy.hash_lists_min_keep_ratio, **callbacks)
+        if not opening.one_off:
+            self.store.start()
+            opening.stack.callback(self.store.close)
+
+    def match(self, keyframes: Keyframes) -> list[HashMatch]:
+        if self.store is None or not keyframes.hashes:
+            return []
+        return self.store.match(keyframes.hashes, keyframes.pts_s)
+
+    def judge(self, evidence: Evidence, matched: Any) -> Finding:
+        """A frame matching a list adds the list's action, whatever the scores say."""
+        matches: list[HashMatch] = matched or []
+        keyframes = evidence.keyframes
+        frames = [{"at_s": round(t, 3), "pdq": h.pdq, "quality": h.quality}
+                  for t, h in zip(keyframes.pts_s, keyframes.hashes, strict=False)]
+        return Finding(
+            reasons=[Reason(KNOWN_CONTENT, None, None, m.at_s, m.action, m.label, m.list_name,
+                            m.distance) for m in sorted(matches, key=lambda m: m.distance)],
+            tags={"frames": frames}, matched=[m.list_name for m in matches])

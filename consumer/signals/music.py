@@ -1,0 +1,50 @@
+"""Music in the soundtrack: every audio stream fingerprinted in the decode worker
+(Chromaprint), matched against music catalogues; a track of a `review`/`block` catalogue adds
+that action, and with such a catalogue a soundtrack not heard in full is `review`
+(incomplete_audio). The tracks heard are tags."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from consumer.audio.chromaprint import version as chromaprint_version
+from consumer.media import Keyframes
+from consumer.policy.music import CatalogueMatch, MusicCatalogues, music_reasons, music_tags
+from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+
+
+class Music(Signal):
+    name: ClassVar[str] = "music"
+    tag_fields: ClassVar[tuple[str, ...]] = ("music",)
+    catalogues: MusicCatalogues | None = None
+
+    def needs(self) -> Needs:
+        return Needs(soundtrack=self.settings.decode.soundtrack)
+
+    @property
+    def active(self) -> bool:
+        return self.catalogues is not None  # catalogues loaded
+
+    def open(self, opening: Opening) -> None:
+        """The catalogues, loaded and indexed now (one that cannot be read stops the start),
+        and Chromaprint checked in this process before any worker needs it."""
+        if not self.settings.audio.catalogues:
+            return
+        chromaprint_version()  # ChromaprintUnavailable (one line) without libchromaprint1
+        self.catalogues = MusicCatalogues(self.settings.audio)
+        if opening.metrics is not None:
+            opening.metrics.catalogues_loaded(self.catalogues.sizes)
+
+    def match(self, keyframes: Keyframes) -> list[CatalogueMatch]:
+        if self.catalogues is None or not keyframes.audio_fingerprints:
+            return []
+        return self.catalogues.match(keyframes.audio_fingerprints)
+
+    def judge(self, evidence: Evidence, matched: Any) -> Finding:
+        matches: list[CatalogueMatch] = matched or []
+        keyframes = evidence.keyframes
+        enforced = self.catalogues is not None and self.catalogues.enforcing
+        return Finding(reasons=music_reasons(matches, audio=keyframes.audio,
+                                             why=keyframes.audio_why, enforced=enforced),
+                       tags={"music": music_tags(matches)},
+                       matched=[m.catalogue for m in matches])

@@ -1,0 +1,48 @@
+"""On-screen text: what a served text reader (`ocr`) read on every analysed frame, tagged
+(distinct strings, their times and share of frames) and matched against text rules (patterns
+or word lists); a rule that matches adds its action, naming the rule, never the text."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from consumer.policy.decide import TEXT_RULE, Reason
+from consumer.policy.hash_list_store import load_text_rules
+from consumer.policy.text_rules import CompiledRule, match_texts, text_tags
+from consumer.settings import ConfigError
+from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from triton_models.specs import get_spec
+
+
+class OnScreenText(Signal):
+    name: ClassVar[str] = "text"
+    tag_fields: ClassVar[tuple[str, ...]] = ("text",)
+    rules: list[CompiledRule]
+
+    def check(self) -> None:
+        if self.settings.policy.text_rules and not any(
+                get_spec(m).text_output is not None for m in self.settings.pipeline.models):
+            raise ConfigError("policy.text_rules needs a text reader in pipeline.models "
+                              "(e.g. \"ocr\")")
+
+    def needs(self) -> Needs:
+        return Needs(text_reader=bool(self.settings.policy.text_rules))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.settings.policy.text_rules)
+
+    def open(self, opening: Opening) -> None:
+        """Rules compiled, word lists read now (one that cannot be read stops the start)."""
+        self.rules = load_text_rules(self.settings.policy.text_rules)
+        if opening.metrics is not None:
+            opening.metrics.text_rules_loaded([compiled.rule.name for compiled in self.rules])
+
+    def judge(self, evidence: Evidence, matched: Any) -> Finding:
+        pts = evidence.keyframes.pts_s
+        found = match_texts(getattr(self, "rules", []), evidence.texts, pts) \
+            if evidence.outputs_ok else []
+        return Finding(reasons=[Reason(TEXT_RULE, None, None, m.at_s, m.action, rule=m.rule)
+                                for m in found],
+                       tags={"text": text_tags(evidence.texts, pts)},
+                       matched=[m.rule for m in found])
