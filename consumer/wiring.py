@@ -17,9 +17,12 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 from prometheus_client import CollectorRegistry
 
 from consumer.audio.chromaprint import version as chromaprint_version
+from consumer.errors import ConfigError
 from consumer.inference.cuda_slots import CudaSlots, TritonCudaRegions, check_cuda
 from consumer.inference.triton_client import TritonModelClient, register_at_start
 from consumer.media import KeyframeExtractor, ResizeSpec
+from consumer.models.licences import licence_notices
+from consumer.models.specs import ModelSpec, get_spec
 from consumer.observability.health import HealthServer, PipelineProbes
 from consumer.observability.metrics import ConsumerMetrics, WorkerPoolCollector
 from consumer.pipeline.hooks import PipelineHooks
@@ -38,9 +41,7 @@ from consumer.policy.hash_list_store import HashListStore, load_text_rules
 from consumer.policy.music import MusicCatalogues
 from consumer.policy.text_rules import CompiledRule
 from consumer.publishing.limits import MIN_RECORD_LIMIT_BYTES, RecordLimits
-from consumer.settings import ConfigError, Settings
-from triton_models.licences import licence_notices
-from triton_models.specs import ModelSpec, get_spec
+from consumer.settings import Settings
 
 log = logging.getLogger("consumer.wiring")
 

@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consumer.cli import UserError
-from consumer.errors import InferenceError, MediaError
-from consumer.settings import ConfigError, Settings
+from consumer.errors import ConfigError, InferenceError, MediaError
+from consumer.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from consumer.inference.scorers import Scorer
+    from consumer.models.specs import ModelSpec
     from consumer.policy.hash_list_store import HashListStore
     from consumer.policy.music import MusicCatalogues
     from consumer.policy.text_rules import CompiledRule
-    from triton_models.specs import ModelSpec
 
 
 def _video_id(uri: str) -> str:
@@ -58,6 +61,20 @@ def _music(settings: Settings) -> MusicCatalogues | None:
         raise UserError(str(exc)) from exc
 
 
+def _onnx_builder() -> Callable[[ModelSpec, Path], Path]:
+    """The build tooling's ONNX builder, imported only here: the runtime image leaves the
+    tooling (`triton_models/`) out, and then in-process scoring says so in one line."""
+    try:
+        from triton_models.repository import build_onnx
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "triton_models":
+            raise
+        raise UserError("in-process scoring builds each model's ONNX with the model build "
+                        "tooling (triton_models/), which only a source checkout has: run vmc "
+                        "scan from one, or score on a Triton server with --triton URL") from exc
+    return build_onnx
+
+
 def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec],
              stack: contextlib.ExitStack) -> dict[str, Scorer]:
     """In-process onnxruntime on the ONNX that Triton serves, or a Triton server."""
@@ -75,8 +92,7 @@ def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec
             except InferenceError as exc:
                 raise UserError(str(exc)) from exc
         else:
-            from triton_models.repository import build_onnx
-
+            build_onnx = _onnx_builder()
             try:
                 scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
             except InferenceError as exc:
@@ -88,10 +104,10 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
     from consumer.events.source import SourceRef
     from consumer.media import KeyframeExtractor, ResizeSpec
     from consumer.media.sources import allowing_named_files
+    from consumer.models.specs import get_spec
     from consumer.policy.assess import assess
     from consumer.policy.decide import unprocessable
     from consumer.publishing.records import verdict_record
-    from triton_models.specs import get_spec
 
     try:
         specs = [get_spec(name) for name in settings.pipeline.models]

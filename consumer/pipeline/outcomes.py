@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from consumer.errors import MediaError, ModelBudgetExceeded
 from consumer.events import InvalidEvent
+from consumer.models.specs import ModelSpec
 from consumer.pipeline.delivery import Delivery
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import VideoJob
@@ -19,7 +20,6 @@ from consumer.policy.assess import assess
 from consumer.policy.decide import unprocessable
 from consumer.publishing.outputs import OutputRecords, Record
 from consumer.settings import PolicySettings
-from triton_models.specs import ModelSpec
 
 log = logging.getLogger("consumer.pipeline")
 

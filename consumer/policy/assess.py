@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from consumer.inference.triton_client import TextRead
 from consumer.media import Keyframes
+from consumer.models.specs import ModelSpec
 from consumer.policy.decide import (
     INVALID_OUTPUT,
     MODEL_BUDGET_EXCEEDED,
@@ -32,7 +33,6 @@ from consumer.policy.music import CatalogueMatch, music_tags, with_music
 from consumer.policy.tagging import LabelTag, black_keyframes, is_static, label_tags
 from consumer.policy.text_rules import CompiledRule, TextMatch, match_texts, text_tags
 from consumer.settings import PolicySettings
-from triton_models.specs import ModelSpec
 
 
 @dataclass(frozen=True)

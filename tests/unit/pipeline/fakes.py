@@ -25,8 +25,8 @@ from consumer.errors import InferenceError, InferenceTimeout, InferenceUnavailab
 from consumer.inference.triton_client import BatchScores
 from consumer.media import CorruptMedia, ExtractorQueueFull, Keyframes, ResizeSpec, VideoProbe
 from consumer.media.frame_hash import FrameHash
+from consumer.models.specs import ModelSpec, get_spec
 from consumer.settings import Settings
-from triton_models.specs import ModelSpec, get_spec
 
 _TOPICS = Settings().kafka.topics
 TOPIC = _TOPICS.input
