@@ -165,7 +165,7 @@ def test_assess_passes_the_soundtrack_status_to_the_music_rule() -> None:
     from consumer.media.resize import ResizeSpec
     from consumer.policy.assess import assess
     from consumer.settings import PolicySettings
-    from tests.unit.pipeline.fakes import SPEC, keyframes
+    from tests.unit.pipeline.fake_work import SPEC, keyframes
 
     frames = keyframes([ResizeSpec.of(SPEC)], 0)
     scores = {SPEC.name: np.tile(np.array([[1.0, 0.0]], np.float32), (3, 1))}
