@@ -113,6 +113,13 @@ def test_the_runtime_install_has_no_model_build_tooling(runtime_venv: Path, pack
     assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr
 
 
+def test_vmc_scan_in_the_runtime_install_asks_for_triton_in_one_line(runtime_venv: Path) -> None:
+    proc = _run(runtime_venv, "vmc", "scan", str(runtime_venv.parent / "upload.mp4"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "--triton URL" in line and "source checkout" in line
+
+
 def test_every_consumer_module_imports_from_the_runtime_install(runtime_venv: Path) -> None:
     """Only what the image holds: a module that needed triton_models would fail here."""
     report = import_every_module(runtime_venv / "bin" / "python", cwd=runtime_venv.parent,
