@@ -4,7 +4,8 @@
 #   docker build --build-arg VENV=builder-gpu -t REGISTRY/video-moderation/consumer-gpu:0.1.0 .
 #   docker build --target model-tools -t REGISTRY/video-moderation/model-tools:0.1.0 .
 # consumer-gpu: the runtime image with the [gpu] extra, for GPU node mode (k8s/components/gpu-node).
-# runtime: the consumer (`vmc run`) with only the runtime dependencies: no torch, no onnxruntime.
+# runtime: the consumer (`vmc run`) with only the runtime dependencies: no torch, no onnxruntime,
+#   no model build tooling (triton_models/; tests/unit/deploy/test_runtime_image.py checks).
 # model-tools: `python -m triton_models` (torch, onnx, TensorRT) for the engine-build Job.
 # tests/integration/deploy/test_dockerfile_install.py runs the runtime stage's pip install
 # lines in a clean venv and checks that `vmc --help` works there and torch is absent.
@@ -29,8 +30,9 @@ WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends g++ \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
+# The service only: the model build tooling (triton_models/) is the model-tools image's; the
+# served models' contract it reads lives in consumer/models/.
 COPY consumer ./consumer
-COPY triton_models ./triton_models
 # No extras: confluent-kafka, av, numpy, tritonclient[grpc,http], prometheus-client, pydantic,
 # pydantic-settings, pdqhash. Wheels bundle librdkafka and FFmpeg.
 RUN pip install --no-cache-dir .

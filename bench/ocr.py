@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import emit
 from consumer.errors import InferenceError
 from consumer.inference.triton_client import BatchScores, TritonModelClient
+from consumer.models.specs import OCR
 from devstack.process import free_port, stop_process, wait_until
 from devstack.triton import TritonPorts, TritonServer
 from tests.unit.triton_models.ocr_samples import as_sent, cer, scenes
 from triton_models.ocr import write_ocr
-from triton_models.specs import OCR
 
 
 def served(url: str, frames: np.ndarray) -> tuple[float, list[list[str]]]:

@@ -30,12 +30,12 @@ from confluent_kafka import Consumer, Producer
 
 from consumer.inference.triton_client import BatchScores, TritonModelClient
 from consumer.media import KeyframeExtractor, ResizeSpec
+from consumer.models.specs import NSFW_DETECTOR
 from consumer.settings import KafkaTopics, Settings, load_settings
 from consumer.wiring import build_pipeline
 from devstack.kafka import create_topics
 from devstack.samples import make_video
 from devstack.stack import DevStack
-from triton_models.specs import NSFW_DETECTOR
 
 
 def _rss_kb(pid: int) -> int:

@@ -32,12 +32,12 @@ import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
 from skimage import data
 
+from consumer.models.specs import NSFW_DETECTOR
 from devstack.process import free_port, stop_process, wait_until
 from devstack.triton import TritonPorts, TritonServer
 from triton_models.configs import model_config
 from triton_models.nudenet_wrap import cached_nudenet_wrap
 from triton_models.repository import write_model
-from triton_models.specs import NSFW_DETECTOR
 
 UNBATCHED = "nsfw_detector_unbatched"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "colorwheel", "immunohistochemistry",

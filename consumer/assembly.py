@@ -12,11 +12,12 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from consumer.errors import ConfigError
+from consumer.models.licences import licence_notices
+from consumer.models.specs import ModelSpec, get_spec
 from consumer.observability.metrics import ConsumerMetrics
-from consumer.settings import ConfigError, Settings
+from consumer.settings import Settings
 from consumer.signals import Opening, Signal, instances
-from triton_models.licences import licence_notices
-from triton_models.specs import ModelSpec, get_spec
 
 log = logging.getLogger("consumer.assembly")
 

@@ -32,6 +32,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from consumer.errors import ConfigError
 from consumer.policy_settings import (
     AudioSettings,
     CategoryRule,
@@ -50,10 +51,6 @@ __all__ = ["AudioSettings", "CategoryRule", "HashListRule", "MusicCatalogue", "P
            "TextRule"]  # re-exported from consumer.policy_settings
 
 _SECRET_KEY = re.compile(r"(password|secret|token|credential|jaas|\.key\.pem|private)", re.I)
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names each field and its env var."""
 
 
 class Section(BaseModel):

@@ -17,9 +17,11 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 from prometheus_client import CollectorRegistry
 
 from consumer.assembly import assemble
+from consumer.errors import ConfigError
 from consumer.inference.cuda_slots import CudaSlots, TritonCudaRegions
 from consumer.inference.triton_client import TritonModelClient, register_at_start
 from consumer.media import KeyframeExtractor, ResizeSpec
+from consumer.models.specs import ModelSpec
 from consumer.observability.health import HealthServer, PipelineProbes
 from consumer.observability.metrics import ConsumerMetrics, WorkerPoolCollector
 from consumer.pipeline.hooks import PipelineHooks
@@ -34,8 +36,7 @@ from consumer.pipeline.kafka_clients import (
 from consumer.pipeline.replay import Window
 from consumer.pipeline.runner import Pipeline
 from consumer.publishing.limits import MIN_RECORD_LIMIT_BYTES, RecordLimits
-from consumer.settings import ConfigError, Settings
-from triton_models.specs import ModelSpec
+from consumer.settings import Settings
 
 log = logging.getLogger("consumer.wiring")
 

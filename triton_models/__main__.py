@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from consumer.models.specs import OCR, SPECS
 from triton_models.configs import TARGETS, Target
 from triton_models.engine import (
     EngineBuild,
@@ -18,7 +19,6 @@ from triton_models.engine import (
 )
 from triton_models.licences import LicenceNotAccepted, model_table
 from triton_models.repository import SMOKE_MODEL, write_repository
-from triton_models.specs import OCR, SPECS
 
 # Built unless --models says otherwise: every model whose code and weights are permissive.
 PERMISSIVE_MODELS = [name for name, spec in SPECS.items()

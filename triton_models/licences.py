@@ -1,6 +1,7 @@
-"""The licences of the served models: what a build must be told to accept, what start-up says,
-and the one table (`python -m triton_models list`, README "Models") naming every model's terms.
+"""The licences of the served models at build time: what a build must be told to accept, and
+the one table (`python -m triton_models list`, README "Models") naming every model's terms.
 
+The terms themselves and start-up's notices belong to the service (`consumer.models.licences`).
 Pure: reads the specs only, importable without onnx or onnxruntime.
 """
 
@@ -8,16 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from triton_models.specs import DEFAULT_MODELS, SPECS, ModelSpec, Provenance
-
-# What a non-permissive licence means for a service that serves the model; shown at build and
-# at start-up.
-LICENCE_TERMS = {
-    "AGPL-3.0": "a modified version (the wrapped graph arguably is one) served to users over "
-                "a network must offer them its complete source under the AGPL (section 13), "
-                "and shipping it (images, appliances) carries the GPL's source duties; most "
-                "legal teams forbid AGPL components in a service",
-}
+from consumer.models.licences import LICENCE_TERMS
+from consumer.models.specs import DEFAULT_MODELS, SPECS, ModelSpec, Provenance
 
 
 class LicenceNotAccepted(ValueError):
@@ -42,22 +35,6 @@ def require_accepted(specs: Iterable[ModelSpec], accepted: Collection[str]) -> N
                             f"team's agreement: --accept-licence {licence}")
     if problems:
         raise LicenceNotAccepted("; ".join(problems))
-
-
-def licence_notices(specs: Iterable[ModelSpec]) -> list[str]:
-    """One line per model with a non-permissive licence, for the log at start-up."""
-    notices = []
-    for spec in specs:
-        source = spec.provenance
-        if source is None or not source.restrictive_licences:
-            continue
-        licences = ", ".join(source.restrictive_licences)
-        terms = "; ".join(LICENCE_TERMS.get(x, f"{x} is not permissive")
-                          for x in source.restrictive_licences)
-        notices.append(f"model {spec.name} ({source.package} {source.package_version}) is "
-                       f"{licences} (code {source.code_licence}, weights "
-                       f"{source.weights_licence}): {terms}")
-    return notices
 
 
 def _input(spec: ModelSpec) -> str:

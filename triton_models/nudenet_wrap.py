@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from triton_models.specs import NSFW_DETECTOR, ModelSpec
+from consumer.models.specs import NSFW_DETECTOR, ModelSpec
 from triton_models.wrap_cache import cached_wrap, fingerprint, save_checked
 
 _THIS_SOURCE = Path(__file__).read_bytes()  # the wrapping code, as imported

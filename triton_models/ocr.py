@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer.models.specs import OCR
 from triton_models.configs import (
     GPU_INSTANCES,
     MODEL_FILES,
@@ -28,7 +29,6 @@ from triton_models.configs import (
     _pb,
     _text_format,
 )
-from triton_models.specs import OCR
 
 SOURCE_DIR = Path(__file__).resolve().parent
 BLS_MODEL = SOURCE_DIR / "ocr_bls" / "model.py"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triton_models.specs import NSFW_CLASSIFIER, ModelSpec
+from consumer.models.specs import NSFW_CLASSIFIER, ModelSpec
 from triton_models.wrap_cache import cached_wrap, fingerprint, save_checked
 
 CROP = 224

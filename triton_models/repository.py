@@ -16,9 +16,7 @@ import shutil
 from collections.abc import Collection
 from pathlib import Path
 
-from triton_models.configs import MODEL_FILES, Target, render_config
-from triton_models.licences import require_accepted
-from triton_models.specs import (
+from consumer.models.specs import (
     DEFAULT_MODELS,
     NSFW_CLASSIFIER,
     NSFW_DETECTOR,
@@ -26,6 +24,8 @@ from triton_models.specs import (
     SPECS,
     ModelSpec,
 )
+from triton_models.configs import MODEL_FILES, Target, render_config
+from triton_models.licences import require_accepted
 
 SOURCE_DIR = Path(__file__).resolve().parent
 SMOKE_MODEL = "smoke"

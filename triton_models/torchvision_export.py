@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torchvision
 
+from consumer.models.specs import ModelSpec, classifier_spec
 from triton_models.configs import Target
 from triton_models.repository import write_model
-from triton_models.specs import ModelSpec, classifier_spec
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from triton_models.specs import ModelSpec
+from consumer.models.specs import ModelSpec
 
 Wrap = Callable[[Path, Path, ModelSpec], Path]
 

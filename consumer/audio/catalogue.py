@@ -27,8 +27,8 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from consumer.audio.errors import CatalogueError
 from consumer.data_files import DataFileError, read_bounded
+from consumer.errors import CatalogueError
 
 log = logging.getLogger("consumer.audio")
 

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
-from consumer.audio.errors import ChromaprintUnavailable, FingerprintError
+from consumer.errors import ChromaprintUnavailable, FingerprintError
 
 LIBRARY = "libchromaprint.so.1"
 SAMPLE_RATE = 11025  # Chromaprint resamples to this; feeding it directly skips that step

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consumer.audio.chromaprint import SAMPLE_RATE, Fingerprinter
-from consumer.audio.errors import FingerprintError
+from consumer.errors import FingerprintError
 
 OK, PARTIAL, UNDECODABLE, NONE = "ok", "partial", "undecodable", "none"
 

@@ -12,7 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from consumer.settings import ConfigError, load_settings
+from consumer.errors import ConfigError
+from consumer.settings import load_settings
 
 # Subcommand modules, in the order `vmc --help` lists them.
 _COMMAND_MODULES = (

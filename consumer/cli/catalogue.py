@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from consumer.cli import UserError
-from consumer.settings import ConfigError, Settings
+from consumer.errors import ConfigError
+from consumer.settings import Settings
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:

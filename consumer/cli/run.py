@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from consumer.cli import UserError
-from consumer.errors import BrokerAuthenticationError, PublishError
-from consumer.settings import ConfigError, Settings
+from consumer.errors import BrokerAuthenticationError, ConfigError, PublishError
+from consumer.settings import Settings
 
 if TYPE_CHECKING:
     from consumer.pipeline.runner import Pipeline

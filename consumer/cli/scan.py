@@ -12,16 +12,33 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consumer.cli import UserError
-from consumer.errors import InferenceError, MediaError
-from consumer.settings import ConfigError, Settings
+from consumer.errors import ConfigError, InferenceError, MediaError
+from consumer.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from consumer.inference.scorers import Scorer
-    from triton_models.specs import ModelSpec
+    from consumer.models.specs import ModelSpec
 
 
 def _video_id(uri: str) -> str:
     return PurePosixPath(urlsplit(uri).path).stem or uri
+
+
+def _onnx_builder() -> Callable[[ModelSpec, Path], Path]:
+    """The build tooling's ONNX builder, imported only here: the runtime image leaves the
+    tooling (`triton_models/`) out, and then in-process scoring says so in one line."""
+    try:
+        from triton_models.repository import build_onnx
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "triton_models":
+            raise
+        raise UserError("in-process scoring builds each model's ONNX with the model build "
+                        "tooling (triton_models/), which only a source checkout has: run vmc "
+                        "scan from one, or score on a Triton server with --triton URL") from exc
+    return build_onnx
 
 
 def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec],
@@ -41,8 +58,7 @@ def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec
             except InferenceError as exc:
                 raise UserError(str(exc)) from exc
         else:
-            from triton_models.repository import build_onnx
-
+            build_onnx = _onnx_builder()
             try:
                 scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
             except InferenceError as exc:

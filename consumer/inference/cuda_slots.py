@@ -29,9 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from consumer.errors import InferenceUnavailable
-from consumer.settings import ConfigError
-from triton_models.specs import ModelSpec
+from consumer.errors import ConfigError, InferenceUnavailable
+from consumer.models.specs import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from consumer.errors import InferenceError, InferenceUnavailable
 from consumer.inference.triton_client import BatchScores, TextRead, TritonModelClient
-from triton_models.specs import ModelSpec
+from consumer.models.specs import ModelSpec
 
 
 class Scorer(Protocol):

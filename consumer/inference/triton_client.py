@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from consumer.errors import InferenceError, InferenceTimeout, InferenceUnavailable
+from consumer.errors import ConfigError, InferenceError, InferenceTimeout, InferenceUnavailable
 from consumer.inference.cuda_slots import CudaSlots, Slot, is_unknown_region
+from consumer.models.specs import INPUT_DTYPE, ModelSpec
 from consumer.pixels import on_host
-from consumer.settings import ConfigError
-from triton_models.specs import INPUT_DTYPE, ModelSpec
 
 log = logging.getLogger(__name__)
 

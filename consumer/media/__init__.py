@@ -1,6 +1,6 @@
 """Media: from an event's URI to resized keyframes, safely (sources, probe, sampler, workers)."""
 
-from consumer.media.errors import (
+from consumer.errors import (
     CorruptMedia,
     DecodeCrashed,
     DecodeFailed,

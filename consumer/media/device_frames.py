@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.multiprocessing  # registers torch's tensor sharing with pickling
 
-from consumer.media.errors import DecodeFailed, DecodeOutOfMemory
+from consumer.errors import DecodeFailed, DecodeOutOfMemory
 from consumer.media.extract import Keyframes
 from consumer.media.frame_segments import Layout, frame_nbytes
 from consumer.media.resize import ResizeSpec

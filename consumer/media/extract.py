@@ -15,12 +15,16 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 
-from consumer.audio.errors import ChromaprintUnavailable, FingerprintError
 from consumer.audio.soundtrack import NONE, UNDECODABLE, Heard, StreamFingerprint, hear
-from consumer.errors import MediaError
+from consumer.errors import (
+    ChromaprintUnavailable,
+    CorruptMedia,
+    DecodeOutOfMemory,
+    FingerprintError,
+    MediaError,
+)
 from consumer.media.coverage import Coverage
 from consumer.media.decoders import PacketDecoder, Picture
-from consumer.media.errors import CorruptMedia, DecodeOutOfMemory
 from consumer.media.frame_hash import PDQ_SPEC, FrameHash, pdq_hash
 from consumer.media.probe import (
     VideoProbe,

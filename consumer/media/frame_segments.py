@@ -16,7 +16,7 @@ from multiprocessing.shared_memory import SharedMemory
 import numpy as np
 import numpy.typing as npt
 
-from consumer.media.errors import DecodeOutOfMemory
+from consumer.errors import DecodeOutOfMemory
 from consumer.media.extract import Keyframes
 from consumer.media.resize import ResizeSpec
 from consumer.pixels import on_host

@@ -20,18 +20,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from consumer.errors import (
+    MediaTooLarge,
+    SourceRefused,
+    SourceTimeout,
+    SourceUnreachable,
+)
 from consumer.media.address_policy import (
     IPAddress,
     address_refusal,
     host_refusal,
     parse_ip_literal,
     parse_networks,
-)
-from consumer.media.errors import (
-    MediaTooLarge,
-    SourceRefused,
-    SourceTimeout,
-    SourceUnreachable,
 )
 from consumer.settings import SourceSettings
 

@@ -29,7 +29,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 from torch.utils.dlpack import from_dlpack
 
-from consumer.media.errors import NvdecUnavailable
+from consumer.errors import NvdecUnavailable
 from consumer.media.gpu_resize import Colour, resize_nv12
 from consumer.media.resize import ResizeSpec, display_rotation
 

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from consumer.errors import SourceRefused, SourceUnreachable
 from consumer.media.address_policy import (
     address_refusal,
     host_refusal,
     parse_ip_literal,
     parse_networks,
 )
-from consumer.media.errors import SourceRefused, SourceUnreachable
 from consumer.settings import SourceSettings
 
 EXTRAS = {"gs": "gcs", "gcs": "gcs", "s3": "s3", "s3a": "s3"}

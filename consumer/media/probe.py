@@ -15,7 +15,7 @@ import av
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from consumer.media.errors import (
+from consumer.errors import (
     CorruptMedia,
     FrameTooLarge,
     MediaTooLong,

@@ -18,7 +18,7 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation
 
 if TYPE_CHECKING:
-    from triton_models.specs import ModelSpec
+    from consumer.models.specs import ModelSpec
 
 # Area averaging is swscale's best downscaler for large ratios (1080p -> 320) at a cost close
 # to bilinear; see bench/keyframes.py.

@@ -27,9 +27,9 @@ from av.container import InputContainer
 from av.packet import Packet
 from av.video.stream import VideoStream
 
+from consumer.errors import MediaTooLong
 from consumer.media.coverage import Coverage, CoveragePicker, Sample, coverage_of
 from consumer.media.decoders import CpuDecoder, PacketDecoder, Picture
-from consumer.media.errors import MediaTooLong
 from consumer.settings import DecodeSettings
 
 Strategy = Literal["scan", "seek"]

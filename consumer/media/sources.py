@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from consumer.media.errors import MediaTooLarge, SourceRefused, SourceUnreachable
+from consumer.errors import MediaTooLarge, SourceRefused, SourceUnreachable
 from consumer.media.http_source import HttpRangeReader
 from consumer.media.object_stores import filesystem
 from consumer.settings import SourceSettings

@@ -31,16 +31,17 @@ from multiprocessing.shared_memory import SharedMemory
 from types import TracebackType
 from typing import Any
 
-from consumer.errors import ConsumerError, MediaError
-from consumer.media import frame_segments
-from consumer.media.errors import (
+from consumer.errors import (
+    ConsumerError,
     DecodeCrashed,
     DecodeFailed,
     DecodeOutOfMemory,
     DecodeTimeout,
     ExtractorClosed,
     ExtractorQueueFull,
+    MediaError,
 )
+from consumer.media import frame_segments
 from consumer.media.extract import Keyframes, extract_keyframes, keep_frames_on_device
 from consumer.media.resize import ResizeSpec
 from consumer.settings import DecodeSettings, SourceSettings

@@ -17,13 +17,13 @@ import numpy.typing as npt
 from consumer.events.source import SourceRef
 from consumer.inference.triton_client import TextRead
 from consumer.media import Keyframes
+from consumer.models.specs import ModelSpec
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.matching import Matches
 from consumer.publishing.outputs import OutputRecords, Record
 from consumer.settings import PolicySettings
 from consumer.signals.assess import Assessment, assess
 from consumer.signals.base import Evidence, Signal
-from triton_models.specs import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from consumer.errors import InferenceError
 from consumer.inference.triton_client import BatchScores
 from consumer.media import Keyframes, ResizeSpec
 from consumer.media.frame_hash import FrameHash
+from consumer.models.specs import ModelSpec
 from consumer.pixels import Pixels
 from consumer.policy.hash_lists import HashMatch
-from triton_models.specs import ModelSpec
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # confluent-kafka's header types: a list of pairs, or a dict.

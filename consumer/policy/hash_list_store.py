@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from consumer.data_files import DataFileError, read_bounded, signature
+from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.hash_lists import (
     HashIndex,
@@ -27,7 +28,7 @@ from consumer.policy.hash_lists import (
     parse_hash_list,
 )
 from consumer.policy.text_rules import CompiledRule, compile_rules, word_list
-from consumer.settings import ConfigError, HashListRule, TextRule
+from consumer.settings import HashListRule, TextRule
 
 log = logging.getLogger("consumer.policy")
 

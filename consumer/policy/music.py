@@ -18,8 +18,9 @@ from typing import Any
 from consumer.audio.catalogue import Track, load_catalogue
 from consumer.audio.matching import CatalogueIndex, MusicMatch
 from consumer.audio.soundtrack import PARTIAL, UNDECODABLE, StreamFingerprint
+from consumer.errors import ConfigError
 from consumer.policy.decide import INCOMPLETE_AUDIO, MUSIC_MATCH, REVIEW, Decision, Reason, escalate
-from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
+from consumer.settings import AudioSettings, MusicCatalogue
 
 log = logging.getLogger("consumer.policy")
 

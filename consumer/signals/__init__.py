@@ -48,7 +48,8 @@ def instances(settings: Settings) -> list[Signal]:
     loaded); a section no signal registered, or an invalid one, is a `ConfigError`."""
     from pydantic import ValidationError
 
-    from consumer.settings import ConfigError, env_var_for
+    from consumer.errors import ConfigError
+    from consumer.settings import env_var_for
 
     known = {cls.name for cls in _registered}
     unknown = [name for name in settings.signals.names() if name not in known]

@@ -29,8 +29,8 @@ from consumer.policy.decide import Reason
 if TYPE_CHECKING:
     from consumer.inference.triton_client import TextRead
     from consumer.media import Keyframes
+    from consumer.models.specs import ModelSpec
     from consumer.settings import Settings
-    from triton_models.specs import ModelSpec
 
 
 class SignalSettings(BaseModel):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from consumer.errors import ConfigError
 from consumer.media import Keyframes
 from consumer.policy.decide import KNOWN_CONTENT, Reason
 from consumer.policy.hash_list_store import HashListStore
 from consumer.policy.hash_lists import HashMatch
-from consumer.settings import ConfigError
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
 
 

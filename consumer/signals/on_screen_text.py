@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from consumer.errors import ConfigError
+from consumer.models.specs import get_spec
 from consumer.policy.decide import TEXT_RULE, Reason
 from consumer.policy.hash_list_store import load_text_rules
 from consumer.policy.text_rules import CompiledRule, match_texts, text_tags
-from consumer.settings import ConfigError
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
-from triton_models.specs import get_spec
 
 
 class OnScreenText(Signal):

@@ -14,9 +14,9 @@ from consumer.inference.cuda_slots import CudaSlots, TritonCudaRegions
 from consumer.media.device_frames import allocate, arena_nbytes
 from consumer.media.resize import ResizeSpec
 from consumer.media.workers import KeyframeExtractor
+from consumer.models.specs import get_spec
 from consumer.settings import DecodeSettings, SourceSettings
 from tests.unit.media.videos import make_video
-from triton_models.specs import get_spec
 
 SPECS = [ResizeSpec(320, "pad"), ResizeSpec(224, "stretch")]
 LOCAL = SourceSettings(allowed_schemes=["file"])

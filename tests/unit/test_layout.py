@@ -1,5 +1,7 @@
-"""The service package stays small and layered: no module over 400 lines, no import loop
-between its packages, and the dev stack outside it (the runtime image ships `consumer/` only).
+"""The repository stays small and layered: no source file over 400 lines anywhere in it (the
+service, the dev stack, the model build tooling, the benches, the tests), no import loop between
+the service's packages, and each part beside the service importing only what lies below it, so
+the runtime image, which ships `consumer/` only, has everything the service imports.
 """
 
 from __future__ import annotations
@@ -10,15 +12,41 @@ from pathlib import Path
 import consumer
 
 PACKAGE = Path(consumer.__file__).parent
+ROOT = PACKAGE.parent
 MAX_LINES = 400
+# Every folder of the repository that holds code, and what counts as code in it.
+CODE_FOLDERS = ("consumer", "devstack", "triton_models", "bench", "tests", "scripts")
+CODE_SUFFIXES = (".py", ".sh")
+# What each part beside the service may import besides itself: the service is the bottom layer;
+# the build tooling reads the service's model contract; the dev stack builds the models and
+# runs the service. (Benches and tests may use every part.)
+MAY_IMPORT = {
+    "consumer": set(),
+    "triton_models": {"consumer"},
+    "devstack": {"consumer", "triton_models"},
+}
+# The service reaches the parts beside it only lazily, inside the one function that needs
+# them, and says so in one line where they are absent (the runtime image).
+LAZY_IMPORTS = {"triton_models": "cli/scan.py", "devstack": "cli/dev.py"}
 
 
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
-def test_no_module_of_the_service_is_over_400_lines() -> None:
-    sizes = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in _modules()}
+def _code_files() -> list[Path]:
+    return sorted(path for folder in CODE_FOLDERS for path in (ROOT / folder).rglob("*")
+                  if path.suffix in CODE_SUFFIXES and "__pycache__" not in path.parts)
+
+
+def test_the_line_rule_sees_every_part_of_the_repository() -> None:
+    parts = {path.relative_to(ROOT).parts[0] for path in _code_files()}
+    assert parts == set(CODE_FOLDERS)
+    assert ROOT / "tests" / "unit" / "test_layout.py" in _code_files()
+
+
+def test_no_source_file_in_the_repository_is_over_400_lines() -> None:
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in _code_files()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
 
 
@@ -26,6 +54,35 @@ def _unit(module: str) -> str | None:
     """consumer.pipeline.runner -> pipeline; consumer.settings -> settings."""
     parts = module.split(".")
     return parts[1] if parts[0] == "consumer" and len(parts) > 1 else None
+
+
+def _type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imported(path: Path) -> list[tuple[str, bool]]:
+    """Every module `path` imports, and whether the import is lazy: inside a function or under
+    `if TYPE_CHECKING:`, so importing `path` does not run it."""
+    found: list[tuple[str, bool]] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, lazy) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.module, lazy))
+        if _type_checking(node):
+            assert isinstance(node, ast.If)
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, lazy)
+            return
+        inner = lazy or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text()), False)
+    return found
 
 
 def _imports() -> dict[str, set[str]]:
@@ -37,13 +94,10 @@ def _imports() -> dict[str, set[str]]:
         if rel.parts[0] == "__init__":
             continue
         source = rel.parts[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
-            for name in names:
-                target = _unit(name)
-                if target is not None and target != source:
-                    graph.setdefault(source, set()).add(target)
+        for name, _ in _imported(path):
+            target = _unit(name)
+            if target is not None and target != source:
+                graph.setdefault(source, set()).add(target)
     return graph
 
 
@@ -70,9 +124,28 @@ def test_the_service_packages_import_each_other_without_a_loop() -> None:
 
 def test_the_dev_stack_is_not_part_of_the_service_package() -> None:
     assert not (PACKAGE / "devstack").exists()
-    for path in _modules():
-        text = path.read_text()
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.startswith("devstack"):
-                assert path.name == "dev.py", f"{path} imports the dev stack"
+    assert not (PACKAGE / "triton_models").exists()
+
+
+def test_each_part_imports_only_the_parts_below_it() -> None:
+    parts = set(CODE_FOLDERS)
+    wrong: dict[str, list[str]] = {}
+    for part, allowed in MAY_IMPORT.items():
+        for path in sorted((ROOT / part).rglob("*.py")):
+            for name, lazy in _imported(path):
+                top = name.partition(".")[0]
+                if top not in parts or top == part or top in allowed:
+                    continue
+                declared = part == "consumer" and \
+                    LAZY_IMPORTS.get(top) == str(path.relative_to(PACKAGE))
+                if not (declared and lazy):
+                    wrong.setdefault(str(path.relative_to(ROOT)), []).append(name)
+    assert wrong == {}
+
+
+def test_the_lazy_imports_of_the_service_are_the_ones_it_declares() -> None:
+    """Guards the rule above: the two lazy imports exist where declared, and only lazily."""
+    for top, module in LAZY_IMPORTS.items():
+        imports = [(n, lazy) for n, lazy in _imported(PACKAGE / module)
+                   if n.partition(".")[0] == top]
+        assert imports and all(lazy for _, lazy in imports), module

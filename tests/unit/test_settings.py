@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from consumer.settings import ConfigError, env_var_for, load_settings
+from consumer.errors import ConfigError
+from consumer.settings import env_var_for, load_settings
 
 
 def test_defaults_name_the_four_topics() -> None:

@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.unit.deploy.dockerfile import Stage, parse, pip_installs
+from tests.unit.deploy.image_imports import NOT_IN_IMAGE, import_every_module
 from tests.unit.deploy.manifests import ROOT
 
 INSTALL_TIMEOUT_S = 300
+# GPU node mode's modules import the [gpu] extra (torch, PyNvVideoCodec), which the CPU image
+# leaves out on purpose: the consumer-gpu image has it.
+GPU_EXTRA_IMPORTS = ("torch", "PyNvVideoCodec")
 
 
 def _build_context(stage: Stage, dest: Path) -> Path:
@@ -67,9 +71,15 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def _env(venv: Path) -> dict[str, str]:
+    # No developer's dev stack, config or checkout (PYTHONPATH) leaks in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_") and k != "PYTHONPATH"}
+    env["HOME"] = str(venv.parent)
+    return env
+
+
 def _run(venv: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_")}
-    env["HOME"] = str(venv.parent)  # no developer's dev stack or config leaks in
+    env = _env(venv)
     return subprocess.run([str(venv / "bin" / argv[0]), *argv[1:]], cwd=venv.parent, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -95,6 +105,33 @@ def test_the_runtime_install_ships_the_service_only_and_vmc_dev_says_so(
     proc = _run(runtime_venv, "vmc", "dev", "status")
     assert proc.returncode == 1
     assert "not part of this install" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("package", NOT_IN_IMAGE)
+def test_the_runtime_install_has_no_model_build_tooling(runtime_venv: Path, package: str) -> None:
+    proc = _run(runtime_venv, "python", "-c", f"import {package}")
+    assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr
+
+
+def test_vmc_scan_in_the_runtime_install_asks_for_triton_in_one_line(runtime_venv: Path) -> None:
+    proc = _run(runtime_venv, "vmc", "scan", str(runtime_venv.parent / "upload.mp4"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "--triton URL" in line and "source checkout" in line
+
+
+def test_every_consumer_module_imports_from_the_runtime_install(runtime_venv: Path) -> None:
+    """Only what the image holds: a module that needed triton_models would fail here."""
+    report = import_every_module(runtime_venv / "bin" / "python", cwd=runtime_venv.parent,
+                                 env=_env(runtime_venv), blocked=())
+    assert report.file.startswith(str(runtime_venv)), "imported from the repository"
+    assert {"consumer.wiring", "consumer.cli.scan", "consumer.models.specs"} <= set(report.found)
+    assert len(report.found) > 50
+    wanting_more = {name: failure for name, failure in report.failed.items()
+                    if (failure["missing"] or "").partition(".")[0] not in GPU_EXTRA_IMPORTS}
+    assert wanting_more == {}
+    assert {name.rpartition(".")[2] for name in report.failed} <= {
+        "device_frames", "gpu_resize", "nvdec"}, "a module newly needs the [gpu] extra"
 
 
 @pytest.mark.parametrize("module", ["torch", "torchvision", "onnxruntime", "nudenet", "tensorrt",

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 import tritonclient.grpc as grpcclient
 
+from consumer.errors import ConfigError
 from consumer.inference.cuda_slots import CudaSlots, unregister_stale
 from consumer.inference.triton_client import register_at_start
-from consumer.settings import ConfigError
+from consumer.models.specs import get_spec
 from tests.integration.conftest import RunningStack
 from tests.unit.inference.test_cuda_slots import HostRegions
-from triton_models.specs import get_spec
 
 SPEC = get_spec("nsfw_classifier")
 

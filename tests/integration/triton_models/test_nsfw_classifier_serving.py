@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from consumer.models.specs import NSFW_CLASSIFIER, NSFW_DETECTOR
 from consumer.settings import Settings
 from consumer.wiring import build_pipeline
 from tests.integration.conftest import RunningStack
@@ -21,7 +22,6 @@ from tests.unit.triton_models.opennsfw_samples import (
     original,
     reference_classifier,
 )
-from triton_models.specs import NSFW_CLASSIFIER, NSFW_DETECTOR
 
 NSFW = NSFW_CLASSIFIER.labels.index("nsfw")
 TOLERANCE = 1e-4

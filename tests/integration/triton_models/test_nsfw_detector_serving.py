@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from consumer.models.specs import NSFW_DETECTOR
 from tests.integration.conftest import RunningStack
 from tests.unit.triton_models.nudenet_samples import (
     PHOTOS,
@@ -20,7 +21,6 @@ from tests.unit.triton_models.nudenet_samples import (
     raw_detections,
     raw_scores,
 )
-from triton_models.specs import NSFW_DETECTOR
 
 SCORE_TOLERANCE = 1e-4
 REPORTED = 0.5

@@ -13,9 +13,9 @@ from rapidocr_onnxruntime import RapidOCR
 
 from consumer.errors import InferenceError
 from consumer.inference.triton_client import BatchScores, TextRead, TritonModelClient
+from consumer.models.specs import OCR
 from tests.integration.conftest import RunningStack
 from tests.unit.triton_models.ocr_samples import as_sent, cer, scenes
-from triton_models.specs import OCR
 
 
 def _serve(stack: RunningStack, frames: np.ndarray) -> BatchScores:

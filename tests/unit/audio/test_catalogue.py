@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from consumer.audio.catalogue import Track, build_catalogue, load_catalogue, save_catalogue
-from consumer.audio.errors import CatalogueError
-from consumer.errors import ConsumerError
+from consumer.errors import CatalogueError, ConsumerError
 from tests.unit.audio import sounds
 from tests.unit.blocking import bounded_in_time
 from tests.unit.media.videos import make_video

@@ -13,8 +13,7 @@ import pytest
 
 from consumer.audio import chromaprint
 from consumer.audio.chromaprint import DELAY_S, ITEM_S, SAMPLE_RATE, raw_fingerprint
-from consumer.audio.errors import ChromaprintUnavailable
-from consumer.settings import ConfigError
+from consumer.errors import ChromaprintUnavailable, ConfigError
 from tests.unit.audio import sounds
 
 

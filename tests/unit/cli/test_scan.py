@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,18 @@ def test_scan_runs_every_signal_known_content_and_on_screen_text(
     assert [(r["category"], r["rule"]) for r in text["reasons"]] == [("text_rule", "urls")]
     assert [t["text"] for t in text["tags"]["text"]] == ["Visit www.example.com today"]
     assert copy["tags"]["text"] == [] and text["models"]["ocr"] == "1"
+
+
+def test_scan_without_the_build_tooling_says_in_one_line_to_use_a_checkout_or_triton(
+    astronaut_video: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime image has no triton_models/: in-process scoring refuses, it does not crash."""
+    for name in [m for m in sys.modules if m.partition(".")[0] == "triton_models"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "triton_models", None)
+    assert main(["--log-format", "text", "scan", str(astronaut_video)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert "source checkout" in line and "--triton URL" in line
+    assert "Traceback" not in captured.err

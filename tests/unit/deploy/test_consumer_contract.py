@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from consumer.models.specs import SPECS
 from consumer.observability.health import HealthServer
 from consumer.settings import CONFIG_FILE_ENV, MetricsSettings, Settings, load_settings
 from tests.unit.deploy.manifests import (
@@ -27,7 +28,6 @@ from tests.unit.deploy.manifests import (
     one,
     pod_spec,
 )
-from triton_models.specs import SPECS
 
 ENVIRONMENTS = ["base", *sorted(OVERLAYS)]
 SETTINGS_FILE = "vmc.toml"

@@ -21,7 +21,7 @@ from consumer.inference.cuda_slots import (
     stale_regions,
     unregister_stale,
 )
-from triton_models.specs import ModelSpec, get_spec
+from consumer.models.specs import ModelSpec, get_spec
 
 SPEC = get_spec("nsfw_classifier")
 ROW = tuple(SPEC.input_dims)
@@ -216,8 +216,8 @@ def test_triton_saying_a_region_is_unknown_is_recognised() -> None:
 
 
 def test_start_up_without_the_gpu_fails_in_one_line() -> None:
+    from consumer.errors import ConfigError
     from consumer.inference.cuda_slots import check_cuda
-    from consumer.settings import ConfigError
 
     gpus = [99] if torch.cuda.is_available() else [0, 99]
     for gpu in gpus:

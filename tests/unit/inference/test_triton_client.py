@@ -11,7 +11,7 @@ import pytest
 
 from consumer.errors import InferenceError, InferenceUnavailable
 from consumer.inference.triton_client import TextRead, parse_texts
-from triton_models.specs import get_spec
+from consumer.models.specs import get_spec
 
 
 def _raw(*images: object) -> np.ndarray:
@@ -56,7 +56,7 @@ def test_a_model_the_server_lacks_is_an_outage_not_the_videos_fault(status: str,
                                                                     retried: bool) -> None:
     from consumer.errors import InferenceUnavailable
     from consumer.inference.triton_client import map_triton_error
-    from triton_models.specs import NSFW_CLASSIFIER
+    from consumer.models.specs import NSFW_CLASSIFIER
 
     error = map_triton_error(_Error(status), NSFW_CLASSIFIER)
     assert isinstance(error, InferenceUnavailable) == retried

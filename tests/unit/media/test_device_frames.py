@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from consumer.errors import DecodeCrashed
 from consumer.media import KeyframeExtractor, ResizeSpec, nvdec
 from consumer.media.device_frames import allocate, arena_nbytes, from_arena, to_arena
-from consumer.media.errors import DecodeCrashed
 from consumer.settings import DecodeSettings, SourceSettings
 from tests.unit.media.hooks import device_keyframes, misbehaving_task
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from consumer.errors import NvdecUnavailable
 from consumer.media import nvdec
-from consumer.media.errors import NvdecUnavailable
 from consumer.media.extract import extract_keyframes
 from consumer.media.resize import ResizeSpec
 from consumer.media.workers import KeyframeExtractor

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from consumer.media.errors import SourceRefused
+from consumer.errors import SourceRefused
 from consumer.media.object_stores import endpoint_refusal, filesystem
 from consumer.settings import SourceSettings
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from tests.unit.pipeline.fakes import KNOWN_PDQ, SHORT, TOPIC, Rig, rig
+from tests.unit.pipeline.fake_kafka import SHORT, TOPIC
+from tests.unit.pipeline.fake_work import KNOWN_PDQ
+from tests.unit.pipeline.fakes import Rig, rig
 
 
 def _events(r: object, count: int = 3) -> None:

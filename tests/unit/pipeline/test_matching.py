@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.hash_lists import HashMatch
-from tests.unit.pipeline.fakes import KNOWN_PDQ, rig
+from tests.unit.pipeline.fake_work import KNOWN_PDQ
+from tests.unit.pipeline.fakes import rig
 
 
 class SlowList:

@@ -3,7 +3,8 @@ outage: told apart by Triton being seen alive, isolated, given up after its atte
 
 from __future__ import annotations
 
-from tests.unit.pipeline.fakes import TOPIC, rig
+from tests.unit.pipeline.fake_kafka import TOPIC
+from tests.unit.pipeline.fakes import rig
 
 
 def test_a_video_that_times_out_while_triton_answers_is_given_up_and_the_others_get_theirs(

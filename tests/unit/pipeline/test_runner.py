@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 from consumer.pipeline.replay import Window
-from tests.unit.pipeline.fakes import KNOWN_PDQ, TOPIC, rig
+from tests.unit.pipeline.fake_kafka import TOPIC
+from tests.unit.pipeline.fake_work import KNOWN_PDQ
+from tests.unit.pipeline.fakes import rig
 
 
 def test_each_event_gets_one_verdict_with_tags_and_offsets_commit_past_it() -> None:

@@ -12,9 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from consumer import data_files
+from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.hash_list_store import HashListStore
-from consumer.settings import ConfigError, HashListRule
+from consumer.settings import HashListRule
 from tests.unit.blocking import bounded_in_time
 
 A, B = "a" * 64, "b" * 64

@@ -18,6 +18,7 @@ from consumer.audio.matching import (
     MusicMatch,
 )
 from consumer.audio.soundtrack import StreamFingerprint
+from consumer.errors import ConfigError
 from consumer.policy.decide import (
     ALLOW,
     BLOCK,
@@ -28,7 +29,7 @@ from consumer.policy.decide import (
     Decision,
 )
 from consumer.policy.music import CatalogueMatch, MusicCatalogues, music_tags, with_music
-from consumer.settings import AudioSettings, ConfigError, MusicCatalogue
+from consumer.settings import AudioSettings, MusicCatalogue
 
 HEARD = MusicMatch(track_id="track-7", start_s=12.04, end_s=31.96, reference_offset_s=40.1,
                    confidence=0.8712)
@@ -166,7 +167,7 @@ def test_assess_passes_the_soundtrack_status_to_the_music_rule() -> None:
     from consumer.signals import Evidence, instances
     from consumer.signals.assess import assess
     from consumer.signals.music import Music
-    from tests.unit.pipeline.fakes import SPEC, keyframes
+    from tests.unit.pipeline.fake_work import SPEC, keyframes
 
     frames = keyframes([ResizeSpec.of(SPEC)], 0)
     scores = {SPEC.name: np.tile(np.array([[1.0, 0.0]], np.float32), (3, 1))}

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from skimage import data
 
+from consumer.models.specs import NSFW_DETECTOR
 from triton_models.nudenet_wrap import nudenet_onnx_path
-from triton_models.specs import NSFW_DETECTOR
 
 SIZE = NSFW_DETECTOR.input_size
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "colorwheel", "immunohistochemistry",

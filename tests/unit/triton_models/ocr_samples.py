@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
 from consumer.media.resize import ResizeSpec, resize_frame
-from triton_models.specs import OCR
+from consumer.models.specs import OCR
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 SPEC = ResizeSpec(OCR.input_size, OCR.resize_mode)

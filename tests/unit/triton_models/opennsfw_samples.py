@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from triton_models.specs import NSFW_CLASSIFIER
+from consumer.models.specs import NSFW_CLASSIFIER
 
 SIZE = NSFW_CLASSIFIER.input_size
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "colorwheel", "immunohistochemistry",

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from tritonclient.grpc import model_config_pb2 as pb
 
+from consumer.models.specs import SPECS, ModelSpec, classifier_spec
 from triton_models.configs import TARGETS, Target, parse_config, render_config
-from triton_models.specs import SPECS, ModelSpec, classifier_spec
 
 _ALL_SPECS = [*SPECS.values(), classifier_spec("tags", ("a", "b", "c"))]
 

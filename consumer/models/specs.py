@@ -1,8 +1,9 @@
-"""The tensor contract of each served model, declared once.
+"""The tensor contract of each served model, declared once, in the service.
 
-The build tool renders every `config.pbtxt` from these specs and the consumer's Triton client
-reads them, so the two cannot drift apart (a unit test checks each rendered config against its
-spec). Pure data: importable without torch, onnx or onnxruntime.
+The consumer's Triton client reads these specs and the build tool (`triton_models/`, which
+imports them from here) renders every `config.pbtxt` from them, so the two cannot drift apart
+(a unit test checks each rendered config against its spec). Pure data: importable without
+torch, onnx or onnxruntime, and without the build tooling, which the runtime image leaves out.
 """
 
 from __future__ import annotations
