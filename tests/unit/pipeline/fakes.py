@@ -105,7 +105,8 @@ def _signals(configured: Settings, known_content: Any) -> list[Any]:
 
 def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int = 2,
         window: Any = None, known_content: Any = None, limit_bytes: int = 100_000,
-        **pipeline: Any) -> Rig:
+        observer: Any = None, **pipeline: Any) -> Rig:
+    """`observer`: hooks to report to instead of the `Recorder` (e.g. ConsumerMetrics)."""
     from consumer.pipeline.runner import Pipeline
     from consumer.publishing.limits import RecordLimits
 
@@ -114,7 +115,8 @@ def rig(*, hold_decode: bool = False, hold_model: bool = False, partitions: int 
     extractor, model, hooks = FakeExtractor(hold=hold_decode), FakeModel(hold=hold_model), \
         Recorder()
     configured = settings(**pipeline)
-    built = Pipeline(configured, consumer, producer, extractor, [model], hooks=hooks,
+    built = Pipeline(configured, consumer, producer, extractor, [model],
+                     hooks=observer or hooks,
                      clock=clock, window=window, limits=RecordLimits.uniform(limit_bytes),
                      signals=_signals(configured, known_content))
     return Rig(broker, clock, consumer, producer, extractor, model, hooks, built)
