@@ -33,17 +33,17 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import emit
-from consumer.audio.catalogue import Track, build_catalogue, save_catalogue
-from consumer.audio.chromaprint import ITEM_S, raw_fingerprint
-from consumer.audio.matching import (
+from consumer.media.chromaprint import ITEM_S, raw_fingerprint
+from consumer.media.pcm import file_pcm
+from consumer.signals.music.catalogue import Track, build_catalogue, save_catalogue
+from consumer.signals.music.matching import (
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MIN_DURATION_S,
     CatalogueIndex,
     MusicMatch,
     keys,
 )
-from consumer.audio.pcm import file_pcm
-from tests.unit.audio import sounds
+from tests.unit.signals.music import sounds
 
 EXCERPT_S = 20.0
 UPLOAD_S = 60.0

@@ -16,7 +16,7 @@
     sample rates and levels, and tones: every match counted. Then real excerpts under speech and
     noise, to show they still match, and which catalogue tracks `vmc catalogue build` skips.
 
-Runs on any version of consumer.audio that has CatalogueIndex.match(fingerprint), so the same
+Runs on any version of the music signal that has CatalogueIndex.match(fingerprint), so the same
 script gives the before and after figures (PYTHONPATH at the older tree).
 """
 
@@ -35,10 +35,10 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import best_s, emit
-from consumer.audio.catalogue import Track
-from consumer.audio.chromaprint import ITEM_S, raw_fingerprint
-from consumer.audio.matching import CatalogueIndex
-from tests.unit.audio import sounds
+from consumer.media.chromaprint import ITEM_S, raw_fingerprint
+from consumer.signals.music.catalogue import Track
+from consumer.signals.music.matching import CatalogueIndex
+from tests.unit.signals.music import sounds
 
 Items = npt.NDArray[np.uint32]
 TRACK_S = 180.0
@@ -171,7 +171,7 @@ def noise(music_tracks: int) -> list[str]:
     lines.append(f"Real 20 s excerpts under speech (+10, +5 dB) and noise (+5, 0, -5 dB): "
                  f"{hits}/{cases} found, and nothing else.")
     try:
-        from consumer.audio.information import low_information
+        from consumer.signals.music.information import low_information
     except ImportError:
         return lines
     skipped = [t.track_id for t in _noise_catalogue() if low_information(t.fingerprint)]

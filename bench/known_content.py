@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import best_s, emit
 from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
 from consumer.media.resize import resize_frame
-from consumer.policy.hash_lists import HashIndex, hamming
+from consumer.signals.known_content.lists import HashIndex, hamming
 
 FRAMES = 16
 MAX_DISTANCE = 31

@@ -47,16 +47,16 @@ def _child(kind: str, path: str, stall: bool) -> None:
             time.sleep(3)
             return 0
     elif kind == "list":
-        from consumer.policy.hash_list_store import load
         from consumer.settings import HashListRule
+        from consumer.signals.known_content.store import load
 
         rule = HashListRule(name="bench", path=path)
 
         def work() -> int:
             return len(load(rule).index)
     else:
-        from consumer.audio.catalogue import load_catalogue
-        from consumer.audio.matching import CatalogueIndex
+        from consumer.signals.music.catalogue import load_catalogue
+        from consumer.signals.music.matching import CatalogueIndex
 
         def work() -> int:
             tracks = load_catalogue(path)
@@ -119,7 +119,7 @@ def _make_list(path: Path, lines: int) -> None:
 
 
 def _make_catalogue(path: Path, tracks: int) -> None:
-    from consumer.audio.catalogue import Track, save_catalogue
+    from consumer.signals.music.catalogue import Track, save_catalogue
 
     rng = np.random.default_rng(2)
     items = int(180 / 0.1238)  # 3 minutes of Chromaprint items

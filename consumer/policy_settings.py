@@ -148,7 +148,7 @@ class AudioSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     catalogues: list[MusicCatalogue] = Field(default_factory=list)
-    # consumer.audio.matching's defaults, measured (BENCHMARKS.md): unrelated music agreed at
+    # consumer.signals.music.matching defaults, measured (BENCHMARKS.md): unrelated music agreed at
     # up to 0.70 over 6-8 s, never over 8 s; true excerpts under speech or noise 0.72-0.94.
     min_confidence: float = Field(0.70, gt=0.5, le=1, description="share of fingerprint "
                                   "bits agreeing over a matched segment")

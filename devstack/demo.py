@@ -19,9 +19,9 @@ from typing import Any
 import av
 import numpy as np
 
-from consumer.audio.catalogue import build_catalogue, save_catalogue
 from consumer.media.frame_hash import pdq_hash
 from consumer.settings import KafkaTopics, Settings, load_settings
+from consumer.signals.music.catalogue import build_catalogue, save_catalogue
 from devstack.kafka import create_topics, topic_configs, topic_layout
 from devstack.samples import (
     add_soundtrack,

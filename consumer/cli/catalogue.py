@@ -13,9 +13,9 @@ from consumer.settings import Settings
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from consumer.audio.catalogue import build_catalogue, save_catalogue
-    from consumer.audio.chromaprint import DELAY_S, ITEM_S
     from consumer.errors import ConsumerError
+    from consumer.media.chromaprint import DELAY_S, ITEM_S
+    from consumer.signals.music.catalogue import build_catalogue, save_catalogue
 
     folder = Path(args.folder)
     if not folder.is_dir():

@@ -15,7 +15,6 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
 
-from consumer.audio.soundtrack import NONE, UNDECODABLE, Heard, StreamFingerprint, hear
 from consumer.errors import (
     ChromaprintUnavailable,
     CorruptMedia,
@@ -35,6 +34,7 @@ from consumer.media.probe import (
 )
 from consumer.media.resize import ResizeSpec, display_rotation, resize_frame
 from consumer.media.sampler import KeyframeSampler, choose_strategy
+from consumer.media.soundtrack import NONE, UNDECODABLE, Heard, StreamFingerprint, hear
 from consumer.media.sources import open_source
 from consumer.pixels import on_host
 from consumer.settings import DecodeSettings, SourceSettings
@@ -182,7 +182,7 @@ def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
 
 def _with_soundtrack(container: InputContainer, result: Keyframes,
                      decode: DecodeSettings) -> Keyframes:
-    """Every audio stream's fingerprint (consumer.audio.soundtrack), in this worker and within
+    """Every audio stream's fingerprint (consumer.media.soundtrack), in this worker and within
     its limits. A video without audio, or whose audio cannot be decoded, keeps its visual
     result; the outcome says so. Decoding may take `AUDIO_TIME_SHARE` of `decode.timeout_s`,
     shared by the streams; a soundtrack cut there, at `decode.max_soundtrack_s` or at

@@ -23,7 +23,7 @@ SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 SIGNAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 FILL_BUCKETS = (0.125, 0.25, 0.5, 0.75, 0.9, 1.0)
-# Why a hash list reload failed (consumer.policy.hash_list_store, consumer.data_files).
+# Why a hash list reload failed (consumer.signals.known_content.store, consumer.data_files).
 HASH_LIST_ERROR_REASONS = ("invalid", "empty", "shrunk", "too_large", "not_regular_file",
                            "changing", "unreadable", "error")
 

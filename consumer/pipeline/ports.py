@@ -19,7 +19,7 @@ from consumer.media import Keyframes, ResizeSpec
 from consumer.media.frame_hash import FrameHash
 from consumer.models.specs import ModelSpec
 from consumer.pixels import Pixels
-from consumer.policy.hash_lists import HashMatch
+from consumer.signals.known_content.lists import HashMatch
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # confluent-kafka's header types: a list of pairs, or a dict.

@@ -19,8 +19,6 @@ from consumer.settings import PolicySettings
 
 if TYPE_CHECKING:
     from consumer.media.coverage import Coverage
-    from consumer.policy.hash_lists import HashMatch
-    from consumer.policy.text_rules import TextMatch
 
 ALLOW, REVIEW, BLOCK, UNPROCESSABLE = "allow", "review", "block", "unprocessable"
 INVALID_OUTPUT = "invalid_model_output"
@@ -142,18 +140,3 @@ def escalate(decision: Decision, reasons: Sequence[Reason]) -> Decision:
     verdict = max([decision.verdict, *(r.action for r in reasons)], key=_STRENGTH.__getitem__)
     merged = sorted([*reasons, *decision.reasons], key=lambda r: r.action != BLOCK)
     return Decision(verdict, merged, decision.scores)
-
-
-def with_known_content(decision: Decision, matches: Sequence[HashMatch]) -> Decision:
-    """A frame matching a list of known content adds the list's action, whatever the scores
-    say."""
-    return escalate(decision, [
-        Reason(KNOWN_CONTENT, None, None, m.at_s, m.action, m.label, m.list_name, m.distance)
-        for m in sorted(matches, key=lambda m: m.distance)])
-
-
-def with_text(decision: Decision, matches: Sequence[TextMatch]) -> Decision:
-    """On-screen text matching a rule adds the rule's action; the reason names the rule and
-    the time, not the text."""
-    return escalate(decision, [Reason(TEXT_RULE, None, None, m.at_s, m.action, rule=m.rule)
-                               for m in matches])

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.known_content import KnownContent
 from consumer.signals.music import Music
-from consumer.signals.on_screen_text import OnScreenText
 from consumer.signals.scores import ModelScores
+from consumer.signals.text import OnScreenText
 
 if TYPE_CHECKING:
     from consumer.settings import Settings

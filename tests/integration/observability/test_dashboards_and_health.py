@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.audio.catalogue import build_catalogue, save_catalogue
 from consumer.media import ResizeSpec, extract_keyframes
 from consumer.settings import DecodeSettings, KafkaTopics, SourceSettings
+from consumer.signals.music.catalogue import build_catalogue, save_catalogue
 from devstack.process import free_port, wait_until
 from devstack.samples import add_soundtrack, make_video, synth_track, write_audio
 from tests.integration.conftest import PrivateTriton, RunningStack

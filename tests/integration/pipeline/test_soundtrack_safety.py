@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from consumer.audio.catalogue import build_catalogue, save_catalogue
 from consumer.settings import KafkaTopics
+from consumer.signals.music.catalogue import build_catalogue, save_catalogue
 from devstack.samples import make_video
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
@@ -23,7 +23,7 @@ from tests.integration.pipeline.conftest import (
     running_pipeline,
     upload_event,
 )
-from tests.unit.audio import sounds
+from tests.unit.signals.music import sounds
 
 TRACK_SEED = 17
 CAP_S = 60.0

@@ -13,8 +13,8 @@ from skimage import data
 
 from consumer.media import ResizeSpec, extract_keyframes
 from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
-from consumer.policy.hash_lists import hamming
 from consumer.settings import DecodeSettings, SourceSettings
+from consumer.signals.known_content.lists import hamming
 from devstack.samples import make_still_video
 
 LOCAL = SourceSettings(allowed_schemes=["file"])

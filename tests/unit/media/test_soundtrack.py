@@ -10,15 +10,15 @@ import av
 import numpy as np
 import pytest
 
-from consumer.audio.chromaprint import ITEM_S
-from consumer.audio.soundtrack import audio_streams
 from consumer.media import extract
+from consumer.media.chromaprint import ITEM_S
 from consumer.media.extract import extract_keyframes
 from consumer.media.resize import ResizeSpec
+from consumer.media.soundtrack import audio_streams
 from consumer.settings import DecodeSettings, SourceSettings
 from devstack.samples import add_soundtrack, make_video, synth_track
-from tests.unit.audio import sounds
 from tests.unit.media.videos import make_video as make_clip
+from tests.unit.signals.music import sounds
 
 SPECS = [ResizeSpec(32, "pad")]
 LOCAL = SourceSettings(allowed_schemes=["file"])

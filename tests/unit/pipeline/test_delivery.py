@@ -122,8 +122,8 @@ def test_a_failed_offset_commit_is_retried() -> None:
 
 
 def _known_rig(tmp_path: Path, label: str, **kwargs: Any) -> Rig:
-    from consumer.policy.hash_list_store import HashListStore
     from consumer.settings import HashListRule
+    from consumer.signals.known_content.store import HashListStore
 
     listed = tmp_path / "known.csv"
     listed.write_text(f"{KNOWN_PDQ},{label}\n")

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from consumer.media.frame_hash import FrameHash
-from consumer.policy.hash_lists import HashMatch
+from consumer.signals.known_content.lists import HashMatch
 from tests.unit.pipeline.fake_work import KNOWN_PDQ
 from tests.unit.pipeline.fakes import rig
 

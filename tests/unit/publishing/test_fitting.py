@@ -14,11 +14,11 @@ from consumer.events.source import SourceRef
 from consumer.inference.triton_client import TextRead
 from consumer.policy.decide import Decision, Reason
 from consumer.policy.tagging import LabelTag
-from consumer.policy.text_rules import text_tags
 from consumer.publishing.dlq import record_bytes, usable_bytes
 from consumer.publishing.fitting import MAX_ITEMS, MAX_STRING_CHARS, fit_tags, fit_verdict
 from consumer.publishing.limits import MIN_RECORD_LIMIT_BYTES
 from consumer.publishing.records import encode, tags_record, verdict_record
+from consumer.signals.text.rules import text_tags
 
 SRC = SourceRef("video.uploads", 3, 1234)
 NOW = datetime(2026, 11, 22, 10, 0, 2, tzinfo=UTC)

@@ -9,9 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer.media.frame_hash import FrameHash
-from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE, Decision, Reason
-from consumer.policy.decide import with_known_content as merge
-from consumer.policy.hash_lists import (
+from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE, Decision, Reason, escalate
+from consumer.policy.decide import Decision as _Decision
+from consumer.settings import HashListRule
+from consumer.signals.known_content import known_content_reasons
+from consumer.signals.known_content.lists import (
     HashIndex,
     HashListError,
     HashMatch,
@@ -20,10 +22,13 @@ from consumer.policy.hash_lists import (
     match_frames,
     parse_hash_list,
 )
-from consumer.settings import HashListRule
 
 A = "f" * 64
 B = "0" * 63 + "1"
+
+
+def merge(decision: _Decision, matches: list[HashMatch]) -> _Decision:
+    return escalate(decision, known_content_reasons(matches))
 
 
 def test_plain_and_csv_lists_with_comments_and_a_header() -> None:
@@ -148,7 +153,7 @@ def test_the_vectorised_parser_reads_what_the_line_parser_read(lines: list[str],
 
 
 def test_chunks_of_a_long_list_join_up_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    from consumer.policy import hash_list_parse
+    from consumer.signals.known_content import parse as hash_list_parse
 
     monkeypatch.setattr(hash_list_parse, "CHUNK_BYTES", 100)  # many chunks, lines across them
     rng = np.random.default_rng(5)

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from consumer.audio.chromaprint import version as chromaprint_version
 from consumer.media import Keyframes
-from consumer.policy.music import CatalogueMatch, MusicCatalogues, music_reasons, music_tags
+from consumer.media.chromaprint import version as chromaprint_version
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from consumer.signals.music.catalogues import (
+    CatalogueMatch,
+    MusicCatalogues,
+    music_reasons,
+    music_tags,
+)
 
 
 class Music(Signal):

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from consumer.data_files import DataFileError, read_bounded
 from consumer.errors import CatalogueError
 
-log = logging.getLogger("consumer.audio")
+log = logging.getLogger("consumer.signals.music")
 
 FORMAT = "vmc-music-catalogue"
 VERSION = 1
@@ -54,9 +54,9 @@ def build_catalogue(folder: Path) -> list[Track]:
     could only hide a mistake (the wrong file, a silent export) in the catalogue."""
     import av
 
-    from consumer.audio.chromaprint import raw_fingerprint
-    from consumer.audio.information import low_information
-    from consumer.audio.pcm import soundtrack_pcm
+    from consumer.media.chromaprint import raw_fingerprint
+    from consumer.media.pcm import soundtrack_pcm
+    from consumer.signals.music.information import low_information
 
     tracks: list[Track] = []
     seen: dict[str, Path] = {}

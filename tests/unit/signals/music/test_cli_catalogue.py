@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.audio.catalogue import load_catalogue
 from consumer.cli import main
-from tests.unit.audio import sounds
+from consumer.signals.music.catalogue import load_catalogue
+from tests.unit.signals.music import sounds
 
 
 def test_build_writes_a_catalogue_and_says_what_is_in_it(

@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from consumer.data_files import DataFileError, read_bounded
+from consumer.errors import ConfigError
 from consumer.inference.triton_client import TextRead
+from consumer.policy.decide import TEXT_RULE, Reason
 from consumer.settings import TextRule
 
 
@@ -66,6 +69,11 @@ def match_texts(rules: Sequence[CompiledRule], texts: Mapping[int, Sequence[Text
     return matches
 
 
+def text_reasons(matches: Sequence[TextMatch]) -> list[Reason]:
+    """A rule's action; the reason names the rule and the time, never the text."""
+    return [Reason(TEXT_RULE, None, None, m.at_s, m.action, rule=m.rule) for m in matches]
+
+
 def text_tags(texts: Mapping[int, Sequence[TextRead]],
               pts_s: Sequence[float]) -> list[dict[str, Any]]:
     """Each distinct string: best score, first and last time, share of frames showing it."""
@@ -85,3 +93,28 @@ def text_tags(texts: Mapping[int, Sequence[TextRead]],
     return [{**{k: v for k, v in tag.items() if k != "frames"},
              "coverage": round(len(tag["frames"]) / analysed, 4)}
             for tag in sorted(seen.values(), key=lambda t: (t["first_s"], t["text"]))]
+
+
+def read_text(path: str, limit_bytes: int = TextRule.model_fields["max_bytes"].default) -> str:
+    """A bounded text file (a UTF-8 BOM is dropped)."""
+    data, _ = read_bounded(path, limit_bytes)
+    return data.tobytes().decode("utf-8-sig")
+
+
+def load_text_rules(rules: Sequence[TextRule]) -> list[CompiledRule]:
+    """Text rules compiled, word lists read now: one that cannot be read, or is empty unless
+    allowed, stops the start."""
+    by_path = {rule.words: rule for rule in rules if rule.words is not None}
+
+    def read_words(path: str) -> str:
+        rule = by_path[path]
+        text = read_text(path, rule.max_bytes)
+        if not word_list(text) and not rule.allow_empty:
+            raise DataFileError(f"{path} holds no word (set allow_empty=true if it is meant "
+                                "to be empty)", "empty")
+        return text
+
+    try:
+        return compile_rules(rules, read_words)
+    except (OSError, UnicodeDecodeError, DataFileError) as exc:
+        raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc

@@ -11,10 +11,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from consumer.audio import chromaprint
-from consumer.audio.chromaprint import DELAY_S, ITEM_S, SAMPLE_RATE, raw_fingerprint
 from consumer.errors import ChromaprintUnavailable, ConfigError
-from tests.unit.audio import sounds
+from consumer.media import chromaprint
+from consumer.media.chromaprint import DELAY_S, ITEM_S, SAMPLE_RATE, raw_fingerprint
+from tests.unit.signals.music import sounds
 
 
 def _pcm(seed: int, seconds: float) -> npt.NDArray[np.int16]:

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.audio import information
-from consumer.audio.catalogue import Track, build_catalogue
-from consumer.audio.chromaprint import raw_fingerprint
-from consumer.audio.matching import CatalogueIndex
-from tests.unit.audio import sounds
-from tests.unit.audio.conftest import Music, track_id
+from consumer.media.chromaprint import raw_fingerprint
+from consumer.signals.music import information
+from consumer.signals.music.catalogue import Track, build_catalogue
+from consumer.signals.music.matching import CatalogueIndex
+from tests.unit.signals.music import sounds
+from tests.unit.signals.music.conftest import Music, track_id
 
 Items = np.ndarray
 
@@ -97,7 +97,7 @@ def test_catalogue_build_skips_noise_silence_and_tones_by_name(
     sounds.write(tmp_path / "song.wav", sounds.track(2, 30.0))
     sounds.write(tmp_path / "intro-then-song.wav", np.concatenate(
         [sounds.white(5, 12, 0.1), sounds.track(3, 30.0)]))
-    with caplog.at_level(logging.WARNING, logger="consumer.audio"):
+    with caplog.at_level(logging.WARNING, logger="consumer.signals.music"):
         tracks = build_catalogue(tmp_path)
     assert [t.track_id for t in tracks] == ["intro-then-song", "song"]
     warned = " ".join(r.getMessage() for r in caplog.records)

@@ -16,7 +16,7 @@ catalogue hits (overlapping by `_OVERLAP_ITEMS`, so music across a chunk's edge 
 votes), each chunk naming its own best alignments; memory stays flat whatever the length of
 the upload and the size of the catalogue, and time grows with the upload's length only (its
 cap is decode.max_soundtrack_s). Stretches of the upload that carry no information (noise,
-silence, tones: consumer.audio.information) neither vote nor count as agreeing.
+silence, tones: consumer.signals.music.information) neither vote nor count as agreeing.
 Pure logic: no I/O; all per-item work is numpy; an index is never changed after it is built,
 so `match` may run on several threads at once.
 """
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from consumer.audio.catalogue import Track
-from consumer.audio.chromaprint import ITEM_S
-from consumer.audio.information import informative
+from consumer.media.chromaprint import ITEM_S
+from consumer.signals.music.catalogue import Track
+from consumer.signals.music.information import informative
 
 # Item i of a raw fingerprint describes audio from i*ITEM_S over DELAY_S (~2.6 s); a segment of
 # items [a, b) is the audio from a*ITEM_S + START_S to b*ITEM_S + END_S. Both are near the

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from consumer.errors import ConfigError
 from consumer.inference.triton_client import TextRead
-from consumer.policy.decide import ALLOW, BLOCK, REVIEW, Decision, Reason, with_text
-from consumer.policy.text_rules import TextMatch, compile_rules, match_texts, text_tags
+from consumer.policy.decide import ALLOW, BLOCK, REVIEW, Decision, Reason, escalate
 from consumer.settings import TextRule
+from consumer.signals.text.rules import (
+    TextMatch,
+    compile_rules,
+    match_texts,
+    text_reasons,
+    text_tags,
+)
+from tests.unit.blocking import bounded_in_time
 
 BOX = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 
@@ -62,10 +73,44 @@ def test_tags_list_each_distinct_string_with_best_score_times_and_coverage() -> 
 
 
 def test_a_match_names_the_rule_and_time_and_escalates_the_verdict() -> None:
-    merged = with_text(Decision(ALLOW), [TextMatch("phones", REVIEW, 4.0)])
+    merged = escalate(Decision(ALLOW), text_reasons([TextMatch("phones", REVIEW, 4.0)]))
     assert merged.verdict == REVIEW
     assert merged.reasons == [Reason("text_rule", None, None, 4.0, REVIEW, rule="phones")]
-    block = with_text(Decision(REVIEW, [Reason("nsfw", 0.6, 0.5, 1.0, REVIEW)]),
-                      [TextMatch("words", BLOCK, 2.0)])
+    block = escalate(Decision(REVIEW, [Reason("nsfw", 0.6, 0.5, 1.0, REVIEW)]),
+                     text_reasons([TextMatch("words", BLOCK, 2.0)]))
     assert block.verdict == BLOCK and [r.category for r in block.reasons] == ["text_rule",
                                                                                "nsfw"]
+
+
+def test_a_word_list_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
+    from consumer.settings import TextRule
+    from consumer.signals.text.rules import load_text_rules
+
+    words = tmp_path / "words.txt"
+    words.write_text("casino\n")
+    (compiled,) = load_text_rules([TextRule(name="w", words=str(words))])
+    assert compiled.regex.search("Casino night")
+    with pytest.raises(ConfigError, match="cannot read a word list"):
+        load_text_rules([TextRule(name="w", words=str(tmp_path / "gone.txt"))])
+
+
+# --- fail closed and bounded (issue 24) ---------------------------------------------------
+
+def test_word_lists_are_bounded_accept_a_bom_and_may_not_be_empty(tmp_path: Path) -> None:
+    from consumer.settings import TextRule
+    from consumer.signals.text.rules import load_text_rules
+
+    words = tmp_path / "words.txt"
+    words.write_bytes(b"\xef\xbb\xbfcasino\r\n")
+    (compiled,) = load_text_rules([TextRule(name="w", words=str(words))])
+    assert compiled.regex.search("Casino night") and not compiled.regex.search("\ufeffx")
+    words.write_text("# none yet\n")
+    with pytest.raises(ConfigError, match="holds no word"):
+        load_text_rules([TextRule(name="w", words=str(words))])
+    assert load_text_rules([TextRule(name="w", words=str(words), allow_empty=True)])
+    with pytest.raises(ConfigError, match="larger than its limit"):
+        load_text_rules([TextRule(name="w", words=str(words), max_bytes=4)])
+    fifo = tmp_path / "words.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        bounded_in_time(lambda: load_text_rules([TextRule(name="w", words=str(fifo))]))

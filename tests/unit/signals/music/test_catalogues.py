@@ -9,16 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.audio.catalogue import Track, save_catalogue
-from consumer.audio.chromaprint import ITEM_S
-from consumer.audio.matching import (
-    DEFAULT_MIN_CONFIDENCE,
-    DEFAULT_MIN_DURATION_S,
-    START_S,
-    MusicMatch,
-)
-from consumer.audio.soundtrack import StreamFingerprint
 from consumer.errors import ConfigError
+from consumer.media.chromaprint import ITEM_S
+from consumer.media.soundtrack import StreamFingerprint
 from consumer.policy.decide import (
     ALLOW,
     BLOCK,
@@ -28,8 +21,20 @@ from consumer.policy.decide import (
     UNPROCESSABLE,
     Decision,
 )
-from consumer.policy.music import CatalogueMatch, MusicCatalogues, music_tags, with_music
 from consumer.settings import AudioSettings, MusicCatalogue
+from consumer.signals.music.catalogue import Track, save_catalogue
+from consumer.signals.music.catalogues import (
+    CatalogueMatch,
+    MusicCatalogues,
+    music_tags,
+    with_music,
+)
+from consumer.signals.music.matching import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MIN_DURATION_S,
+    START_S,
+    MusicMatch,
+)
 
 HEARD = MusicMatch(track_id="track-7", start_s=12.04, end_s=31.96, reference_offset_s=40.1,
                    confidence=0.8712)
@@ -98,7 +103,7 @@ def test_a_catalogue_without_tracks_stops_the_start_unless_declared_allowed(
         MusicCatalogues(settings)
     allowed = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
                                                        allow_empty=True)])
-    with caplog.at_level(logging.INFO, logger="consumer.policy"):
+    with caplog.at_level(logging.INFO, logger="consumer.signals.music"):
         assert MusicCatalogues(allowed).sizes == {"labels": 0}
     assert "music catalogue labels: 0 tracks" in caplog.text
 

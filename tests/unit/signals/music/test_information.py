@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from consumer.audio import information
-from consumer.audio.chromaprint import raw_fingerprint
-from consumer.audio.information import (
+from consumer.media.chromaprint import raw_fingerprint
+from consumer.signals.music import information
+from consumer.signals.music.information import (
     LOW_INFORMATION,
     chance_agreement,
     informative,
     low_information,
 )
-from tests.unit.audio import sounds
+from tests.unit.signals.music import sounds
 
 
 def _fp(signal: sounds.Signal, rate: int = sounds.RATE) -> np.ndarray:

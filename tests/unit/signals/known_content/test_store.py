@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from consumer import data_files
 from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
-from consumer.policy.hash_list_store import HashListStore
 from consumer.settings import HashListRule
+from consumer.signals.known_content.store import HashListStore
 from tests.unit.blocking import bounded_in_time
 
 A, B = "a" * 64, "b" * 64
@@ -24,6 +24,11 @@ A, B = "a" * 64, "b" * 64
 def _touch(path: Path, text: str, tick: int) -> None:
     path.write_text(text)
     os.utime(path, ns=(tick * 10**9, tick * 10**9))  # a distinct mtime, however fast
+
+
+def _hashes(count: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [bytes(row).hex() for row in rng.integers(0, 256, (count, 32), dtype=np.uint8)]
 
 
 def test_a_changed_list_is_reloaded_and_a_broken_one_keeps_the_previous(tmp_path: Path) -> None:
@@ -75,25 +80,6 @@ def test_lists_load_from_fsspec_uris_and_reload_from_the_watcher_thread() -> Non
         assert store.match([FrameHash(B, 100)], [0.0])[0].label == "y"
     finally:
         store.close()
-
-
-def test_a_word_list_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
-    from consumer.policy.hash_list_store import load_text_rules
-    from consumer.settings import TextRule
-
-    words = tmp_path / "words.txt"
-    words.write_text("casino\n")
-    (compiled,) = load_text_rules([TextRule(name="w", words=str(words))])
-    assert compiled.regex.search("Casino night")
-    with pytest.raises(ConfigError, match="cannot read a word list"):
-        load_text_rules([TextRule(name="w", words=str(tmp_path / "gone.txt"))])
-
-
-# --- fail closed and bounded (issue 24) ---------------------------------------------------
-
-def _hashes(count: int, seed: int = 0) -> list[str]:
-    rng = np.random.default_rng(seed)
-    return [bytes(row).hex() for row in rng.integers(0, 256, (count, 32), dtype=np.uint8)]
 
 
 def _store(path: Path | str, errors: list[tuple[str, str]] | None = None,
@@ -250,26 +236,6 @@ def test_an_object_store_list_is_bounded_too() -> None:
     fs.pipe("/lists/big.csv", "".join(f"{h}\n" for h in _hashes(20)).encode())
     with pytest.raises(ConfigError, match="larger than its limit"):
         _store("memory:///lists/big.csv", max_bytes=100)
-
-
-def test_word_lists_are_bounded_accept_a_bom_and_may_not_be_empty(tmp_path: Path) -> None:
-    from consumer.policy.hash_list_store import load_text_rules
-    from consumer.settings import TextRule
-
-    words = tmp_path / "words.txt"
-    words.write_bytes(b"\xef\xbb\xbfcasino\r\n")
-    (compiled,) = load_text_rules([TextRule(name="w", words=str(words))])
-    assert compiled.regex.search("Casino night") and not compiled.regex.search("\ufeffx")
-    words.write_text("# none yet\n")
-    with pytest.raises(ConfigError, match="holds no word"):
-        load_text_rules([TextRule(name="w", words=str(words))])
-    assert load_text_rules([TextRule(name="w", words=str(words), allow_empty=True)])
-    with pytest.raises(ConfigError, match="larger than its limit"):
-        load_text_rules([TextRule(name="w", words=str(words), max_bytes=4)])
-    fifo = tmp_path / "words.fifo"
-    os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="not a regular file"):
-        bounded_in_time(lambda: load_text_rules([TextRule(name="w", words=str(fifo))]))
 
 
 def test_max_distance_is_bounded_so_matching_stays_indexed() -> None:

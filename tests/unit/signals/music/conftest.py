@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.audio.catalogue import Track, build_catalogue
-from consumer.audio.matching import CatalogueIndex
-from tests.unit.audio import sounds
+from consumer.signals.music.catalogue import Track, build_catalogue
+from consumer.signals.music.matching import CatalogueIndex
+from tests.unit.signals.music import sounds
 
 CATALOGUE_SIZE = 50
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.audio.chromaprint import raw_fingerprint
-from consumer.audio.matching import MusicMatch
-from consumer.audio.pcm import file_pcm
-from tests.unit.audio import sounds
-from tests.unit.audio.conftest import CATALOGUE_SIZE, Music, track_id
+from consumer.media.chromaprint import raw_fingerprint
+from consumer.media.pcm import file_pcm
+from consumer.signals.music.matching import MusicMatch
+from tests.unit.signals.music import sounds
+from tests.unit.signals.music.conftest import CATALOGUE_SIZE, Music, track_id
 
 UPLOAD_S = 60.0
 EXCERPT_S = 20.0

@@ -13,11 +13,11 @@ import fsspec  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 
-from consumer.audio.catalogue import Track, build_catalogue, load_catalogue, save_catalogue
 from consumer.errors import CatalogueError, ConsumerError
-from tests.unit.audio import sounds
+from consumer.signals.music.catalogue import Track, build_catalogue, load_catalogue, save_catalogue
 from tests.unit.blocking import bounded_in_time
 from tests.unit.media.videos import make_video
+from tests.unit.signals.music import sounds
 
 
 def _tracks() -> list[Track]:
@@ -43,7 +43,7 @@ def test_a_folder_becomes_sorted_tracks_and_what_has_no_sound_is_skipped(
     (tmp_path / "notes.txt").write_text("not media")
     (tmp_path / "sub").mkdir()
     sounds.write(tmp_path / "sub" / "nested.wav", sounds.track(4, 6.0))
-    with caplog.at_level(logging.WARNING, logger="consumer.audio"):
+    with caplog.at_level(logging.WARNING, logger="consumer.signals.music"):
         tracks = build_catalogue(tmp_path)
     assert [t.track_id for t in tracks] == ["alpha", "zebra"]
     assert all(t.fingerprint.size > 20 for t in tracks)

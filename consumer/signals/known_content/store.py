@@ -1,5 +1,5 @@
-"""The policy's data files: hash lists read from files or fsspec URIs and reloaded when they
-change, without a restart; and the word lists of text rules, read once at start-up.
+"""Hash lists of known content, read from files or fsspec URIs and reloaded when they change,
+without a restart.
 
 A list that cannot be read at start-up, or is empty (unless its rule allows it), stops the
 start: running without a list the policy names would let its content through. Files are read
@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from consumer.data_files import DataFileError, read_bounded, signature
 from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
-from consumer.policy.hash_lists import (
+from consumer.settings import HashListRule
+from consumer.signals.known_content.lists import (
     HashIndex,
     HashListError,
     HashMatch,
@@ -27,12 +28,10 @@ from consumer.policy.hash_lists import (
     match_frames,
     parse_hash_list,
 )
-from consumer.policy.text_rules import CompiledRule, compile_rules, word_list
-from consumer.settings import HashListRule, TextRule
 
-log = logging.getLogger("consumer.policy")
+log = logging.getLogger("consumer.signals.known_content")
 
-__all__ = ["HashListStore", "ListRefused", "load", "load_text_rules", "read_text", "signature"]
+__all__ = ["HashListStore", "ListRefused", "load", "signature"]
 
 
 class ListRefused(ValueError):
@@ -41,31 +40,6 @@ class ListRefused(ValueError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def read_text(path: str, limit_bytes: int = TextRule.model_fields["max_bytes"].default) -> str:
-    """A bounded text file (a UTF-8 BOM is dropped)."""
-    data, _ = read_bounded(path, limit_bytes)
-    return data.tobytes().decode("utf-8-sig")
-
-
-def load_text_rules(rules: Sequence[TextRule]) -> list[CompiledRule]:
-    """Text rules compiled, word lists read now: one that cannot be read, or is empty unless
-    allowed, stops the start."""
-    by_path = {rule.words: rule for rule in rules if rule.words is not None}
-
-    def read_words(path: str) -> str:
-        rule = by_path[path]
-        text = read_text(path, rule.max_bytes)
-        if not word_list(text) and not rule.allow_empty:
-            raise DataFileError(f"{path} holds no word (set allow_empty=true if it is meant "
-                                "to be empty)", "empty")
-        return text
-
-    try:
-        return compile_rules(rules, read_words)
-    except (OSError, UnicodeDecodeError, DataFileError) as exc:
-        raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc
 
 
 def load(rule: HashListRule) -> IndexedList:

@@ -23,8 +23,8 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
-from consumer.audio.chromaprint import SAMPLE_RATE, Fingerprinter
 from consumer.errors import FingerprintError
+from consumer.media.chromaprint import SAMPLE_RATE, Fingerprinter
 
 OK, PARTIAL, UNDECODABLE, NONE = "ok", "partial", "undecodable", "none"
 

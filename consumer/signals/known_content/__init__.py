@@ -4,14 +4,15 @@ change); a match adds the list's action. The frame hashes are also tags."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from consumer.errors import ConfigError
 from consumer.media import Keyframes
 from consumer.policy.decide import KNOWN_CONTENT, Reason
-from consumer.policy.hash_list_store import HashListStore
-from consumer.policy.hash_lists import HashMatch
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from consumer.signals.known_content.lists import HashMatch
+from consumer.signals.known_content.store import HashListStore
 
 
 class KnownContent(Signal):
@@ -54,7 +55,12 @@ class KnownContent(Signal):
         keyframes = evidence.keyframes
         frames = [{"at_s": round(t, 3), "pdq": h.pdq, "quality": h.quality}
                   for t, h in zip(keyframes.pts_s, keyframes.hashes, strict=False)]
-        return Finding(
-            reasons=[Reason(KNOWN_CONTENT, None, None, m.at_s, m.action, m.label, m.list_name,
-                            m.distance) for m in sorted(matches, key=lambda m: m.distance)],
-            tags={"frames": frames}, matched=[m.list_name for m in matches])
+        return Finding(reasons=known_content_reasons(matches), tags={"frames": frames},
+                       matched=[m.list_name for m in matches])
+
+
+def known_content_reasons(matches: Sequence[HashMatch]) -> list[Reason]:
+    """Per matched list its action, closest first; the reason names the list, the label
+    and the bit distance."""
+    return [Reason(KNOWN_CONTENT, None, None, m.at_s, m.action, m.label, m.list_name, m.distance)
+            for m in sorted(matches, key=lambda m: m.distance)]

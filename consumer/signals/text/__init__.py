@@ -8,10 +8,14 @@ from typing import Any, ClassVar
 
 from consumer.errors import ConfigError
 from consumer.models.specs import get_spec
-from consumer.policy.decide import TEXT_RULE, Reason
-from consumer.policy.hash_list_store import load_text_rules
-from consumer.policy.text_rules import CompiledRule, match_texts, text_tags
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from consumer.signals.text.rules import (
+    CompiledRule,
+    load_text_rules,
+    match_texts,
+    text_reasons,
+    text_tags,
+)
 
 
 class OnScreenText(Signal):
@@ -42,7 +46,6 @@ class OnScreenText(Signal):
         pts = evidence.keyframes.pts_s
         found = match_texts(getattr(self, "rules", []), evidence.texts, pts) \
             if evidence.outputs_ok else []
-        return Finding(reasons=[Reason(TEXT_RULE, None, None, m.at_s, m.action, rule=m.rule)
-                                for m in found],
+        return Finding(reasons=text_reasons(found),
                        tags={"text": text_tags(evidence.texts, pts)},
                        matched=[m.rule for m in found])

@@ -1,6 +1,6 @@
 """A recording's audio as Chromaprint wants it: mono 16-bit PCM at 11025 Hz, whole (for
 building catalogues from reference recordings; an upload's streams are fingerprinted as they
-decode, never held as PCM: consumer.audio.soundtrack).
+decode, never held as PCM: consumer.media.soundtrack).
 
 Decoding stops at `max_duration_s` of audio, so a long or hostile file costs bounded memory
 (11025 samples, 22 kB, per second) whatever its declared duration. FFmpeg errors are not
@@ -20,7 +20,7 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
-from consumer.audio.chromaprint import SAMPLE_RATE
+from consumer.media.chromaprint import SAMPLE_RATE
 
 
 def soundtrack_pcm(container: av.container.InputContainer, max_duration_s: float,

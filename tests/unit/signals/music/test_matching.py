@@ -12,9 +12,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from consumer.audio.catalogue import Track
-from consumer.audio.chromaprint import ITEM_S
-from consumer.audio.matching import CatalogueIndex, MusicMatch, _run_starts, bit_errors, keys
+from consumer.media.chromaprint import ITEM_S
+from consumer.signals.music.catalogue import Track
+from consumer.signals.music.matching import (
+    CatalogueIndex,
+    MusicMatch,
+    _run_starts,
+    bit_errors,
+    keys,
+)
 
 Items = npt.NDArray[np.uint32]
 
@@ -114,7 +120,7 @@ def test_keys_are_the_odd_bits_and_bit_errors_count_differences() -> None:
 
 
 def test_neighbouring_alignments_are_looked_up_without_a_search() -> None:
-    from consumer.audio.matching import _at_shift
+    from consumer.signals.music.matching import _at_shift
 
     cells = np.array([3, 4, 6, 9, 10, 11], dtype=np.int64)
     votes = np.array([1, 2, 3, 4, 5, 6], dtype=np.int64)
@@ -135,7 +141,7 @@ def test_a_key_far_commoner_than_the_others_is_not_indexed() -> None:
 
 def test_chunks_cover_the_upload_overlap_and_stay_under_their_hit_budget(
         index: CatalogueIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    from consumer.audio import matching
+    from consumer.signals.music import matching
 
     monkeypatch.setattr(matching, "_CHUNK_HITS", 400)
     query = _random(20_000, 21)
@@ -155,7 +161,7 @@ def test_chunks_cover_the_upload_overlap_and_stay_under_their_hit_budget(
 
 def test_music_across_a_chunk_edge_is_found_as_in_one_pass(
         index: CatalogueIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    from consumer.audio import matching
+    from consumer.signals.music import matching
 
     query = _random(3000, 22)
     query[900:1100] = _flip(_track(9)[100:300], 0.12, 23)

@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consumer.audio.catalogue import Track, load_catalogue
-from consumer.audio.matching import CatalogueIndex, MusicMatch
-from consumer.audio.soundtrack import PARTIAL, UNDECODABLE, StreamFingerprint
 from consumer.errors import ConfigError
+from consumer.media.soundtrack import PARTIAL, UNDECODABLE, StreamFingerprint
 from consumer.policy.decide import INCOMPLETE_AUDIO, MUSIC_MATCH, REVIEW, Decision, Reason, escalate
 from consumer.settings import AudioSettings, MusicCatalogue
+from consumer.signals.music.catalogue import Track, load_catalogue
+from consumer.signals.music.matching import CatalogueIndex, MusicMatch
 
-log = logging.getLogger("consumer.policy")
+log = logging.getLogger("consumer.signals.music")
 
 
 @dataclass(frozen=True)

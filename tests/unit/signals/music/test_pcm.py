@@ -8,10 +8,10 @@ import av
 import numpy as np
 import pytest
 
-from consumer.audio.chromaprint import SAMPLE_RATE
-from consumer.audio.pcm import file_pcm, soundtrack_pcm
-from tests.unit.audio import sounds
+from consumer.media.chromaprint import SAMPLE_RATE
+from consumer.media.pcm import file_pcm, soundtrack_pcm
 from tests.unit.media.videos import make_video
+from tests.unit.signals.music import sounds
 
 
 def _stereo_44k(path: Path, seconds: float) -> Path:
