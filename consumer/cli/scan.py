@@ -75,7 +75,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
     from consumer.pipeline.judge import Judge
     from consumer.pipeline.kafka_clients import LIBRDKAFKA_MESSAGE_MAX_BYTES
     from consumer.pipeline.matching import match
-    from consumer.policy.decide import unprocessable
+    from consumer.policy.decide import failed
     from consumer.publishing.limits import RecordLimits
     from consumer.publishing.outputs import OutputRecords
 
@@ -109,7 +109,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
                              scorer.texts(keyframes.frames[resize[scorer.spec.name]]) or [])}
             except MediaError as exc:
                 _, record = outputs.verdict(source, _video_id(uri),
-                                            unprocessable(exc.reason, str(exc)), versions={},
+                                            failed(exc.reason, exc), versions={},
                                             uploaded_at=started, keyframes_analyzed=0,
                                             duration_s=None)
             except InferenceError as exc:

@@ -15,7 +15,7 @@ from consumer.pipeline.delivery import Delivery
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import VideoJob
 from consumer.pipeline.judge import Judge
-from consumer.policy.decide import unprocessable
+from consumer.policy.decide import failed
 from consumer.publishing.outputs import OutputRecords, Record
 
 log = logging.getLogger("consumer.pipeline")
@@ -92,7 +92,7 @@ class Outcomes:
         if video_id is None:
             self._publish(job, [letter])
             return
-        decision = unprocessable(reason, f"{type(exc).__name__}: {exc}")
+        decision = failed(reason, exc)
         verdict, content = self.outputs.verdict(
             job.source, video_id, decision, versions={},
             uploaded_at=job.event.uploaded_at if job.event else None,

@@ -119,6 +119,12 @@ def unprocessable(reason: str, detail: str) -> Decision:
     return Decision(UNPROCESSABLE, [Reason(reason, None, None, None, UNPROCESSABLE, detail)])
 
 
+def failed(reason: str, error: BaseException) -> Decision:
+    """`unprocessable` for this error, its class and message as the detail (run and scan
+    alike)."""
+    return unprocessable(reason, f"{type(error).__name__}: {error}")
+
+
 def require_coverage(decision: Decision, coverage: Coverage, policy: PolicySettings) -> Decision:
     """Fail closed when part of the video went unseen: at least `review`, with the reason,
     unless the policy lets the scores of what was seen decide alone."""
