@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from consumer.cli import UserError
 from consumer.errors import InferenceError, MediaError
-from consumer.settings import ConfigError, Settings
+from consumer.settings import Settings
 
 if TYPE_CHECKING:
     from consumer.inference.scorers import Scorer
@@ -30,21 +30,15 @@ def _video_id(uri: str) -> str:
 def _known_content(settings: Settings) -> HashListStore:
     from consumer.policy.hash_list_store import HashListStore
 
-    try:
-        return HashListStore(settings.policy.hash_lists,
-                             reload_s=settings.policy.hash_lists_reload_s,
-                             min_keep_ratio=settings.policy.hash_lists_min_keep_ratio)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
+    return HashListStore(settings.policy.hash_lists,
+                         reload_s=settings.policy.hash_lists_reload_s,
+                         min_keep_ratio=settings.policy.hash_lists_min_keep_ratio)
 
 
 def _text_rules(settings: Settings) -> list[CompiledRule]:
     from consumer.policy.hash_list_store import load_text_rules
 
-    try:
-        return load_text_rules(settings.policy.text_rules)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
+    return load_text_rules(settings.policy.text_rules)
 
 
 def _music(settings: Settings) -> MusicCatalogues | None:
@@ -52,10 +46,7 @@ def _music(settings: Settings) -> MusicCatalogues | None:
 
     if not settings.audio.catalogues:
         return None
-    try:
-        return MusicCatalogues(settings.audio)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
+    return MusicCatalogues(settings.audio)
 
 
 def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec],
@@ -70,17 +61,11 @@ def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec
             stack.callback(triton.close)
             scorers[spec.name] = triton
         elif spec.text_output is not None:
-            try:
-                scorers[spec.name] = RapidOcrReader(spec)
-            except InferenceError as exc:
-                raise UserError(str(exc)) from exc
+            scorers[spec.name] = RapidOcrReader(spec)
         else:
             from triton_models.repository import build_onnx
 
-            try:
-                scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
-            except InferenceError as exc:
-                raise UserError(str(exc)) from exc
+            scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
     return scorers
 
 
@@ -167,4 +152,4 @@ def register(commands: Any) -> None:
                       help="local path, file://, http(s)://, gs:// or s3:// URI")
     scan.add_argument("--triton", metavar="HOST:PORT", help="score on this Triton (gRPC)")
     scan.add_argument("--tags", action="store_true", help="include labels and technical facts")
-    scan.set_defaults(handler=_scan)
+    scan.set_defaults(handler=_scan, decodes_video=True)
