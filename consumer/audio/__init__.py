@@ -1,5 +1,5 @@
 """Music in the soundtrack: Chromaprint fingerprints of an upload's audio, matched segment by
-segment against a catalogue of reference tracks (issues 15, 24).
+segment against a catalogue of reference tracks (`vmc catalogue build` makes one).
 
 `soundtrack` hears every audio stream of an upload within the decode worker's limits,
 `pcm` decodes reference recordings to what Chromaprint wants, `chromaprint` binds the C
