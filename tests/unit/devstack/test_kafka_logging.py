@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +19,12 @@ RAW = re.compile(r"^%\d\|", re.M)
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limit() -> None:
+def fresh_rate_limit() -> Iterator[None]:
     """Each test's client gets its own budget of lines per facility (kafka_logger() adds a
-    fresh limit), not what the previous test's client left of it."""
+    fresh limit), and leaves none of it spent for the tests after it."""
     logger = logging.getLogger(KAFKA_LOGGER)
+    logger.filters[:] = [f for f in logger.filters if not isinstance(f, RateLimit)]
+    yield
     logger.filters[:] = [f for f in logger.filters if not isinstance(f, RateLimit)]
 
 
