@@ -29,6 +29,7 @@ import numpy.typing as npt
 from confluent_kafka import Consumer, Producer
 
 from consumer.inference.triton_client import BatchScores, TritonModelClient
+from consumer.logs import kafka_logged
 from consumer.media import KeyframeExtractor, ResizeSpec
 from consumer.models.specs import NSFW_DETECTOR
 from consumer.settings import KafkaTopics, Settings, load_settings
@@ -133,11 +134,11 @@ def inference_only(settings: Settings, frames: list[npt.NDArray[np.uint8]],
 
 def end_to_end(settings: Settings, videos: list[Path],
                sample_rss: bool = False) -> dict[str, Any]:
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers,
-                         "enable.idempotence": True, "linger.ms": 5})
-    reader = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
-                       "group.id": f"{settings.kafka.group_id}-reader",
-                       "auto.offset.reset": "earliest"})
+    producer = Producer(kafka_logged({"bootstrap.servers": settings.kafka.bootstrap_servers,
+                                      "enable.idempotence": True, "linger.ms": 5}))
+    reader = Consumer(kafka_logged({"bootstrap.servers": settings.kafka.bootstrap_servers,
+                                    "group.id": f"{settings.kafka.group_id}-reader",
+                                    "auto.offset.reset": "earliest"}))
     reader.subscribe([settings.kafka.topics.verdicts])
     latencies: list[float] = []
     rss: list[tuple[int, int]] = []

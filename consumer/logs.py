@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,6 +73,14 @@ def kafka_logger() -> logging.Logger:
     if not any(isinstance(f, RateLimit) for f in logger.filters):
         logger.addFilter(RateLimit())
     return logger
+
+
+def kafka_logged(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A Kafka client's `config` with its log lines routed to `kafka_logger()`. Every client
+    the project creates gets its config through this (or the pipeline's `client_config`), the
+    dev stack's and the tests' too: librdkafka prints a client's lines raw on stderr unless
+    the config it is created with names a logger."""
+    return {**config, "logger": kafka_logger()}
 
 
 def configure_logging(settings: LogSettings) -> None:

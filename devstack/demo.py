@@ -19,6 +19,7 @@ from typing import Any
 import av
 import numpy as np
 
+from consumer.logs import kafka_logged
 from consumer.media.frame_hash import pdq_hash
 from consumer.settings import KafkaTopics, Settings, load_settings
 from consumer.signals.music.catalogue import build_catalogue, save_catalogue
@@ -114,9 +115,10 @@ def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopic
 def _collect(settings: Settings, topic: str, count: int, timeout_s: float) -> list[Any]:
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
-                         "group.id": f"{settings.kafka.group_id}-reader-{topic}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(kafka_logged({
+        "bootstrap.servers": settings.kafka.bootstrap_servers,
+        "group.id": f"{settings.kafka.group_id}-reader-{topic}",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False}))
     consumer.subscribe([topic])
     records: list[Any] = []
     deadline = time.monotonic() + timeout_s
@@ -131,11 +133,23 @@ def _collect(settings: Settings, topic: str, count: int, timeout_s: float) -> li
     return records
 
 
+def send_events(bootstrap: str, topic: str, videos: dict[str, Path],
+                timeout_s: float = 30) -> int:
+    """One upload event per video (its file:// URI); returns how many were not delivered."""
+    from confluent_kafka import Producer
+
+    producer = Producer(kafka_logged({"bootstrap.servers": bootstrap,
+                                      "enable.idempotence": True}))
+    for video_id, path in videos.items():
+        event = {"video_id": video_id, "uri": path.as_uri(),
+                 "uploaded_at": datetime.now(UTC).isoformat(), "content_type": "video/mp4"}
+        producer.produce(topic, key=video_id, value=json.dumps(event))
+    return int(producer.flush(timeout_s))
+
+
 def run_demo(settings: Settings, say: Callable[[str], None],
              timeout_s: float = 300) -> dict[str, list[Any]]:
     """Run the demo; returns the verdict and tag records. The stack is left as it was."""
-    from confluent_kafka import Producer
-
     from consumer.wiring import build_pipeline
 
     stack = DevStack(settings.dev, settings.kafka.topics, settings.metrics.port)
@@ -150,13 +164,7 @@ def run_demo(settings: Settings, say: Callable[[str], None],
         folder = settings.dev.state_dir / "demo-videos"
         videos = sample_videos(folder)
         demo = _demo_settings(settings, addresses, topics, group=f"demo-{stamp}", folder=folder)
-        producer = Producer({"bootstrap.servers": addresses.kafka_bootstrap,
-                             "enable.idempotence": True})
-        for video_id, path in videos.items():
-            event = {"video_id": video_id, "uri": path.as_uri(),
-                     "uploaded_at": datetime.now(UTC).isoformat(), "content_type": "video/mp4"}
-            producer.produce(topics.input, key=video_id, value=json.dumps(event))
-        producer.flush(30)
+        send_events(addresses.kafka_bootstrap, topics.input, videos)
         say(f"produced {len(videos)} upload events to {topics.input}; running the consumer")
         with contextlib.ExitStack() as resources:
             pipeline = build_pipeline(demo, resources)

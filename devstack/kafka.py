@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer.logs import kafka_logged
 from consumer.settings import KafkaTopics
 from devstack.kafka_security import LISTENER_NAME, SaslSslListener, ScramUser, SecuredKafka
 from devstack.process import ProcessRecord, StackError, start_process
@@ -97,12 +98,17 @@ def topic_configs(topics: KafkaTopics) -> dict[str, dict[str, str]]:
 
 
 def create_topics(client: Mapping[str, Any], partitions: Mapping[str, int],
-                  configs: Mapping[str, Mapping[str, str]] | None = None) -> None:
-    """Create the topics that do not exist yet, replication 1, and wait for them (idempotent)."""
+                  configs: Mapping[str, Mapping[str, str]] | None = None, *,
+                  timeout_s: float = 10) -> None:
+    """Create the topics that do not exist yet, replication 1, and wait for them (idempotent);
+    `timeout_s` bounds the look at what exists."""
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-    admin = AdminClient(dict(client))
-    existing = set(admin.list_topics(timeout=10).topics)
+    admin = AdminClient(kafka_logged(client))
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    finally:
+        admin.poll(0)  # hands its queued log lines (why it failed) to the logger
     wanted = [NewTopic(name, count, 1, config=dict((configs or {}).get(name, {})))
               for name, count in partitions.items() if name not in existing]
     if not wanted:
@@ -232,8 +238,8 @@ class KafkaBroker:
 
         with socket.create_connection(("127.0.0.1", self.ports.broker), timeout=1):
             pass
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
-                             "log_level": 2})
+        admin = AdminClient(kafka_logged({"bootstrap.servers": self.bootstrap,
+                                          "socket.timeout.ms": 2000, "log_level": 2}))
         metadata = admin.list_topics(timeout=2)
         if not metadata.brokers:
             return False
@@ -242,8 +248,8 @@ class KafkaBroker:
         # The second listener answers, TLS verifies against our CA, and SCRAM authenticates.
         with socket.create_connection(("127.0.0.1", self.sasl_ssl.port), timeout=1):
             pass
-        admin = AdminClient({**self.sasl_ssl.access().client_config(),
-                             "socket.timeout.ms": 2000, "log_level": 2})
+        admin = AdminClient(kafka_logged({**self.sasl_ssl.access().client_config(),
+                                          "socket.timeout.ms": 2000, "log_level": 2}))
         return bool(admin.list_topics(timeout=5).brokers)
 
     def version(self) -> str:

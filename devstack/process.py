@@ -19,11 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer.errors import ConsumerError
+
 _PR_SET_PDEATHSIG = 1
 
 
-class StackError(RuntimeError):
-    """A part of the local stack could not be fetched, started or reached."""
+class StackError(ConsumerError, RuntimeError):
+    """A part of the local stack could not be fetched, started or reached: `vmc dev` reports
+    it as one line, like any error of the project's family."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from consumer.logs import kafka_logged
 from consumer.settings import Settings
 
 
@@ -21,7 +22,7 @@ def run_smoke(settings: Settings, timeout_s: float = 30.0) -> dict[str, Any]:
     video_id = f"smoke-{uuid.uuid4().hex[:12]}"
     event = {"video_id": video_id, "uri": "file:///dev/null",
              "uploaded_at": datetime.now(UTC).isoformat(), "content_type": "video/mp4"}
-    kafka = settings.kafka.librdkafka_config()
+    kafka = kafka_logged(settings.kafka.librdkafka_config())
     topic = settings.kafka.topics.input
     producer = Producer({**kafka, "enable.idempotence": True})
     producer.produce(topic, key=video_id, value=json.dumps(event))

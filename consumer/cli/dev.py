@@ -46,13 +46,8 @@ def _secured_line(secured: SecuredKafka) -> str:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from devstack.process import StackError
-
     stack = _stack(args, settings, up=True)
-    try:
-        addresses = stack.up(log=_say)
-    except StackError as exc:
-        raise UserError(str(exc)) from exc
+    addresses = stack.up(log=_say)
     for name, value in addresses.env().items():
         print(f"{name}={value}")
     secured = stack.secured_kafka()
@@ -100,12 +95,8 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
     _require_devstack()
     from devstack.kafka import fetch_kafka_jars
-    from devstack.process import StackError
 
-    try:
-        libs = fetch_kafka_jars(settings.dev.cache_dir, settings.dev.kafka_version)
-    except StackError as exc:
-        raise UserError(str(exc)) from exc
+    libs = fetch_kafka_jars(settings.dev.cache_dir, settings.dev.kafka_version)
     print(libs)
     return 0
 
@@ -124,12 +115,8 @@ def _smoke(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     _require_devstack()
     from devstack.demo import run_demo
-    from devstack.process import StackError
 
-    try:
-        outputs = run_demo(settings, say=lambda msg: print(msg, file=sys.stderr))
-    except StackError as exc:
-        raise UserError(str(exc)) from exc
+    outputs = run_demo(settings, say=lambda msg: print(msg, file=sys.stderr))
     tags = {record["video_id"]: record for record in outputs["tags"]}
     for verdict in sorted(outputs["verdicts"], key=lambda r: r["video_id"]):
         tag = tags.get(verdict["video_id"], {})
@@ -184,4 +171,4 @@ def register(commands: Any) -> None:
     demo = sub.add_parser("demo", help="end to end on the local stack: sample videos -> upload "
                           "events -> the consumer -> verdicts and tags, printed; the stack is "
                           "left as it was")
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, decodes_video=True)

@@ -107,4 +107,4 @@ def register(commands: Any) -> None:
     parser.add_argument("--format", choices=["png", "jpg"], default="png",
                         help="image format for --out (default png)")
     parser.add_argument("--json", action="store_true", help="one JSON object per video")
-    parser.set_defaults(handler=_keyframes)
+    parser.set_defaults(handler=_keyframes, decodes_video=True)

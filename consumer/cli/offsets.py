@@ -15,10 +15,7 @@ from consumer.settings import Settings
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     group = args.group or settings.kafka.group_id
     topic = settings.kafka.topics.input
-    try:
-        rows = group_offsets.positions(settings.kafka, group, topic)
-    except group_offsets.OffsetsError as exc:
-        raise UserError(str(exc)) from exc
+    rows = group_offsets.positions(settings.kafka, group, topic)
     print(f"group {group} on {topic}")
     print(f"{'partition':>9} {'committed':>10} {'end':>10} {'lag':>8}")
     for row in rows:
@@ -35,28 +32,25 @@ def _reset(args: argparse.Namespace, settings: Settings) -> int:
         parse_time(args.to_datetime)
     except argparse.ArgumentTypeError as exc:
         raise UserError(f"--to-datetime: {exc}") from exc
-    try:
-        members = group_offsets.active_members(settings.kafka, group)
-        if members:
-            raise UserError(f"group {group} has {members} active member(s): stop its consumers "
-                            "first (offsets of a live group cannot be reset)")
-        current = {r.partition: r.committed
-                   for r in group_offsets.positions(settings.kafka, group, topic)}
-        target = group_offsets.offsets_at(settings.kafka, topic, sorted(current),
-                                          parse_time(args.to_datetime))
-        print(f"reset group {group} on {topic} to {args.to_datetime}:")
-        for partition, offset in sorted(target.items()):
-            before = current[partition]
-            print(f"  partition {partition}: {'-' if before is None else before} -> {offset}")
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise UserError("not a terminal: pass --yes to confirm the reset")
-            if input("proceed? [y/N] ").strip().lower() not in ("y", "yes"):
-                print("nothing changed")
-                return 1
-        group_offsets.reset(settings.kafka, group, topic, target)
-    except group_offsets.OffsetsError as exc:
-        raise UserError(str(exc)) from exc
+    members = group_offsets.active_members(settings.kafka, group)
+    if members:
+        raise UserError(f"group {group} has {members} active member(s): stop its consumers "
+                        "first (offsets of a live group cannot be reset)")
+    current = {r.partition: r.committed
+               for r in group_offsets.positions(settings.kafka, group, topic)}
+    target = group_offsets.offsets_at(settings.kafka, topic, sorted(current),
+                                      parse_time(args.to_datetime))
+    print(f"reset group {group} on {topic} to {args.to_datetime}:")
+    for partition, offset in sorted(target.items()):
+        before = current[partition]
+        print(f"  partition {partition}: {'-' if before is None else before} -> {offset}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("not a terminal: pass --yes to confirm the reset")
+        if input("proceed? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    group_offsets.reset(settings.kafka, group, topic, target)
     print("done")
     return 0
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from consumer.cli import UserError
 from consumer.cli.run import run_pipeline
-from consumer.pipeline.group_offsets import OffsetsError
 from consumer.settings import Settings
 
 RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -52,11 +51,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     group = replay_group(settings.kafka.group_id, args.run_id)
     settings.kafka = settings.kafka.model_copy(update={"group_id": group, "topics": topics})
     settings.pipeline = settings.pipeline.model_copy(update={"run_id": args.run_id})
-    try:
-        plan = plan_replay(settings.kafka, topics.input, group, from_ms=args.from_,
-                           to_ms=args.to, partitions=args.partitions)
-    except OffsetsError as exc:
-        raise UserError(str(exc)) from exc
+    plan = plan_replay(settings.kafka, topics.input, group, from_ms=args.from_,
+                       to_ms=args.to, partitions=args.partitions)
     print(f"replay {args.run_id}: group {group}, {topics.input} -> {topics.verdicts}, "
           f"{topics.tags}")
     print(f"{'partition':>9} {'start':>10} {'end':>10} {'events':>8}")
@@ -92,4 +88,4 @@ def register(commands: Any) -> None:
                         help="at most N events per second, to spare live traffic")
     replay.add_argument("--dry-run", action="store_true",
                         help="print start/end offsets and event counts per partition, no work")
-    replay.set_defaults(handler=_replay)
+    replay.set_defaults(handler=_replay, decodes_video=True)

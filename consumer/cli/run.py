@@ -9,8 +9,6 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from consumer.cli import UserError
-from consumer.errors import BrokerAuthenticationError, ConfigError, PublishError
 from consumer.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,22 +47,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_pipeline(settings: Settings, started: Callable[[], None] = lambda: None,
                  **build: Any) -> int:
-    """Build the pipeline, stop it gracefully on SIGTERM/SIGINT, map errors to one line;
-    `started` once it is built (a start-up check that stops it never reads as consuming)."""
+    """Build the pipeline and stop it gracefully on SIGTERM/SIGINT; `started` once it is
+    built (a start-up check that stops it never reads as consuming). A start-up or fatal
+    error propagates to `vmc`'s one error path."""
     from consumer.wiring import build_pipeline
 
     stop = StopOnSignal()
     with contextlib.ExitStack() as stack:
-        try:
-            pipeline = build_pipeline(settings, stack, **build)
-        except (ConfigError, BrokerAuthenticationError) as exc:
-            raise UserError(str(exc)) from exc
+        pipeline = build_pipeline(settings, stack, **build)
         started()
         stop.attach(pipeline)
-        try:
-            return pipeline.run()
-        except PublishError as exc:
-            raise UserError(str(exc)) from exc
+        return pipeline.run()
 
 
 def register(commands: Any) -> None:
@@ -76,4 +69,4 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--exactly-once", action="store_true",
                      help="Kafka transactions (same as VMC_PIPELINE__DELIVERY=exactly_once)")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, decodes_video=True)

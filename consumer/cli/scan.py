@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consumer.cli import UserError
-from consumer.errors import ConfigError, InferenceError, MediaError
+from consumer.errors import InferenceError, MediaError
 from consumer.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,16 +53,10 @@ def _scorers(args: argparse.Namespace, settings: Settings, specs: list[ModelSpec
             stack.callback(triton.close)
             scorers[spec.name] = triton
         elif spec.text_output is not None:
-            try:
-                scorers[spec.name] = RapidOcrReader(spec)
-            except InferenceError as exc:
-                raise UserError(str(exc)) from exc
+            scorers[spec.name] = RapidOcrReader(spec)
         else:
             build_onnx = _onnx_builder()
-            try:
-                scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
-            except InferenceError as exc:
-                raise UserError(str(exc)) from exc
+            scorers[spec.name] = OnnxScorer(spec, build_onnx(spec, settings.dev.cache_dir))
     return scorers
 
 
@@ -80,10 +74,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
     from consumer.publishing.outputs import OutputRecords
 
     with contextlib.ExitStack() as stack:
-        try:
-            assembly = assemble(settings, stack, one_off=True)
-        except ConfigError as exc:
-            raise UserError(str(exc)) from exc
+        assembly = assemble(settings, stack, one_off=True)
         scorers = _scorers(args, settings, assembly.specs, stack)
         outputs = OutputRecords(settings.kafka.topics, run_id="scan",
                                 policy_version=settings.policy.version,
@@ -138,4 +129,4 @@ def register(commands: Any) -> None:
                       help="local path, file://, http(s)://, gs:// or s3:// URI")
     scan.add_argument("--triton", metavar="HOST:PORT", help="score on this Triton (gRPC)")
     scan.add_argument("--tags", action="store_true", help="include labels and technical facts")
-    scan.set_defaults(handler=_scan)
+    scan.set_defaults(handler=_scan, decodes_video=True)

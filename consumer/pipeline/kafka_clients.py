@@ -108,7 +108,8 @@ def check_credentials(kafka: KafkaSettings,
             unreachable.append(error)
 
     # Quiet: the refusal is reported once, below, not as librdkafka's repeated log lines.
-    config: dict[str, Any] = {**kafka.librdkafka_config(), "error_cb": on_error, "log_level": 0}
+    config: dict[str, Any] = {**kafka.librdkafka_config(), "error_cb": on_error, "log_level": 0,
+                              "logger": kafka_logger()}
     admin = AdminClient(config)
     deadline = time.monotonic() + timeout_s
     while not refused:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -14,7 +15,15 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from consumer.logs import kafka_logged
 from devstack.process import ProcessRecord, wait_until
+
+RAW_LIBRDKAFKA = re.compile(r"^%\d\|", re.M)  # a line librdkafka printed past our logging
+
+
+def _raw_librdkafka_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in (done.stdout + done.stderr).splitlines()
+            if RAW_LIBRDKAFKA.match(line)]
 
 
 def _vmc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -51,9 +60,10 @@ def _check_secured_listener(state: Path, env: dict[str, str], shown: str) -> Non
     client = dict(line.split("=", 1) for line in evaluated.stdout.splitlines()
                   if line.startswith("VMC_KAFKA__"))
     assert client["VMC_KAFKA__CLIENT__SASL_PASSWORD"] == password
-    admin = AdminClient({"bootstrap.servers": client["VMC_KAFKA__BOOTSTRAP_SERVERS"], **{
-        key.removeprefix("VMC_KAFKA__CLIENT__").lower().replace("_", "."): value
-        for key, value in client.items() if key.startswith("VMC_KAFKA__CLIENT__")}})
+    admin = AdminClient(kafka_logged({
+        "bootstrap.servers": client["VMC_KAFKA__BOOTSTRAP_SERVERS"], **{
+            key.removeprefix("VMC_KAFKA__CLIENT__").lower().replace("_", "."): value
+            for key, value in client.items() if key.startswith("VMC_KAFKA__CLIENT__")}}))
     assert admin.list_topics(timeout=30).brokers
 
 
@@ -72,12 +82,37 @@ def _check_object_store_comes_back(state: Path, env: dict[str, str], address: st
     assert _answers(f"{address}/storage/v1/b")
 
 
+def _check_demo_outputs(stdout: str) -> None:
+    """Each sample video's verdict and tags, as the demo prints them."""
+    shown = {r["video_id"]: r for r in map(json.loads, stdout.splitlines())}
+    assert shown["broken"]["verdict"] == "unprocessable"
+    assert shown["noise"]["verdict"] == "allow"
+    assert ("sfw" in {label for label, _, _ in shown["astronaut"]["labels"]})
+    assert shown["black"]["technical"]["black_keyframes_at_s"]
+    copy = shown["astronaut-copy"]  # cropped and resized: still on the known-content list
+    assert copy["verdict"] == "review"
+    assert [r["hash_list"] for r in copy["reasons"]
+            if r["category"] == "known_content_match"] == ["demo-known"]
+    assert shown["noise"]["reasons"] == []
+    caption = shown["caption"]  # on-screen text, read on Triton, matched by a text rule
+    assert caption["text"] == ["Visit www.example.com today"]
+    assert [(r["category"], r["rule"]) for r in caption["reasons"]] == [
+        ("text_rule", "demo-urls")]
+    music = shown["music"]  # 20 s of the catalogue's track, from its 10th second, at 2 s
+    assert [track for track, _, _ in music["music"]] == ["demo-track-1"]
+    (_, start_s, end_s), = music["music"]
+    assert abs(start_s - 2) <= 1 and abs(end_s - 22) <= 1
+    assert music["technical"]["audio"] == "ok" and music["verdict"] == "allow"
+    assert shown["noise"]["technical"]["audio"] == "none"
+
+
 def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_")}
     env["VMC_DEV__STATE_DIR"] = str(tmp_path / "state")
     up = _vmc("dev", "up", "--ttl", "600", "--secured", "--object-stores", env=env)
     try:
         assert up.returncode == 0, up.stderr
+        assert not _raw_librdkafka_lines(up), _raw_librdkafka_lines(up)
         exported = dict(line.split("=", 1) for line in up.stdout.split())
         assert exported["VMC_KAFKA__BOOTSTRAP_SERVERS"].startswith("127.0.0.1:")
 
@@ -92,35 +127,22 @@ def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None
         eval_lines = _vmc("dev", "status", "--env", env=env).stdout.splitlines()
         assert f"export VMC_TRITON__URL={exported['VMC_TRITON__URL']}" in eval_lines
 
-        # `vmc` finds the stack by itself: no address in its environment.
-        smoke = _vmc("dev", "smoke", env=env)
-        assert smoke.returncode == 0, smoke.stderr
-        assert json.loads(smoke.stdout)["triton"]["output"][0][0] >= 0
-
         # The README's demo on a stack that is already up: it must leave it up.
         demo = _vmc("--log-level", "WARNING", "dev", "demo", env=env)
         assert demo.returncode == 0, demo.stderr[-3000:]
-        shown = {r["video_id"]: r for r in map(json.loads, demo.stdout.splitlines())}
-        assert shown["broken"]["verdict"] == "unprocessable"
-        assert shown["noise"]["verdict"] == "allow"
-        assert ("sfw" in {label for label, _, _ in shown["astronaut"]["labels"]})
-        assert shown["black"]["technical"]["black_keyframes_at_s"]
-        copy = shown["astronaut-copy"]  # cropped and resized: still on the known-content list
-        assert copy["verdict"] == "review"
-        assert [r["hash_list"] for r in copy["reasons"]
-                if r["category"] == "known_content_match"] == ["demo-known"]
-        assert shown["noise"]["reasons"] == []
-        caption = shown["caption"]  # on-screen text, read on Triton, matched by a text rule
-        assert caption["text"] == ["Visit www.example.com today"]
-        assert [(r["category"], r["rule"]) for r in caption["reasons"]] == [
-            ("text_rule", "demo-urls")]
-        music = shown["music"]  # 20 s of the catalogue's track, from its 10th second, at 2 s
-        assert [track for track, _, _ in music["music"]] == ["demo-track-1"]
-        (_, start_s, end_s), = music["music"]
-        assert abs(start_s - 2) <= 1 and abs(end_s - 22) <= 1
-        assert music["technical"]["audio"] == "ok" and music["verdict"] == "allow"
-        assert shown["noise"]["technical"]["audio"] == "none"
+        # Every Kafka client of the demo (its producer, its readers, the pipeline's) logs
+        # through logging: no raw `%4|...|GETPID|...` or `%6|...|FAIL|...` line. The demo's
+        # producer is the first on this broker, as with scripts/demo.sh on a fresh machine:
+        # it is the one that meets "Coordinator load in progress".
+        assert not _raw_librdkafka_lines(demo), _raw_librdkafka_lines(demo)
+        _check_demo_outputs(demo.stdout)
         assert _vmc("dev", "status", env=env).returncode == 0, "demo left the stack up"
+
+        # `vmc` finds the stack by itself: no address in its environment.
+        smoke = _vmc("dev", "smoke", env=env)
+        assert smoke.returncode == 0, smoke.stderr
+        assert not _raw_librdkafka_lines(smoke), _raw_librdkafka_lines(smoke)
+        assert json.loads(smoke.stdout)["triton"]["output"][0][0] >= 0
 
         records = [ProcessRecord(**r) for r in
                    json.loads((tmp_path / "state" / "processes.json").read_text())]

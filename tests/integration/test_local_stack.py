@@ -12,12 +12,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
+from consumer.logs import kafka_logged
 from consumer.settings import Settings
 from tests.integration.conftest import RunningStack
 
 
 def test_input_topic_has_at_least_six_partitions(stack_settings: Settings) -> None:
-    admin = AdminClient(stack_settings.kafka.librdkafka_config())
+    admin = AdminClient(kafka_logged(stack_settings.kafka.librdkafka_config()))
     topics = admin.list_topics(timeout=10).topics
     kafka_topics = stack_settings.kafka.topics
     assert len(topics[kafka_topics.input].partitions) >= 6
@@ -29,13 +30,15 @@ def test_events_round_trip_through_the_real_broker(stack_settings: Settings, uni
     topic = stack_settings.kafka.topics.input
     sent = {f"v{i}-{unique}": json.dumps({"video_id": f"v{i}-{unique}", "uri": f"file:///v{i}.mp4"})
             for i in range(60)}
-    producer = Producer({**stack_settings.kafka.librdkafka_config(), "enable.idempotence": True})
+    producer = Producer(kafka_logged({**stack_settings.kafka.librdkafka_config(),
+                                      "enable.idempotence": True}))
     for key, value in sent.items():
         producer.produce(topic, key=key, value=value)
     assert producer.flush(20) == 0
 
-    consumer = Consumer({**stack_settings.kafka.librdkafka_config(), "group.id": unique,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(kafka_logged({**stack_settings.kafka.librdkafka_config(),
+                                      "group.id": unique, "auto.offset.reset": "earliest",
+                                      "enable.auto.commit": False}))
     consumer.subscribe([topic])
     received: dict[str, str] = {}
     partitions: set[int] = set()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from consumer.logs import kafka_logged
 from consumer.settings import KafkaTopics, Settings, load_settings
 from tests.integration.conftest import RunningStack
 
@@ -52,7 +53,8 @@ def uploads(videos: list[Path], count: int) -> list[tuple[str | None, bytes]]:
 
 def produce(settings: Settings, records: list[tuple[str | None, bytes]],
             headers: list[tuple[str, bytes]] | None = None) -> None:
-    producer = Producer({**settings.kafka.librdkafka_config(), "enable.idempotence": True})
+    producer = Producer(kafka_logged({**settings.kafka.librdkafka_config(),
+                                      "enable.idempotence": True}))
     for key, value in records:
         producer.produce(settings.kafka.topics.input, key=key, value=value, headers=headers)
     assert producer.flush(30) == 0
@@ -61,11 +63,12 @@ def produce(settings: Settings, records: list[tuple[str | None, bytes]],
 def read_topic(settings: Settings, topic: str, *, expect: int, timeout_s: float = 120,
                read_committed: bool = False, settle_s: float = 1.0) -> list[Any]:
     """Every record of `topic` from the start; waits for `expect`, then `settle_s` more."""
-    consumer = Consumer({**settings.kafka.librdkafka_config(),
-                         "group.id": f"reader-{topic}-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "isolation.level": "read_committed" if read_committed
-                         else "read_uncommitted"})
+    consumer = Consumer(kafka_logged({**settings.kafka.librdkafka_config(),
+                                      "group.id": f"reader-{topic}-{time.monotonic_ns()}",
+                                      "auto.offset.reset": "earliest",
+                                      "enable.auto.commit": False,
+                                      "isolation.level": "read_committed" if read_committed
+                                      else "read_uncommitted"}))
     consumer.subscribe([topic])
     out: list[Any] = []
     deadline = time.monotonic() + timeout_s
@@ -86,8 +89,8 @@ def read_topic(settings: Settings, topic: str, *, expect: int, timeout_s: float 
 
 def committed_vs_end(settings: Settings, group: str) -> tuple[dict[int, int], dict[int, int]]:
     """The group's committed positions and the input topic's end offsets, per partition."""
-    consumer = Consumer({**settings.kafka.librdkafka_config(), "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(kafka_logged({**settings.kafka.librdkafka_config(), "group.id": group,
+                                      "enable.auto.commit": False}))
     try:
         meta = consumer.list_topics(settings.kafka.topics.input, timeout=10)
         parts = sorted(meta.topics[settings.kafka.topics.input].partitions)

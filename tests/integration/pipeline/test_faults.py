@@ -13,6 +13,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
+from consumer.logs import kafka_logged
 from consumer.settings import KafkaTopics, Settings, load_settings
 from devstack.process import free_port, wait_until
 from devstack.stack import DevStack, StackAddresses
@@ -144,7 +145,7 @@ def test_an_output_topic_deleted_mid_run_stops_the_consumer_with_one_line(
     try:
         produce(settings, events[:5])
         wait_for_records(settings, topics.verdicts, 5, timeout_s=120)
-        admin = AdminClient(settings.kafka.librdkafka_config())
+        admin = AdminClient(kafka_logged(settings.kafka.librdkafka_config()))
         admin.delete_topics([topics.verdicts], operation_timeout=30)[topics.verdicts].result(30)
         produce(settings, events[5:])
         code = run.wait(180)

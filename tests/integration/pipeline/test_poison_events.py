@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from consumer.logs import kafka_logged
 from consumer.settings import KafkaTopics, Settings
 from devstack.kafka import DLQ_MAX_MESSAGE_BYTES, create_topics
 from tests.integration.conftest import RunningStack
@@ -102,8 +103,8 @@ def _topics(settings_for: Callable[[KafkaTopics], Settings], unique: str,
 
 
 def _produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    producer = Producer({**settings.kafka.librdkafka_config(), "enable.idempotence": True,
-                         "message.max.bytes": 5 * MiB})
+    producer = Producer(kafka_logged({**settings.kafka.librdkafka_config(),
+                                      "enable.idempotence": True, "message.max.bytes": 5 * MiB}))
     for key, value in records:
         producer.produce(settings.kafka.topics.input, key=key, value=value)
     assert producer.flush(30) == 0

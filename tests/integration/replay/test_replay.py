@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from consumer.logs import kafka_logged
 from consumer.settings import KafkaTopics, Settings
 from devstack.kafka import create_topics
 from tests.integration.conftest import RunningStack
@@ -42,7 +43,8 @@ def _iso(moment: datetime) -> str:
 def _produce_timed(settings: Settings, videos: list[Path]) -> dict[int, tuple[int, int]]:
     """Event i is stamped T0 + i seconds; returns i -> (partition, offset)."""
     placed: dict[int, tuple[int, int]] = {}
-    producer = Producer({**settings.kafka.librdkafka_config(), "enable.idempotence": True})
+    producer = Producer(kafka_logged({**settings.kafka.librdkafka_config(),
+                                      "enable.idempotence": True}))
     for i in range(N):
         def delivered(err: Any, msg: Any, i: int = i) -> None:
             assert err is None, err

@@ -1,23 +1,15 @@
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 from consumer.cli import build_parser, main
-
-
-def _subcommand_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield (*prefix, name)
-                yield from _subcommand_paths(sub, (*prefix, name))
+from tests.unit.cli.commands import subcommand_paths
 
 
 def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    paths = list(_subcommand_paths(build_parser()))
+    paths = [path for path, _ in subcommand_paths(build_parser())]
     assert ("dev", "up") in paths and ("config", "show") in paths
     for path in paths:
         with pytest.raises(SystemExit) as exit_:

@@ -8,6 +8,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 
 from consumer.events.source import SourceRef
+from consumer.logs import kafka_logged
 from consumer.publishing.dlq import dlq_headers, fit_dead_letter, record_bytes, usable_bytes
 
 SRC = SourceRef("video.uploads", 3, 1234)
@@ -61,8 +62,8 @@ def test_huge_original_headers_are_dropped_before_the_value_is_emptied() -> None
 @pytest.mark.parametrize("limit", [10_000, 100_000, 1_000_000])
 def test_librdkafka_accepts_every_fitted_record(limit: int) -> None:
     """The real producer's own size check (no broker needed to refuse synchronously)."""
-    producer = Producer({"bootstrap.servers": "127.0.0.1:9", "message.max.bytes": limit,
-                         "message.timeout.ms": 1})
+    producer = Producer(kafka_logged({"bootstrap.servers": "127.0.0.1:9",
+                                      "message.max.bytes": limit, "message.timeout.ms": 1}))
     value = b"\xff" * (limit + 5000)
     headers = _headers([("ce_id", b"e1"), ("big", b"b" * (limit // 3))])
     with pytest.raises(KafkaException):
