@@ -183,8 +183,8 @@ def test_no_document_or_manifest_uses_an_old_name() -> None:
 
     example = "e.g. `decode.max_keyframes was renamed"  # README's one line showing the error
     stale = []
-    for name, text in _documents().items():
-        text = text.replace(example, "")
+    for name, document in _documents().items():
+        text = document.replace(example, "")
         for old in RENAMED:
             if "." not in old:
                 continue  # a whole section ("audio"): its fields' names are checked

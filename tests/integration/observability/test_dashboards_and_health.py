@@ -85,12 +85,15 @@ def test_every_dashboard_query_returns_series_and_metrics_pass_promtool(
                                  metrics={"host": "127.0.0.1", "port": stack.consumer_metrics_port,
                                           "statistics_interval_s": 1},
                                  pipeline={"models": ["nsfw_classifier", "ocr"]},
-                                 policy={"hash_lists": [{"name": "dash", "path": str(known),
-                                                         "min_quality": 0}],
-                                         "text_rules": [{"name": "urls",
+                                 signals={
+                                     "known_content": {"lists": [{"name": "dash",
+                                                                  "path": str(known),
+                                                                  "min_quality": 0}]},
+                                     "text": {"rules": [{"name": "urls",
                                                          "pattern": r"www\.\S+"}]},
-                                 audio={"catalogues": [{"name": "dash-music",
-                                                        "path": str(tmp_path / "music.vmccat")}]})
+                                     "music": {"catalogues": [{
+                                         "name": "dash-music",
+                                         "path": str(tmp_path / "music.vmccat")}]}})
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 2048)
     records = uploads(sample_videos, 30)
