@@ -84,7 +84,7 @@ LABEL org.opencontainers.image.title="video-moderation-consumer" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
-# Chromaprint for music matching (audio.catalogues); ctypes loads it at start-up when needed.
+# Chromaprint for music matching (signals.music.catalogues); ctypes loads it at start-up when needed.
 RUN apt-get update && apt-get install -y --no-install-recommends libchromaprint1 \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 vmc \

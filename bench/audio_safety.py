@@ -10,7 +10,7 @@
     3 minutes, with one catalogue excerpt of 30 s. Time: best of --repeat; peak memory: what
     tracemalloc (which numpy reports to) saw allocated at most during one call. The 4-hour
     soundtrack is matched whole and as the decode worker now hands it over: cut at
-    decode.max_soundtrack_s.
+    signals.music.max_soundtrack_s.
 (b) Noise: a catalogue of noise and tones (white, pink, brown noise, dithered silence, sine
     tones) and the generated music catalogue; queries of white/pink/brown noise of other seeds,
     sample rates and levels, and tones: every match counted. Then real excerpts under speech and
@@ -71,11 +71,8 @@ def bounds(size: int, real: int, repeat: int) -> list[str]:
     index = CatalogueIndex(tracks)
     other = [_fp(sounds.track(90_000 + k, TRACK_S)) for k in range(20)]
     per_track = other[0].size
-    try:
-        from consumer.settings import DecodeSettings
-        cap_s = float(DecodeSettings().max_soundtrack_s)  # type: ignore[attr-defined]
-    except AttributeError:
-        cap_s = float("inf")
+    from consumer.signals.music.settings import MusicSettings
+    cap_s = MusicSettings().max_soundtrack_s
     lines = [f"Catalogue: {size} tracks of 3 min ({real} generated, the rest masked copies), "
              f"{index.items:,} items indexed.", "",
              "| soundtrack | items | matches | s per call (best of "
@@ -87,7 +84,7 @@ def bounds(size: int, real: int, repeat: int) -> list[str]:
         query[3 * per_track:3 * per_track + excerpt.size] = excerpt
         cases = [(f"{minutes} min", query)]
         if minutes * 60 > cap_s:
-            cases.append((f"{minutes} min cut at decode.max_soundtrack_s={cap_s:g}",
+            cases.append((f"{minutes} min cut at signals.music.max_soundtrack_s={cap_s:g}",
                           query[:int(cap_s / ITEM_S)]))
         for name, items in cases:
             found = index.match(items)

@@ -15,6 +15,7 @@ work on both paths).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from collections.abc import Iterable
@@ -23,9 +24,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from consumer.media.config import DecodeConfig
 from consumer.media.resize import ResizeSpec
 from consumer.media.workers import KeyframeExtractor
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import DecodeSettings, GpuSettings, SourceSettings, WorkerSettings
 
 SPEC = ResizeSpec(320, "pad")
 SOURCE = SourceSettings(allowed_schemes=["file"])
@@ -53,11 +55,11 @@ def make_clip(path: Path, width: int, height: int, seconds: int, *, gop_s: float
     return path
 
 
-def run_pool(decode: DecodeSettings, uris: list[str]) -> tuple[float, int, dict[str, int]]:
+def run_pool(decode: DecodeConfig, uris: list[str]) -> tuple[float, int, dict[str, int]]:
     """Seconds, keyframes and videos per device for all `uris` through one pool (warmed)."""
     with KeyframeExtractor(decode, SOURCE) as pool:
-        for future in [pool.submit(uri, [SPEC]) for uri in uris[: max(2, decode.workers +
-                                                                    decode.nvdec_workers)]]:
+        for future in [pool.submit(uri, [SPEC]) for uri in uris[: max(2, decode.workers.count +
+                                                                    decode.gpu.nvdec_workers)]]:
             future.result()  # warm: workers forked, CUDA contexts and decoders made
         started = time.perf_counter()
         futures = [pool.submit(uri, [SPEC]) for uri in uris]
@@ -69,7 +71,7 @@ def run_pool(decode: DecodeSettings, uris: list[str]) -> tuple[float, int, dict[
     return seconds, sum(len(r.pts_s) for r in results), devices
 
 
-def end_to_end(decode: DecodeSettings, uris: list[str], batch: int) -> tuple[float, int]:
+def end_to_end(decode: DecodeConfig, uris: list[str], batch: int) -> tuple[float, int]:
     """Decode -> batch -> ResNet-50 fp16 on the GPU; seconds and keyframes classified."""
     import torch
     import torchvision
@@ -129,8 +131,9 @@ def main() -> None:
     print(f"device: {torch.cuda.get_device_name(0)}, {os.cpu_count()} CPU cores; "
           f"{args.videos} videos of {args.seconds} s, keyframe every 2 s, to {SPEC.size}x"
           f"{SPEC.size}", flush=True)
-    base = DecodeSettings(frame_hashes=False, threads=1, queue_size=4096, timeout_s=600,
-                          nvdec_workers=0, workers=args.cpu_workers)
+    base = DecodeConfig(limits=DecodeSettings(timeout_s=600),
+                        workers=WorkerSettings(count=args.cpu_workers, threads=1, queue_size=4096),
+                        gpu=GpuSettings(nvdec_workers=0))
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
         started = time.perf_counter()
@@ -142,14 +145,14 @@ def main() -> None:
         seconds, keyframes, _ = run_pool(base, uris)
         cpu = _line(f"CPU, {args.cpu_workers} workers", seconds, keyframes, None)
         for count in (int(v) for v in args.nvdec.split(",")):
-            decode = base.model_copy(update={"device": "nvdec", "workers": 0,
-                                             "nvdec_workers": count})
+            decode = dataclasses.replace(base.with_workers(0),
+                                         gpu=GpuSettings(decode="nvdec", nvdec_workers=count))
             seconds, keyframes, devices = run_pool(decode, uris)
             _line(f"NVDEC, {count} workers", seconds, keyframes, cpu, [str(devices)])
         top = max(int(v) for v in args.nvdec.split(","))
-        combined = base.model_copy(update={"device": "nvdec", "nvdec_workers": top})
+        combined = dataclasses.replace(base, gpu=GpuSettings(decode="nvdec", nvdec_workers=top))
         for workers in sorted({args.cpu_workers, args.cpu_workers // 2, args.cpu_workers // 4}):
-            mixed = combined.model_copy(update={"workers": workers})
+            mixed = combined.with_workers(workers)
             seconds, keyframes, devices = run_pool(mixed, uris)
             _line(f"CPU {workers} + NVDEC {top} workers", seconds, keyframes, cpu,
                   [str(devices)])

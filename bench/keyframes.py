@@ -37,7 +37,8 @@ import av
 import numpy as np
 
 from consumer.media import ResizeSpec, extract_keyframes
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.media.config import DecodeConfig
+from consumer.settings import SamplingSettings, SourceSettings, WorkerSettings
 
 SIZE = 320
 FPS = 30
@@ -92,8 +93,9 @@ def keyframe_weight(path: Path) -> float:
 
 
 def ours(path: Path, gop_s: int) -> int:
-    decode = DecodeSettings(max_keyframes=DURATION_S // gop_s, min_interval_s=0.0,
-                            threads=THREADS)
+    decode = DecodeConfig(sampling=SamplingSettings(max_keyframes=DURATION_S // gop_s,
+                                                    min_interval_s=0.0),
+                          workers=WorkerSettings(threads=THREADS))
     result = extract_keyframes(str(path), [ResizeSpec(SIZE, "stretch")], decode,
                                SourceSettings(allowed_schemes=["file"]))
     return len(result.pts_s)
@@ -102,7 +104,7 @@ def ours(path: Path, gop_s: int) -> int:
 def covered(path: Path) -> tuple[int, float, bool]:
     """The service's defaults: (samples, largest unseen gap, guarantee held)."""
     result = extract_keyframes(str(path), [ResizeSpec(SIZE, "stretch")],
-                               DecodeSettings(threads=THREADS),
+                               DecodeConfig(workers=WorkerSettings(threads=THREADS)),
                                SourceSettings(allowed_schemes=["file"]))
     assert result.coverage is not None
     return len(result.pts_s), result.coverage.largest_gap_s, result.coverage.complete
@@ -211,8 +213,9 @@ def main() -> int:
         "",
         "```",
         f"ours:  extract_keyframes('{sample}', [ResizeSpec({SIZE}, 'stretch')], "
-        f"DecodeSettings(max_keyframes={DURATION_S} // GOP, min_interval_s=0, "
-        f"threads={THREADS}), SourceSettings(allowed_schemes=['file']))",
+        f"DecodeConfig(sampling=SamplingSettings(max_keyframes={DURATION_S} // GOP, "
+        f"min_interval_s=0), workers=WorkerSettings(threads={THREADS})), "
+        "SourceSettings(allowed_schemes=['file']))",
         "cli:   " + " ".join(ffmpeg_command(sample)) + " > /dev/null",
         f"naive: PyAV container.decode(stream) with thread_type=AUTO, thread_count={THREADS}, "
         f"keep frame i if i % (GOP*{FPS}) == 0, reformat({SIZE}, {SIZE}, 'rgb24', AREA)",

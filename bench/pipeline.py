@@ -69,7 +69,7 @@ def _settings(addresses: Any, topics: KafkaTopics, group: str, keyframes: int) -
         kafka={"bootstrap_servers": addresses.kafka_bootstrap, "group_id": group,
                "topics": topics.model_dump()},
         triton={"url": addresses.triton_grpc},
-        decode={"max_keyframes": keyframes, "workers": 2},
+        sampling={"max_keyframes": keyframes}, workers={"count": 2},
         source={"allowed_schemes": ["file"]},
         pipeline={"max_inflight_videos": 32, "commit_interval_s": 1.0},
         log={"level": "WARNING"},
@@ -87,11 +87,15 @@ def _topics(bootstrap: str, name: str) -> KafkaTopics:
 def decode_only(settings: Settings,
                 videos: list[Path]) -> tuple[float, list[npt.NDArray[np.uint8]]]:
     spec = ResizeSpec.of(NSFW_DETECTOR)
-    with KeyframeExtractor(settings.decode, settings.source) as extractor:
+    from consumer.assembly import decode_config
+    from consumer.signals import instances
+
+    decode = decode_config(settings, instances(settings))  # what `vmc run` gives its workers
+    with KeyframeExtractor(decode, settings.source) as extractor:
         extractor.submit(videos[0].as_uri(), [spec]).result()  # warm the workers
         start = time.perf_counter()
         frames = []
-        window = settings.decode.queue_size  # the pool's bound: submit no more than it holds
+        window = decode.workers.queue_size  # the pool's bound: submit no more than it holds
         for first in range(0, len(videos), window):
             futures = [extractor.submit(v.as_uri(), [spec]) for v in videos[first:first + window]]
             frames += [f.result().frames[spec] for f in futures]

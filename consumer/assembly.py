@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from consumer.errors import ConfigError
+from consumer.media.config import DecodeConfig
 from consumer.models.licences import licence_notices
 from consumer.models.specs import ModelSpec, get_spec
 from consumer.observability.metrics import ConsumerMetrics
@@ -26,19 +27,31 @@ log = logging.getLogger("consumer.assembly")
 class Assembly:
     specs: list[ModelSpec]  # the served models, in pipeline.models order
     signals: list[Signal]  # every registered signal, opened
+    decode: DecodeConfig  # what the decode workers are told, the signals' needs included
+
+
+def decode_config(settings: Settings, signals: list[Signal]) -> DecodeConfig:
+    """The decode workers' config: the settings' groups, and what the signals need of the
+    worker (a frame hash for one, the soundtrack for another: the longest and widest asked)."""
+    needs = [signal.needs() for signal in signals]
+    heard = [need for need in needs if need.soundtrack]
+    return DecodeConfig.of(
+        settings, frame_hashes=any(need.frame_hashes for need in needs), soundtrack=bool(heard),
+        max_soundtrack_s=max((need.max_soundtrack_s for need in heard), default=3600.0),
+        max_audio_streams=max((need.max_audio_streams for need in heard), default=4))
 
 
 def check_gpu(settings: Settings) -> None:
     """GPU node mode on a machine that cannot run it stops here, in one line, before any
     broker or server is asked anything."""
-    if settings.decode.device == "nvdec":
+    if settings.gpu.decode == "nvdec":
         from consumer.media.nvdec import check_available
 
-        check_available(settings.decode.gpu_id)
+        check_available(settings.gpu.id)
     if settings.triton.shared_memory == "cuda":
         from consumer.inference.cuda_slots import check_cuda
 
-        check_cuda(settings.decode.gpu_id)
+        check_cuda(settings.gpu.id)
 
 
 def assemble(settings: Settings, stack: contextlib.ExitStack, *,
@@ -57,4 +70,4 @@ def assemble(settings: Settings, stack: contextlib.ExitStack, *,
         signal.check()
     for signal in signals:
         signal.open(Opening(stack, metrics, one_off))
-    return Assembly(specs, signals)
+    return Assembly(specs, signals, decode_config(settings, signals))

@@ -160,7 +160,7 @@ class ExtractorClosed(ConsumerError):
 
 
 class NvdecUnavailable(ConfigError):
-    """decode.device=nvdec on a machine that cannot decode on NVDEC: start-up stops."""
+    """gpu.decode=nvdec on a machine that cannot decode on NVDEC: start-up stops."""
 
 
 # ---- music matching: a missing native library, or a catalogue file that is not one

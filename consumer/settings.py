@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,22 +34,15 @@ from pydantic_settings import (
 )
 
 from consumer.errors import ConfigError
-from consumer.policy_settings import (
-    AudioSettings,
-    CategoryRule,
-    HashListRule,
-    MusicCatalogue,
-    PolicySettings,
-    TextRule,
-)
+from consumer.policy_settings import PolicySettings
+from consumer.renamed_settings import renamed_in
 
 ENV_PREFIX = "VMC_"
 ENV_NESTED_DELIMITER = "__"
 CONFIG_FILE_ENV = "VMC_CONFIG"
 DEV_STATE_DIR_ENV = "VMC_DEV__STATE_DIR"
 
-__all__ = ["AudioSettings", "CategoryRule", "HashListRule", "MusicCatalogue", "PolicySettings",
-           "TextRule"]  # re-exported from consumer.policy_settings
+__all__ = ["PolicySettings"]  # re-exported from consumer.policy_settings
 
 _SECRET_KEY = re.compile(r"(password|secret|token|credential|jaas|\.key\.pem|private)", re.I)
 
@@ -124,7 +118,7 @@ class TritonSettings(Section):
     retry_cap_s: float = Field(5.0, gt=0)
     shared_memory: Literal["none", "cuda"] = Field(
         "none", description="`cuda`: batches reach Triton through CUDA shared memory on "
-        "decode.gpu_id, one region per batch in flight, registered once; frames NVDEC decoded "
+        "gpu.id, one region per batch in flight, registered once; frames NVDEC decoded "
         "never leave the card (Triton must run on that GPU). `none`: uint8 over gRPC")
 
 
@@ -135,46 +129,43 @@ class DecodeSettings(Section):
     max_duration_s: float = Field(4 * 3600.0, gt=0)
     max_pixels: int = Field(8192 * 8192, gt=0)
     max_streams: int = Field(16, gt=0)
-    max_keyframes: int = Field(16, gt=0)
     max_decoded_frames: int = Field(
         4000, gt=0, description="frames decoded forward per video where keyframes are too "
         "sparse for coverage; beyond it the verdict is `review` (incomplete_coverage)")
-    min_interval_s: float = Field(1.0, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     memory_limit_mb: int = Field(2048, gt=0)
-    workers: int = Field(2, ge=0, description="CPU decode worker processes (0 only in GPU "
-                         "node mode, for a node that decodes on NVDEC alone)")
+
+
+class SamplingSettings(Section):
+    """Which frames of a video are looked at: how many, how far apart, read how."""
+
+    max_keyframes: int = Field(16, gt=0)
+    min_interval_s: float = Field(1.0, ge=0)
+    mode: Literal["auto", "scan", "seek"] = "auto"
+
+
+class WorkerSettings(Section):
+    """The pool of killable decode processes and the queue in front of it."""
+
+    count: int = Field(2, ge=0, description="CPU decode worker processes (0 only in GPU "
+                       "node mode, for a node that decodes on NVDEC alone)")
     queue_size: int = Field(64, gt=0)
-    threads: int = Field(2, ge=0)
-    sampling: Literal["auto", "scan", "seek"] = "auto"
-    frame_hashes: bool = Field(True, description="PDQ hash of every analysed frame (tags, "
-                               "and matching against policy.hash_lists)")
-    soundtrack: bool = Field(False, description="decode the soundtrack and fingerprint it "
-                             "(Chromaprint); on by itself when audio.catalogues is set")
-    max_soundtrack_s: float = Field(
-        3600.0, gt=0, description="seconds of each audio stream heard; a longer soundtrack is "
-        "`partial` (with a review/block catalogue: verdict `review`, incomplete_audio)")
-    max_audio_streams: int = Field(
-        4, gt=0, description="audio streams heard (each fingerprinted on its own, default-"
-        "flagged first); more make the soundtrack `partial`")
-    device: Literal["cpu", "nvdec"] = Field(
+    threads: int = Field(2, ge=0, description="decoder threads per worker (0: one per core)")
+
+
+class GpuSettings(Section):
+    """GPU node mode: decoding on NVDEC, and the card it and CUDA shared memory use."""
+
+    decode: Literal["cpu", "nvdec"] = Field(
         "cpu", description="`nvdec`: GPU node mode, `nvdec_workers` more workers decode the "
         "sampled packets on the GPU's NVDEC and resize there (extra `[gpu]`); videos NVDEC "
         "cannot take fall back to the CPU path in the same worker")
-    gpu_id: int = Field(0, ge=0, description="the CUDA device NVDEC workers decode on, and "
-                        "where triton.shared_memory=cuda places the batch slots")
+    id: int = Field(0, ge=0, description="the CUDA device NVDEC workers decode on, and "
+                    "where triton.shared_memory=cuda places the batch slots")
     nvdec_workers: int = Field(4, ge=0, description="worker processes decoding on NVDEC, "
-                               "beside the `workers` CPU ones; each owns a CUDA context")
+                               "beside the `workers.count` CPU ones; each owns a CUDA context")
     nvdec_decoders: int = Field(4, gt=0, description="NVDEC decoders each NVDEC worker keeps "
                                 "for reuse across videos (one per codec and frame size)")
-
-    @model_validator(mode="after")
-    def _some_worker(self) -> DecodeSettings:
-        gpu = self.nvdec_workers if self.device == "nvdec" else 0
-        if self.workers + gpu < 1:
-            raise ValueError("no decode worker: set decode.workers (or decode.nvdec_workers "
-                             "with decode.device=nvdec) above 0")
-        return self
 
 
 class SourceSettings(Section):
@@ -275,10 +266,12 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     triton: TritonSettings = TritonSettings()
     decode: DecodeSettings = DecodeSettings()
+    sampling: SamplingSettings = SamplingSettings()
+    workers: WorkerSettings = WorkerSettings()
+    gpu: GpuSettings = GpuSettings()
     source: SourceSettings = SourceSettings()
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
-    audio: AudioSettings = AudioSettings()
     signals: SignalsSettings = Field(default_factory=SignalsSettings)
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
@@ -299,11 +292,21 @@ class Settings(BaseSettings):
         sources.append(DevStackAddressSource(settings_cls))
         return tuple(sources)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_old_names(cls, data: Any) -> Any:
+        """A setting that moved fails with one line naming its new home (renamed_settings)."""
+        lines = renamed_in(data, os.environ)
+        if lines:
+            raise PydanticCustomError("renamed_setting", "\n".join(lines))
+        return data
+
     @model_validator(mode="after")
-    def _soundtrack_for_catalogues(self) -> Settings:
-        """A music catalogue needs the soundtrack's fingerprint from the decode worker."""
-        if self.audio.catalogues and not self.decode.soundtrack:
-            self.decode = self.decode.model_copy(update={"soundtrack": True})
+    def _some_worker(self) -> Settings:
+        gpu = self.gpu.nvdec_workers if self.gpu.decode == "nvdec" else 0
+        if self.workers.count + gpu < 1:
+            raise ValueError("no decode worker: set workers.count (or gpu.nvdec_workers "
+                             "with gpu.decode=nvdec) above 0")
         return self
 
     def redacted(self) -> dict[str, Any]:
@@ -368,6 +371,9 @@ def load_settings(
     try:
         return bound(**overrides)
     except ValidationError as exc:
+        renamed = [err["msg"] for err in exc.errors() if err["type"] == "renamed_setting"]
+        if renamed:
+            raise ConfigError("\n".join(renamed)) from None
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])

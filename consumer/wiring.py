@@ -58,14 +58,14 @@ def topic_max_message_bytes(client: dict[str, Any], topic: str,
 
 def _device_arenas(settings: Settings, specs: list[ModelSpec]) -> Callable[[], Any] | None:
     """In GPU node mode with CUDA shared memory, a device arena per NVDEC worker."""
-    decode = settings.decode
-    if settings.triton.shared_memory != "cuda" or decode.device != "nvdec":
+    if settings.triton.shared_memory != "cuda" or settings.gpu.decode != "nvdec":
         return None
     from consumer.media import device_frames
 
     nbytes = device_frames.arena_nbytes(
-        [ResizeSpec.of(spec) for spec in specs], decode.max_keyframes)
-    return lambda: device_frames.allocate(nbytes, f"cuda:{decode.gpu_id}")
+        [ResizeSpec.of(spec) for spec in specs], settings.sampling.max_keyframes)
+    device = f"cuda:{settings.gpu.id}"
+    return lambda: device_frames.allocate(nbytes, device)
 
 
 def _triton_clients(settings: Settings, specs: list[ModelSpec],
@@ -85,7 +85,7 @@ def _batch_slots(settings: Settings, spec: ModelSpec) -> Callable[[Any], CudaSlo
     """With triton.shared_memory=cuda, the model's batch slots (one per batch in flight)."""
     if settings.triton.shared_memory != "cuda":
         return None
-    gpu_id = settings.decode.gpu_id
+    gpu_id = settings.gpu.id
     count = settings.pipeline.max_inflight_batches
 
     def make(registry: Any) -> CudaSlots:
@@ -154,10 +154,10 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     """
     if settings.triton.protocol != "grpc":
         raise ConfigError("the pipeline speaks gRPC to Triton: set VMC_TRITON__PROTOCOL=grpc")
-    if settings.decode.queue_size < settings.pipeline.max_inflight_videos:
+    if settings.workers.queue_size < settings.pipeline.max_inflight_videos:
         raise ConfigError(
-            "decode.queue_size must be >= pipeline.max_inflight_videos "
-            f"({settings.decode.queue_size} < {settings.pipeline.max_inflight_videos})")
+            "workers.queue_size must be >= pipeline.max_inflight_videos "
+            f"({settings.workers.queue_size} < {settings.pipeline.max_inflight_videos})")
     metrics = None
     if observe:
         registry = CollectorRegistry()
@@ -178,7 +178,7 @@ def build_pipeline(settings: Settings, stack: contextlib.ExitStack,
     except KafkaException as exc:
         raise ConfigError(f"invalid Kafka client configuration: {exc.args[0].str()}") from exc
     stack.callback(producer.flush, 10)
-    extractor = stack.enter_context(KeyframeExtractor(settings.decode, settings.source,
+    extractor = stack.enter_context(KeyframeExtractor(assembly.decode, settings.source,
                                                       arena=_device_arenas(settings, specs)))
     models = _triton_clients(settings, specs, stack)
     pipeline = Pipeline(settings, consumer, producer, extractor, models, hooks=hooks,

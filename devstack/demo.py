@@ -22,6 +22,7 @@ import numpy as np
 from consumer.logs import kafka_logged
 from consumer.media.frame_hash import pdq_hash
 from consumer.settings import KafkaTopics, Settings, load_settings
+from consumer.signals import instances
 from consumer.signals.music.catalogue import build_catalogue, save_catalogue
 from devstack.kafka import create_topics, topic_configs, topic_layout
 from devstack.samples import (
@@ -98,17 +99,19 @@ def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopic
     data["triton"].update(url=addresses.triton_grpc)
     # The demo reads files it made itself; events from elsewhere never get `file`.
     data["source"]["allowed_schemes"] = [*base.source.allowed_schemes, "file"]
-    data["decode"]["max_keyframes"] = 4
-    # Every signal: on-screen text too, with a rule for web addresses.
+    data["sampling"]["max_keyframes"] = 4
+    # Every signal (their sections as validated, defaults filled): on-screen text too, with a
+    # rule for web addresses.
+    signals = data["signals"] = {s.name: s.section.model_dump() for s in instances(base)}
     data["pipeline"]["models"] = list(dict.fromkeys([*base.pipeline.models, "ocr"]))
-    data["policy"]["text_rules"] = [*data["policy"]["text_rules"], {
-        "name": "demo-urls", "pattern": r"\b(?:https?://|www\.)\S+", "action": "review"}]
+    signals["text"]["rules"].append({
+        "name": "demo-urls", "pattern": r"\b(?:https?://|www\.)\S+", "action": "review"})
     if (folder / KNOWN_LIST).exists():
-        data["policy"]["hash_lists"] = [*data["policy"]["hash_lists"], {
-            "name": "demo-known", "path": str(folder / KNOWN_LIST), "action": "review"}]
+        signals["known_content"]["lists"].append({
+            "name": "demo-known", "path": str(folder / KNOWN_LIST), "action": "review"})
     if (folder / CATALOGUE).exists():
-        data["audio"]["catalogues"] = [*data["audio"]["catalogues"], {
-            "name": "demo-music", "path": str(folder / CATALOGUE), "action": "tag"}]
+        signals["music"]["catalogues"].append({
+            "name": "demo-music", "path": str(folder / CATALOGUE), "action": "tag"})
     return load_settings(**data)
 
 

@@ -37,7 +37,8 @@ def register(commands: Any) -> None:
         "build", help="fingerprint every audio/video file in FOLDER into one catalogue file",
         description="Fingerprint every audio or video file in FOLDER (track id = file name "
         "without suffix; files without audio, or whose audio carries no information to match "
-        "(noise, silence, a steady tone), are skipped with a warning) into one .npz.")
+        "(noise, silence, a steady tone), are skipped with a warning) into one .npz.",
+        epilog="Then name it in signals.music.catalogues (VMC_SIGNALS__MUSIC__CATALOGUES).")
     build.add_argument("folder", metavar="FOLDER", help="folder of reference recordings")
     build.add_argument("--out", metavar="PATH", required=True, help="catalogue file to write")
     build.set_defaults(handler=_build)

@@ -27,7 +27,18 @@ def _version(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _config_show(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(settings.redacted(), indent=2))
+    """Every section as it takes effect: each signal's section validated, defaults filled."""
+    from consumer.cli import UserError
+    from consumer.errors import ConfigError
+    from consumer.signals import instances
+
+    shown = settings.redacted()
+    try:
+        shown["signals"] = {signal.name: signal.section.model_dump(mode="json")
+                            for signal in instances(settings)}
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
+    print(json.dumps(shown, indent=2))
     return 0
 
 

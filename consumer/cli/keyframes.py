@@ -24,12 +24,12 @@ def _keyframes(args: argparse.Namespace, settings: Settings) -> int:
 
     from consumer.errors import MediaError
     from consumer.media import KeyframeExtractor, ResizeSpec
+    from consumer.media.config import DecodeConfig
     from consumer.media.sources import allowing_named_files
 
-    decode = settings.decode
+    decode = DecodeConfig.of(settings).with_workers(len(args.inputs))  # frames only: no signal
     if args.max is not None:
-        decode = decode.model_copy(update={"max_keyframes": args.max})
-    decode = decode.model_copy(update={"workers": min(decode.workers, len(args.inputs))})
+        decode = decode.with_sampling(max_keyframes=args.max)
     source = allowing_named_files(settings.source, args.inputs)
     spec = ResizeSpec(args.size, args.mode)
     failures: list[str] = []
@@ -99,7 +99,7 @@ def register(commands: Any) -> None:
         "and isolated workers) and print one line, or one JSON object, per video.")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_URL",
                         help="local path, file://, http(s)://, gs:// or s3:// URI")
-    parser.add_argument("--max", type=_positive, help="most keyframes (decode.max_keyframes)")
+    parser.add_argument("--max", type=_positive, help="most keyframes (sampling.max_keyframes)")
     parser.add_argument("--size", type=_positive, default=320, help="output side (default 320)")
     parser.add_argument("--mode", choices=["pad", "stretch"], default="pad",
                         help="pad to square at bottom/right (default) or stretch")

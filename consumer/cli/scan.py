@@ -83,10 +83,9 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
         judge = Judge(assembly.signals, settings.policy, {n: s.spec for n, s in scorers.items()},
                       outputs, PipelineHooks())
         resize = {name: ResizeSpec.of(s.spec) for name, s in scorers.items()}
-        decode = settings.decode.model_copy(
-            update={"workers": min(settings.decode.workers, len(args.inputs))})
         extractor = stack.enter_context(KeyframeExtractor(
-            decode, allowing_named_files(settings.source, args.inputs)))
+            assembly.decode.with_workers(len(args.inputs)),
+            allowing_named_files(settings.source, args.inputs)))
         futures = [(uri, extractor.submit(uri, list(resize.values()))) for uri in args.inputs]
         for index, (uri, future) in enumerate(futures):
             started = datetime.now(UTC)

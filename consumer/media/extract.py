@@ -22,6 +22,7 @@ from consumer.errors import (
     FingerprintError,
     MediaError,
 )
+from consumer.media.config import DecodeConfig
 from consumer.media.coverage import Coverage
 from consumer.media.decoders import PacketDecoder, Picture
 from consumer.media.frame_hash import PDQ_SPEC, FrameHash, pdq_hash
@@ -37,7 +38,7 @@ from consumer.media.sampler import KeyframeSampler, choose_strategy
 from consumer.media.soundtrack import NONE, UNDECODABLE, Heard, StreamFingerprint, hear
 from consumer.media.sources import open_source
 from consumer.pixels import on_host
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -77,7 +78,7 @@ class Keyframes:
     hash_s: float = 0.0  # time spent hashing
     device: str = "cpu"  # where the frames were decoded: cpu or nvdec
     fallback: str | None = None  # why an NVDEC worker decoded this video on the CPU
-    # The soundtrack (decode.soundtrack): "off", "none" (no audio stream), "ok" (every audio
+    # The soundtrack (DecodeConfig.soundtrack): "off", "none" (no audio stream), "ok" (every audio
     # stream fingerprinted in full), "partial" (cut by a limit or a stream failing: `audio_why`)
     # or "undecodable"; one raw Chromaprint fingerprint per audio stream heard.
     audio: str = "off"
@@ -86,15 +87,15 @@ class Keyframes:
     audio_s: float = 0.0
 
 
-def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
+def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeConfig,
                       source: SourceSettings) -> Keyframes:
     """Open, probe, sample and resize one video; every failure is a `MediaError` subclass.
 
     No isolation: a hostile file can still crash or hang this process. Production goes
-    through `KeyframeExtractor`, which runs this in killable workers. With `decode.device`
+    through `KeyframeExtractor`, which runs this in killable workers. With `gpu.decode`
     nvdec, NVDEC decodes what it takes; the rest, and a video NVDEC failed on, the CPU.
     """
-    if decode.device != "nvdec":
+    if not decode.nvdec:
         return _extract(uri, specs, decode, source, gpu=False)
     from consumer.media.nvdec import NvdecFailed
 
@@ -121,7 +122,7 @@ class _CpuResize:
         return resize_frame(frame, spec, rotation)
 
 
-def _decoder_for(container: InputContainer, stream: VideoStream, decode: DecodeSettings,
+def _decoder_for(container: InputContainer, stream: VideoStream, decode: DecodeConfig,
                  gpu: bool) -> tuple[PacketDecoder[Any] | None, _Resize, str | None]:
     """The decoder and resizer of this video; NVDEC where asked and able, else the CPU's
     (with the reason NVDEC did not take it)."""
@@ -133,24 +134,24 @@ def _decoder_for(container: InputContainer, stream: VideoStream, decode: DecodeS
     if reason is not None:
         return None, _CpuResize(), reason
     rotation = nvdec.rotation_on_cpu(container, stream)
-    cache = nvdec.decoder_cache(decode.gpu_id, decode.nvdec_decoders)
+    cache = nvdec.decoder_cache(decode.gpu.id, decode.gpu.nvdec_decoders)
     resize = nvdec.GpuResize(rotation, nvdec.colour_of(stream), on_device=_MODE.frames_on_device)
     return nvdec.NvdecDecoder(stream, cache), resize, None
 
 
-def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
+def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeConfig,
              source: SourceSettings, gpu: bool) -> Keyframes:
     unique = list(dict.fromkeys(specs))
     try:
-        with open_source(uri, source, decode.max_bytes) as opened:
+        with open_source(uri, source, decode.limits.max_bytes) as opened:
             container, name = open_container(opened)
             with container:
-                probe = probe_container(container, name, opened.size_bytes, decode)
+                probe = probe_container(container, name, opened.size_bytes, decode.limits)
                 stream = video_stream_of(container)
                 decoder, resize, fallback = _decoder_for(container, stream, decode, gpu)
                 sampler: KeyframeSampler[Any] = KeyframeSampler(
                     container, stream, probe.duration_s, decode, probe.fps, decoder)
-                strategy = choose_strategy(decode.sampling, opened.remote, stream,
+                strategy = choose_strategy(decode.sampling.mode, opened.remote, stream,
                                            len(sampler.targets))
                 frames = sampler.seek() if strategy == "seek" else sampler.scan()
                 result = _resize_each(frames, sampler, unique, probe, decode, resize=resize)
@@ -181,17 +182,17 @@ def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
 
 
 def _with_soundtrack(container: InputContainer, result: Keyframes,
-                     decode: DecodeSettings) -> Keyframes:
+                     decode: DecodeConfig) -> Keyframes:
     """Every audio stream's fingerprint (consumer.media.soundtrack), in this worker and within
     its limits. A video without audio, or whose audio cannot be decoded, keeps its visual
     result; the outcome says so. Decoding may take `AUDIO_TIME_SHARE` of `decode.timeout_s`,
-    shared by the streams; a soundtrack cut there, at `decode.max_soundtrack_s` or at
-    `decode.max_audio_streams` is `partial` (what was heard is still matched), never the
+    shared by the streams; a soundtrack cut there, at `signals.music.max_soundtrack_s` or at
+    `signals.music.max_audio_streams` is `partial` (what was heard is still matched), never the
     reason the video times out."""
     if not container.streams.audio:
         return dataclasses.replace(result, audio=NONE)
     started = time.perf_counter()
-    deadline = time.monotonic() + decode.timeout_s * AUDIO_TIME_SHARE
+    deadline = time.monotonic() + decode.limits.timeout_s * AUDIO_TIME_SHARE
     try:
         container.seek(0)
         heard = hear(container, decode.max_audio_streams, decode.max_soundtrack_s, deadline)
@@ -214,14 +215,14 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, av.FFmpegError) and exc.errno in (errno.ENOMEM, errno.EAGAIN)
 
 
-def _out_of_memory(exc: BaseException, decode: DecodeSettings) -> DecodeOutOfMemory:
+def _out_of_memory(exc: BaseException, decode: DecodeConfig) -> DecodeOutOfMemory:
     return DecodeOutOfMemory(
-        f"out of memory while decoding (decode.memory_limit_mb={decode.memory_limit_mb}, "
-        f"decode.threads={decode.threads}): {str(exc) or type(exc).__name__}")
+        f"out of memory while decoding (decode.memory_limit_mb={decode.limits.memory_limit_mb}"
+        f", workers.threads={decode.workers.threads}): {str(exc) or type(exc).__name__}")
 
 
 def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
-                 specs: list[ResizeSpec], probe: VideoProbe, decode: DecodeSettings, *,
+                 specs: list[ResizeSpec], probe: VideoProbe, decode: DecodeConfig, *,
                  resize: _Resize) -> Keyframes:
     """Resize frames as they arrive (no full-size frame is kept), then order them by time."""
     resized: dict[float, list[Any]] = {}
@@ -229,7 +230,7 @@ def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
     hash_s = 0.0
     rotation = 0
     for frame in frames:
-        check_pixels(frame.width, frame.height, decode)
+        check_pixels(frame.width, frame.height, decode.limits)
         time_s = sampler.frame_time(frame)
         if time_s in resized:
             continue
@@ -240,7 +241,7 @@ def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
             started = time.perf_counter()
             hashes[time_s] = pdq_hash(on_host(resize(frame, PDQ_SPEC, rotation)))
             hash_s += time.perf_counter() - started
-        if len(resized) >= decode.max_keyframes:
+        if len(resized) >= decode.sampling.max_keyframes:
             break
     times = sorted(resized)
     return Keyframes(

@@ -196,20 +196,20 @@ def check_available(gpu_id: int) -> str:
     for module, extra in (("PyNvVideoCodec", "pynvvideocodec"), ("torch", "torch")):
         if importlib.util.find_spec(module) is None:
             raise NvdecUnavailable(
-                f"decode.device=nvdec needs {extra} (pip install 'video-moderation-consumer"
+                f"gpu.decode=nvdec needs {extra} (pip install 'video-moderation-consumer"
                 "[gpu]'), which is not installed")
     if not torch.cuda.is_available() or torch.cuda.device_count() <= gpu_id:
-        raise NvdecUnavailable(f"decode.device=nvdec, but CUDA device {gpu_id} is not "
+        raise NvdecUnavailable(f"gpu.decode=nvdec, but CUDA device {gpu_id} is not "
                                f"available here (devices: {torch.cuda.device_count()})")
     try:
         nvc = _nvc()
         caps = nvc.GetDecoderCaps(gpuid=gpu_id, codec=nvc.cudaVideoCodec.H264,
                                   chromaformat=nvc.cudaVideoChromaFormat(1), bitdepth=8)
     except Exception as exc:
-        raise NvdecUnavailable(f"decode.device=nvdec, but NVDEC cannot be opened on GPU "
+        raise NvdecUnavailable(f"gpu.decode=nvdec, but NVDEC cannot be opened on GPU "
                                f"{gpu_id}: {type(exc).__name__}: {exc}") from None
     if not caps.get("supported"):
-        raise NvdecUnavailable(f"decode.device=nvdec, but GPU {gpu_id} has no H.264 NVDEC")
+        raise NvdecUnavailable(f"gpu.decode=nvdec, but GPU {gpu_id} has no H.264 NVDEC")
     return torch.cuda.get_device_name(gpu_id)
 
 

@@ -28,9 +28,9 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from consumer.errors import MediaTooLong
+from consumer.media.config import DecodeConfig
 from consumer.media.coverage import Coverage, CoveragePicker, Sample, coverage_of
 from consumer.media.decoders import CpuDecoder, PacketDecoder, Picture
-from consumer.settings import DecodeSettings
 
 Strategy = Literal["scan", "seek"]
 
@@ -63,25 +63,25 @@ class KeyframeSampler(Generic[P]):
     The decoder is the CPU's unless one is given (GPU node mode passes NVDEC's)."""
 
     def __init__(self, container: InputContainer, stream: VideoStream, duration_s: float,  # noqa: PLR0917
-                 decode: DecodeSettings, fps: float = 0.0,
+                 decode: DecodeConfig, fps: float = 0.0,
                  decoder: PacketDecoder[P] | None = None) -> None:
         self._container = container
         self._stream = stream
         self._decode = decode
         self._decoder: PacketDecoder[P] = (
             decoder if decoder is not None
-            else CpuDecoder(stream, decode.threads))  # type: ignore[assignment]
+            else CpuDecoder(stream, decode.workers.threads))  # type: ignore[assignment]
         self._time_base: Fraction = stream.time_base or Fraction(1, 90000)
         self._start_s = float((stream.start_time or 0) * self._time_base)
         self._frame_s = 1.0 / fps if fps > 0 else 0.0
-        self.picker = CoveragePicker(duration_s, decode.max_keyframes, decode.min_interval_s,
-                                     self._frame_s)
+        self.picker = CoveragePicker(duration_s, decode.sampling.max_keyframes,
+                                     decode.sampling.min_interval_s, self._frame_s)
         self.targets = [self._start_s + t for t in self.picker.targets]
         self.end_s = duration_s  # raised to the last packet seen: a header may understate
         self.frame_times_s: list[float] = []  # every frame's time seen while demuxing
         self.decoded_frames = 0  # frames decoded forward (not keyframes alone)
         self.stopped_by: str | None = None
-        self._deadline = time.monotonic() + decode.timeout_s * DECODE_TIME_SHARE
+        self._deadline = time.monotonic() + decode.limits.timeout_s * DECODE_TIME_SHARE
         # Not `stream.discard = nonkey`: the mov demuxer then misplaces keyframe timestamps
         # (composition offsets of skipped samples), a test catches it; filtering here is cheap.
 
@@ -146,9 +146,9 @@ class KeyframeSampler(Generic[P]):
         self._seek_to(0.0)
 
     def _replan(self, duration_s: float) -> None:
-        decode = self._decode
-        self.picker = CoveragePicker(duration_s, decode.max_keyframes, decode.min_interval_s,
-                                     self._frame_s)
+        sampling = self._decode.sampling
+        self.picker = CoveragePicker(duration_s, sampling.max_keyframes,
+                                     sampling.min_interval_s, self._frame_s)
         self.targets = [self._start_s + t for t in self.picker.targets]
 
     # ----------------------------------------------------------------- seek
@@ -219,7 +219,7 @@ class KeyframeSampler(Generic[P]):
             for packet in self._container.demux(self._stream):
                 if packet.size == 0:
                     continue
-                if self.decoded_frames >= self._decode.max_decoded_frames:
+                if self.decoded_frames >= self._decode.limits.max_decoded_frames:
                     self.stopped_by = "decode_budget"
                     return
                 if time.monotonic() > self._deadline:
@@ -259,6 +259,6 @@ class KeyframeSampler(Generic[P]):
         return self._decoder.send(packet)
 
     def _check_duration(self, time_s: float) -> None:
-        if time_s > self._decode.max_duration_s:
+        if time_s > self._decode.limits.max_duration_s:
             raise MediaTooLong(f"stream runs past decode.max_duration_s="
-                               f"{self._decode.max_duration_s}")
+                               f"{self._decode.limits.max_duration_s}")

@@ -99,11 +99,11 @@ def hear(container: av.container.InputContainer, max_streams: int, max_s: float,
         late = _demux(container, heard, deadline)
         if len(streams) > max_streams:
             why.append(f"{len(streams)} audio streams, {max_streams} heard "
-                       "(decode.max_audio_streams)")
+                       "(signals.music.max_audio_streams)")
         if late:
             why.append("the soundtrack's time share of decode.timeout_s ran out")
         if any(s.cut for s in heard.values()):
-            why.append(f"audio beyond decode.max_soundtrack_s={max_s:g} not heard")
+            why.append(f"audio beyond signals.music.max_soundtrack_s={max_s:g} not heard")
         why.extend(f"stream {i}: {s.error}" for i, s in heard.items() if s.error)
         fingerprints = tuple(StreamFingerprint(i, s.fingerprinter.finish())
                              for i, s in heard.items() if s.error is None or s.have)

@@ -42,14 +42,15 @@ from consumer.errors import (
     MediaError,
 )
 from consumer.media import frame_segments
+from consumer.media.config import DecodeConfig
 from consumer.media.extract import Keyframes, extract_keyframes, keep_frames_on_device
 from consumer.media.resize import ResizeSpec
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
 # What a worker runs for one video; tests substitute functions that crash or hang.
-Task = Callable[[str, Sequence[ResizeSpec], DecodeSettings, SourceSettings], Keyframes]
+Task = Callable[[str, Sequence[ResizeSpec], DecodeConfig, SourceSettings], Keyframes]
 
 _STOP_WAIT_S = 2.0
 
@@ -71,23 +72,23 @@ def _limit_memory(limit_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _worker_main(conn: Connection, decode: DecodeSettings, source: SourceSettings,
+def _worker_main(conn: Connection, decode: DecodeConfig, source: SourceSettings,
                  task: Task, arena: Any = None) -> None:
     """Serve jobs until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
-    if decode.device == "cpu":  # CUDA reserves address space far beyond any such limit
-        _limit_memory(decode.memory_limit_mb)
+    if not decode.nvdec:  # CUDA reserves address space far beyond any such limit
+        _limit_memory(decode.limits.memory_limit_mb)
     if arena is not None:
         keep_frames_on_device()
     while _serve_one(conn, decode, source, task, arena):
         pass
 
 
-def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
+def _serve_one(conn: Connection, decode: DecodeConfig, source: SourceSettings,
                task: Task, arena: Any = None) -> bool:
     """One video: ("size", nbytes) once decoded, then the frames into the segment the parent
     names (None: it could not create one and failed the video) and ("ok", metadata); or
-    ("error", exc). The segment is sized after decoding, so a large `decode.max_keyframes`
+    ("error", exc). The segment is sized after decoding, so a large `sampling.max_keyframes`
     never reserves memory the video does not fill. With a device arena (GPU node mode, CUDA
     shared memory to Triton) the frames go there instead: ("arena", metadata).
     False when the worker should exit."""
@@ -126,17 +127,18 @@ def _serve_one(conn: Connection, decode: DecodeSettings, source: SourceSettings,
     except Exception as exc:
         if _is_out_of_memory(exc):
             exc = DecodeOutOfMemory(f"cannot map the frame segment of {nbytes} bytes within "
-                                    f"decode.memory_limit_mb={decode.memory_limit_mb}: {exc}")
+                                    f"decode.memory_limit_mb={decode.limits.memory_limit_mb}: "
+                                    f"{exc}")
         conn.send(("error", _as_media_error(exc, decode)))
     return True
 
 
-def _as_media_error(exc: Exception, decode: DecodeSettings) -> MediaError:
+def _as_media_error(exc: Exception, decode: DecodeConfig) -> MediaError:
     if isinstance(exc, MediaError):
         return exc
     if _is_out_of_memory(exc):
         return DecodeOutOfMemory(
-            f"out of memory (decode.memory_limit_mb={decode.memory_limit_mb}): {exc}")
+            f"out of memory (decode.memory_limit_mb={decode.limits.memory_limit_mb}): {exc}")
     return DecodeFailed(f"{type(exc).__name__}: {exc}")  # a bug or an unmapped library error
 
 
@@ -159,7 +161,7 @@ class _Worker:
     thread) only signals it, under `_lock`, so it never races a restart or a close of the pipe.
     """
 
-    def __init__(self, ctx: Any, decode: DecodeSettings, source: SourceSettings,
+    def __init__(self, ctx: Any, decode: DecodeConfig, source: SourceSettings,
                  task: Task, arena: Any = None) -> None:
         self._ctx = ctx
         self._args = (decode, source, task, arena)
@@ -189,7 +191,7 @@ class _Worker:
             if self._process is None or not self._process.is_alive():
                 self.start()
             self._busy = True
-        deadline = time.monotonic() + self._decode.timeout_s
+        deadline = time.monotonic() + self._decode.limits.timeout_s
         shm: SharedMemory | None = None
         try:
             self._send((job.uri, job.specs))
@@ -235,7 +237,7 @@ class _Worker:
             raise self._death() from None
         self.kill()
         raise DecodeTimeout(
-            f"no result within decode.timeout_s={self._decode.timeout_s}; worker killed")
+            f"no result within decode.timeout_s={self._decode.limits.timeout_s}; worker killed")
 
     def _death(self) -> ConsumerError:
         """The error for a worker that died mid-video (it is reaped; the next run restarts)."""
@@ -282,32 +284,32 @@ class _Worker:
 
 
 class KeyframeExtractor:
-    """A bounded pool of `decode.workers` isolated worker processes, plus, in GPU node mode
-    (`decode.device` nvdec), `decode.nvdec_workers` that decode on NVDEC; all serve one queue.
+    """A bounded pool of `workers.count` isolated worker processes, plus, in GPU node mode
+    (`gpu.decode` nvdec), `gpu.nvdec_workers` that decode on NVDEC; all serve one queue.
 
     With `arena` (a factory of device arenas, `triton.shared_memory` cuda), each NVDEC worker
     hands its frames over in device memory; the Keyframes' frames are then device tensors.
 
-    `submit` returns a future at once, or raises `ExtractorQueueFull` when `decode.queue_size`
+    `submit` returns a future at once, or raises `ExtractorQueueFull` when `workers.queue_size`
     videos already wait: the caller backs off instead of queueing without bound.
     """
 
-    def __init__(self, decode: DecodeSettings, source: SourceSettings,
+    def __init__(self, decode: DecodeConfig, source: SourceSettings,
                  task: Task = extract_keyframes,
                  arena: Callable[[], Any] | None = None) -> None:
-        if decode.device == "nvdec":  # no GPU or NVDEC: one line, before any worker starts
+        if decode.nvdec:  # no GPU or NVDEC: one line, before any worker starts
             from consumer.media.nvdec import check_available
 
-            check_available(decode.gpu_id)
+            check_available(decode.gpu.id)
         ctx = _context()
-        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=decode.queue_size)
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=decode.workers.queue_size)
         self._closed = threading.Event()
-        cpu = decode.model_copy(update={"device": "cpu"})
-        self._workers = [_Worker(ctx, cpu, source, task) for _ in range(decode.workers)]
-        if decode.device == "nvdec":
+        cpu = decode.on_cpu()
+        self._workers = [_Worker(ctx, cpu, source, task) for _ in range(decode.workers.count)]
+        if decode.nvdec:
             self._workers += [_Worker(ctx, decode, source, task,
                                       arena() if arena is not None else None)
-                              for _ in range(decode.nvdec_workers)]
+                              for _ in range(decode.gpu.nvdec_workers)]
         for worker in self._workers:
             worker.start()
         self._threads = [
@@ -325,7 +327,7 @@ class KeyframeExtractor:
 
     @property
     def pending(self) -> int:
-        """Videos waiting for a worker (for a gauge next to `decode.queue_size`)."""
+        """Videos waiting for a worker (for a gauge next to `workers.queue_size`)."""
         return self._queue.qsize()
 
     def submit(self, uri: str, specs: Sequence[ResizeSpec]) -> Future[Keyframes]:
@@ -336,7 +338,7 @@ class KeyframeExtractor:
             self._queue.put_nowait(_Job(uri, tuple(specs), future))
         except queue.Full:
             raise ExtractorQueueFull(
-                f"{self._queue.maxsize} videos already wait (decode.queue_size)") from None
+                f"{self._queue.maxsize} videos already wait (workers.queue_size)") from None
         return future
 
     def close(self) -> None:

@@ -61,7 +61,7 @@ class ModelBatches:
         self.max_inflight = pipe.max_inflight_batches
         self.video_attempts = triton.video_attempts
         self.timeout_s = triton.timeout_s
-        max_rows = pipe.max_inflight_videos * settings.decode.max_keyframes
+        max_rows = pipe.max_inflight_videos * settings.sampling.max_keyframes
         self.batchers: dict[str, MicroBatcher[int]] = {
             name: MicroBatcher(min(pipe.batch_max_size, c.spec.max_batch_size),
                                pipe.batch_deadline_ms / 1000, max(max_rows, pipe.batch_max_size))

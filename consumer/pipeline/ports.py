@@ -72,7 +72,8 @@ class Extractor(Protocol):
 
 
 class KnownContent(Protocol):
-    """Lists of hashes of known content (policy.hash_lists), matched against frame hashes."""
+    """Lists of hashes of known content (signals.known_content.lists), matched against frame
+    hashes."""
 
     def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,19 @@ class Decision:
     scores: dict[str, float] = field(default_factory=dict)
 
 
+class Thresholds(Protocol):
+    """One category's rule (`signals.scores.categories`, consumer/signals/scores.py)."""
+
+    @property
+    def review(self) -> float | None: ...
+
+    @property
+    def block(self) -> float | None: ...
+
+    @property
+    def min_keyframes(self) -> int: ...
+
+
 def category_scores(
     scores: npt.NDArray[np.float32], labels: Sequence[str], categories: Mapping[str, str]
 ) -> dict[str, npt.NDArray[np.float32]]:
@@ -77,9 +90,10 @@ def _invalid(detail: str) -> Decision:
 def decide(
     per_category: Mapping[str, npt.NDArray[np.float32]],
     pts_s: Sequence[float],
-    policy: PolicySettings,
+    categories: Mapping[str, Thresholds],
 ) -> Decision:
-    """Apply the policy to one video's category scores (one value per analysed keyframe)."""
+    """Apply the category rules to one video's category scores (one value per analysed
+    keyframe)."""
     n = len(pts_s)
     if n == 0:
         return _invalid("no keyframe scores")
@@ -89,7 +103,7 @@ def decide(
                             f"for {n} keyframes")
         if not np.all(np.isfinite(values)):
             return _invalid(f"{category}: non-finite score")
-    for category, rule in policy.categories.items():
+    for category, rule in categories.items():
         if category not in per_category and (rule.review is not None or rule.block is not None):
             return _invalid(f"policy category {category!r} missing from model outputs")
     reasons: list[Reason] = []
@@ -97,7 +111,7 @@ def decide(
     for category, values in sorted(per_category.items()):
         top = int(np.argmax(values))
         summary[category] = round(float(values[top]), 6)
-        applied = policy.categories.get(category)
+        applied = categories.get(category)
         if applied is None:
             continue
         k = min(applied.min_keyframes, n)

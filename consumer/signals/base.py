@@ -16,13 +16,14 @@ The spine calls these for every registered signal and never names one.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_origin
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from consumer.policy.decide import Reason
 
@@ -38,6 +39,33 @@ class SignalSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _json_from_env(cls, data: Any) -> Any:
+        """Environment variables arrive as text (`VMC_SIGNALS__<NAME>` and
+        `VMC_SIGNALS__<NAME>__<FIELD>`, which the settings cannot type: they know no signal);
+        a section, list or mapping given as text is read as JSON, as everywhere else."""
+        if isinstance(data, str):
+            return _json_or_text(data)
+        if not isinstance(data, Mapping):
+            return data
+        return {name: _json_or_text(value) if isinstance(value, str) and name in cls.model_fields
+                and _structured(cls.model_fields[name].annotation) else value
+                for name, value in data.items()}
+
+
+def _structured(annotation: Any) -> bool:
+    return get_origin(annotation) in (list, dict, tuple, set) or (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel))
+
+
+def _json_or_text(text: str) -> Any:
+    """The JSON value, or the text itself (its field's own error then names what is wrong)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
 
 @dataclass(frozen=True)
 class Needs:
@@ -45,6 +73,8 @@ class Needs:
 
     frame_hashes: bool = False  # a PDQ hash of every analysed frame
     soundtrack: bool = False  # every audio stream's Chromaprint fingerprint
+    max_soundtrack_s: float = 0.0  # with `soundtrack`: seconds of each stream heard
+    max_audio_streams: int = 0  # with `soundtrack`: audio streams heard
     text_reader: bool = False  # a served model that reads on-screen text
 
 

@@ -15,12 +15,13 @@ from consumer.media.device_frames import allocate, arena_nbytes
 from consumer.media.resize import ResizeSpec
 from consumer.media.workers import KeyframeExtractor
 from consumer.models.specs import get_spec
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.videos import make_video
 
 SPECS = [ResizeSpec(320, "pad"), ResizeSpec(224, "stretch")]
 LOCAL = SourceSettings(allowed_schemes=["file"])
-GPU = DecodeSettings(device="nvdec", workers=0, nvdec_workers=1)
+GPU = decode_config(decode="nvdec", count=0, nvdec_workers=1)
 
 
 def test_nvdec_frames_come_through_the_device_arena_as_the_host_path_gives_them(

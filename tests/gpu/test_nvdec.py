@@ -15,14 +15,15 @@ from consumer.media.gpu_resize import resize_nv12
 from consumer.media.nvdec import colour_of
 from consumer.media.resize import ResizeSpec
 from consumer.media.workers import KeyframeExtractor
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.test_gpu_resize import _nv12
 from tests.unit.media.videos import make_video
 
 SPECS = [ResizeSpec(320, "pad"), ResizeSpec(224, "stretch")]
 LOCAL = SourceSettings(allowed_schemes=["file"])
-CPU = DecodeSettings(frame_hashes=True)
-GPU = CPU.model_copy(update={"device": "nvdec"})
+CPU = decode_config(frame_hashes=True)
+GPU = decode_config(frame_hashes=True, decode="nvdec")
 
 
 def _both(path: Path) -> tuple[Keyframes, Keyframes]:
@@ -127,7 +128,8 @@ def test_the_pool_serves_cpu_and_nvdec_workers_and_survives_a_corrupt_bitstream(
         data[int(i)] = int(rng.integers(0, 256))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(bytes(data))
-    settings = GPU.model_copy(update={"workers": 1, "nvdec_workers": 2, "queue_size": 64})
+    settings = decode_config(frame_hashes=True, decode="nvdec", count=1, nvdec_workers=2,
+                             queue_size=64)
     with KeyframeExtractor(settings, LOCAL) as pool:
         assert pool.gpu
         futures = [pool.submit(str(bad if i % 3 == 1 else good), SPECS) for i in range(12)]

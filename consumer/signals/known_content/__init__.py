@@ -7,25 +7,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from consumer.errors import ConfigError
 from consumer.media import Keyframes
 from consumer.policy.decide import KNOWN_CONTENT, Reason
-from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.known_content.lists import HashMatch
+from consumer.signals.known_content.settings import KnownContentSettings
 from consumer.signals.known_content.store import HashListStore
 
 
 class KnownContent(Signal):
     name: ClassVar[str] = "known_content"
+    settings_model: ClassVar[type[SignalSettings]] = KnownContentSettings
     tag_fields: ClassVar[tuple[str, ...]] = ("frames",)
+    section: KnownContentSettings
     store: HashListStore | None = None
 
-    def check(self) -> None:
-        if self.settings.policy.hash_lists and not self.settings.decode.frame_hashes:
-            raise ConfigError("policy.hash_lists needs decode.frame_hashes=true")
-
     def needs(self) -> Needs:
-        return Needs(frame_hashes=self.settings.decode.frame_hashes)
+        return Needs(frame_hashes=self.section.frame_hashes)
 
     @property
     def active(self) -> bool:
@@ -33,13 +31,13 @@ class KnownContent(Signal):
 
     def open(self, opening: Opening) -> None:
         """The lists, loaded now (one that cannot be read stops the start), then watched."""
-        policy, metrics = self.settings.policy, opening.metrics
-        if not policy.hash_lists:
+        section, metrics = self.section, opening.metrics
+        if not section.lists:
             return
         callbacks: dict[str, Any] = {} if metrics is None else {
             "on_error": metrics.hash_list_error, "on_loaded": metrics.hash_list_loaded}
-        self.store = HashListStore(policy.hash_lists, reload_s=policy.hash_lists_reload_s,
-                                   min_keep_ratio=policy.hash_lists_min_keep_ratio, **callbacks)
+        self.store = HashListStore(section.lists, reload_s=section.reload_s,
+                                   min_keep_ratio=section.min_keep_ratio, **callbacks)
         if not opening.one_off:
             self.store.start()
             opening.stack.callback(self.store.close)

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from consumer.media.frame_hash import FrameHash
-from consumer.settings import HashListRule
 from consumer.signals.known_content.parse import HashList, HashListError, Labels, parse_hash_list
+from consumer.signals.known_content.settings import HashListRule
 
 __all__ = ["HashIndex", "HashList", "HashListError", "HashMatch", "IndexedList", "Labels",
            "hamming", "match_frames", "parse_hash_list"]

@@ -5,7 +5,7 @@ A list that cannot be read at start-up, or is empty (unless its rule allows it),
 start: running without a list the policy names would let its content through. Files are read
 by `consumer.data_files` (regular files only, bounded, never half-written). Later, a reload is
 refused and the previous version kept when the file cannot be read or parsed, or when it
-yields nothing or shrinks below `policy.hash_lists_min_keep_ratio` of the served list (an
+yields nothing or shrinks below `signals.known_content.min_keep_ratio` of the served list (an
 emptied or truncated file must not silently unblock known content); each refusal is logged
 and counted (`consumer_hash_list_errors_total{list,reason}`), and the list reads as stale.
 """
@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from consumer.data_files import DataFileError, read_bounded, signature
 from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
-from consumer.settings import HashListRule
 from consumer.signals.known_content.lists import (
     HashIndex,
     HashListError,
@@ -28,6 +27,7 @@ from consumer.signals.known_content.lists import (
     match_frames,
     parse_hash_list,
 )
+from consumer.signals.known_content.settings import HashListRule
 
 log = logging.getLogger("consumer.signals.known_content")
 
@@ -86,9 +86,9 @@ class HashListStore:
                     raise ListRefused("the list holds no hash (set allow_empty=true if it "
                                       "is meant to be empty)", "empty")
             except DataFileError as exc:  # its message names the path
-                raise ConfigError(f"policy.hash_lists[{rule.name}]: {exc}") from exc
+                raise ConfigError(f"signals.known_content.lists[{rule.name}]: {exc}") from exc
             except (OSError, UnicodeDecodeError, HashListError, ListRefused) as exc:
-                raise ConfigError(f"policy.hash_lists[{rule.name}]: cannot load "
+                raise ConfigError(f"signals.known_content.lists[{rule.name}]: cannot load "
                                   f"{rule.path}: {exc}") from exc
             self._loaded(loaded[-1])
         self._lists: tuple[IndexedList, ...] = tuple(loaded)
@@ -142,7 +142,7 @@ class HashListStore:
         if fresh < self.min_keep_ratio * served:
             raise ListRefused(f"the new version holds {fresh} hashes, fewer than "
                               f"{self.min_keep_ratio:g} of the {served} served "
-                              "(policy.hash_lists_min_keep_ratio)", "shrunk")
+                              "(signals.known_content.min_keep_ratio)", "shrunk")
 
     def start(self) -> None:
         if self._lists and self._thread is None:

@@ -9,22 +9,28 @@ from typing import Any, ClassVar
 
 from consumer.media import Keyframes
 from consumer.media.chromaprint import version as chromaprint_version
-from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.music.catalogues import (
     CatalogueMatch,
     MusicCatalogues,
     music_reasons,
     music_tags,
 )
+from consumer.signals.music.settings import MusicSettings
 
 
 class Music(Signal):
     name: ClassVar[str] = "music"
+    settings_model: ClassVar[type[SignalSettings]] = MusicSettings
     tag_fields: ClassVar[tuple[str, ...]] = ("music",)
+    section: MusicSettings
     catalogues: MusicCatalogues | None = None
 
     def needs(self) -> Needs:
-        return Needs(soundtrack=self.settings.decode.soundtrack)
+        section = self.section
+        return Needs(soundtrack=section.soundtrack, max_soundtrack_s=section.max_soundtrack_s,
+                     max_audio_streams=section.max_audio_streams) if section.soundtrack \
+            else Needs()
 
     @property
     def active(self) -> bool:
@@ -33,10 +39,10 @@ class Music(Signal):
     def open(self, opening: Opening) -> None:
         """The catalogues, loaded and indexed now (one that cannot be read stops the start),
         and Chromaprint checked in this process before any worker needs it."""
-        if not self.settings.audio.catalogues:
+        if not self.section.catalogues:
             return
         chromaprint_version()  # ChromaprintUnavailable (one line) without libchromaprint1
-        self.catalogues = MusicCatalogues(self.settings.audio)
+        self.catalogues = MusicCatalogues(self.section)
         if opening.metrics is not None:
             opening.metrics.catalogues_loaded(self.catalogues.sizes)
 

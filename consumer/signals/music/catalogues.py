@@ -18,9 +18,9 @@ from typing import Any
 from consumer.errors import ConfigError
 from consumer.media.soundtrack import PARTIAL, UNDECODABLE, StreamFingerprint
 from consumer.policy.decide import INCOMPLETE_AUDIO, MUSIC_MATCH, REVIEW, Decision, Reason, escalate
-from consumer.settings import AudioSettings, MusicCatalogue
 from consumer.signals.music.catalogue import Track, load_catalogue
 from consumer.signals.music.matching import CatalogueIndex, MusicMatch
+from consumer.signals.music.settings import MusicCatalogue, MusicSettings
 
 log = logging.getLogger("consumer.signals.music")
 
@@ -66,7 +66,7 @@ def music_reasons(matches: Sequence[CatalogueMatch], *, audio: str = "ok",
 class MusicCatalogues:
     """The configured catalogues, indexed."""
 
-    def __init__(self, settings: AudioSettings,
+    def __init__(self, settings: MusicSettings,
                  load: Callable[[str], list[Track]] | None = None) -> None:
         self.settings = settings
         self._indexes: list[tuple[MusicCatalogue, CatalogueIndex]] = []
@@ -76,11 +76,12 @@ class MusicCatalogues:
                 tracks = load(catalogue.path) if load is not None else \
                     load_catalogue(catalogue.path, catalogue.max_bytes)
             except Exception as exc:
-                raise ConfigError(f"audio.catalogues {catalogue.name!r}: cannot load "
+                raise ConfigError(f"signals.music.catalogues {catalogue.name!r}: cannot load "
                                   f"{catalogue.path}: {exc}") from exc
             if not tracks and not catalogue.allow_empty:
-                raise ConfigError(f"audio.catalogues {catalogue.name!r}: {catalogue.path} holds "
-                                  "no track (set allow_empty=true if it is meant to be empty)")
+                raise ConfigError(f"signals.music.catalogues {catalogue.name!r}: "
+                                  f"{catalogue.path} holds no track (set allow_empty=true if "
+                                  "it is meant to be empty)")
             log.info("music catalogue %s: %d tracks from %s", catalogue.name, len(tracks),
                      catalogue.path)
             self._indexes.append((catalogue, CatalogueIndex(tracks)))

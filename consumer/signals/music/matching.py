@@ -15,7 +15,7 @@ Bounded: the upload is voted on in chunks of at most `_CHUNK_ITEMS` items and `_
 catalogue hits (overlapping by `_OVERLAP_ITEMS`, so music across a chunk's edge still gathers
 votes), each chunk naming its own best alignments; memory stays flat whatever the length of
 the upload and the size of the catalogue, and time grows with the upload's length only (its
-cap is decode.max_soundtrack_s). Stretches of the upload that carry no information (noise,
+cap is signals.music.max_soundtrack_s). Stretches of the upload that carry no information (noise,
 silence, tones: consumer.signals.music.information) neither vote nor count as agreeing.
 Pure logic: no I/O; all per-item work is numpy; an index is never changed after it is built,
 so `match` may run on several threads at once.

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from consumer.errors import ConfigError
 from consumer.models.specs import get_spec
-from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal
+from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.text.rules import (
     CompiledRule,
     load_text_rules,
@@ -16,29 +16,32 @@ from consumer.signals.text.rules import (
     text_reasons,
     text_tags,
 )
+from consumer.signals.text.settings import TextSettings
 
 
 class OnScreenText(Signal):
     name: ClassVar[str] = "text"
+    settings_model: ClassVar[type[SignalSettings]] = TextSettings
     tag_fields: ClassVar[tuple[str, ...]] = ("text",)
+    section: TextSettings
     rules: list[CompiledRule]
 
     def check(self) -> None:
-        if self.settings.policy.text_rules and not any(
+        if self.section.rules and not any(
                 get_spec(m).text_output is not None for m in self.settings.pipeline.models):
-            raise ConfigError("policy.text_rules needs a text reader in pipeline.models "
+            raise ConfigError("signals.text.rules needs a text reader in pipeline.models "
                               "(e.g. \"ocr\")")
 
     def needs(self) -> Needs:
-        return Needs(text_reader=bool(self.settings.policy.text_rules))
+        return Needs(text_reader=bool(self.section.rules))
 
     @property
     def active(self) -> bool:
-        return bool(self.settings.policy.text_rules)
+        return bool(self.section.rules)
 
     def open(self, opening: Opening) -> None:
         """Rules compiled, word lists read now (one that cannot be read stops the start)."""
-        self.rules = load_text_rules(self.settings.policy.text_rules)
+        self.rules = load_text_rules(self.section.rules)
         if opening.metrics is not None:
             opening.metrics.text_rules_loaded([compiled.rule.name for compiled in self.rules])
 

@@ -16,7 +16,7 @@ from consumer.data_files import DataFileError, read_bounded
 from consumer.errors import ConfigError
 from consumer.inference.triton_client import TextRead
 from consumer.policy.decide import TEXT_RULE, Reason
-from consumer.settings import TextRule
+from consumer.signals.text.settings import TextRule
 
 
 @dataclass(frozen=True)
@@ -117,4 +117,4 @@ def load_text_rules(rules: Sequence[TextRule]) -> list[CompiledRule]:
     try:
         return compile_rules(rules, read_words)
     except (OSError, UnicodeDecodeError, DataFileError) as exc:
-        raise ConfigError(f"policy.text_rules: cannot read a word list: {exc}") from exc
+        raise ConfigError(f"signals.text.rules: cannot read a word list: {exc}") from exc

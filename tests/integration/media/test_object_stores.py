@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from consumer.media import ResizeSpec, SourceRefused, SourceUnreachable, extract_keyframes
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
 from devstack.samples import make_video
 from tests.integration.media.conftest import S3Store
+from tests.unit.media.configs import decode_config
 
 SPEC = ResizeSpec(64, "stretch")
-DECODE = DecodeSettings(max_keyframes=4, threads=1)
+DECODE = decode_config(max_keyframes=4, threads=1)
 
 
 def _s3_source(store: S3Store, **extra: object) -> SourceSettings:
@@ -92,7 +93,7 @@ def test_s3_seek_sampling_reads_only_ranges_of_a_large_file(
         return real(self, start, end)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(s3fs.core.S3File, "_fetch_range", counting)
-    decode = DecodeSettings(max_keyframes=4, threads=1, sampling="seek", min_interval_s=0.0)
+    decode = decode_config(max_keyframes=4, threads=1, mode="seek", min_interval_s=0.0)
     remote = extract_keyframes("s3://large/long.mp4", [SPEC], decode,
                                _s3_source(aws_env, range_chunk_bytes=64 * 1024))
     size = long_clip.stat().st_size

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from consumer.media import ResizeSpec, extract_keyframes
-from consumer.settings import DecodeSettings, KafkaTopics, SourceSettings
+from consumer.settings import KafkaTopics, SourceSettings
 from consumer.signals.music.catalogue import build_catalogue, save_catalogue
 from devstack.process import free_port, wait_until
 from devstack.samples import add_soundtrack, make_video, synth_track, write_audio
@@ -28,6 +28,7 @@ from tests.integration.pipeline.conftest import (
     uploads,
     wait_for_records,
 )
+from tests.unit.media.configs import decode_config
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "k8s/monitoring/dashboards/vmc-consumer.json"
 TEMPLATE_VALUES = {"$__rate_interval": "1m", "$model": ".*"}
@@ -69,7 +70,7 @@ def test_every_dashboard_query_returns_series_and_metrics_pass_promtool(
         pytest.fail("needs the stack's Prometheus (VMC_PROMETHEUS_URL for an external stack)")
     known = tmp_path / "known.txt"  # one sample's frames are "known": the match panel has data
     frames = extract_keyframes(str(sample_videos[0]), [ResizeSpec(64, "stretch")],
-                               DecodeSettings(max_keyframes=2),
+                               decode_config(max_keyframes=2, frame_hashes=True),
                                SourceSettings(allowed_schemes=["file"]))
     known.write_text("".join(f"{h.pdq}\n" for h in frames.hashes))
     # One upload plays a catalogue track: the music panel has data.
@@ -84,12 +85,15 @@ def test_every_dashboard_query_returns_series_and_metrics_pass_promtool(
                                  metrics={"host": "127.0.0.1", "port": stack.consumer_metrics_port,
                                           "statistics_interval_s": 1},
                                  pipeline={"models": ["nsfw_classifier", "ocr"]},
-                                 policy={"hash_lists": [{"name": "dash", "path": str(known),
-                                                         "min_quality": 0}],
-                                         "text_rules": [{"name": "urls",
+                                 signals={
+                                     "known_content": {"lists": [{"name": "dash",
+                                                                  "path": str(known),
+                                                                  "min_quality": 0}]},
+                                     "text": {"rules": [{"name": "urls",
                                                          "pattern": r"www\.\S+"}]},
-                                 audio={"catalogues": [{"name": "dash-music",
-                                                        "path": str(tmp_path / "music.vmccat")}]})
+                                     "music": {"catalogues": [{
+                                         "name": "dash-music",
+                                         "path": str(tmp_path / "music.vmccat")}]}})
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 2048)
     records = uploads(sample_videos, 30)

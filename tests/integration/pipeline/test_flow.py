@@ -101,7 +101,7 @@ def test_a_one_keyframe_upload_is_covered_and_one_cut_short_is_sent_to_review(
 
     one_keyframe = make_video(tmp_path / "one.mp4", seconds=20, fps=10, gop=1000)
     settings = pipeline_settings(stack, topics, group=unique,
-                                 decode={"max_keyframes": 4, "min_interval_s": 1.0})
+                                 sampling={"max_keyframes": 4, "min_interval_s": 1.0})
     produce(settings, [("whole", upload_event("whole", one_keyframe.as_uri()))])
     with running_pipeline(settings):
         verdicts = read_topic(settings, topics.verdicts, expect=1, timeout_s=120)
@@ -115,8 +115,8 @@ def test_a_one_keyframe_upload_is_covered_and_one_cut_short_is_sent_to_review(
     assert json.loads(tags[0].value())["coverage"] == coverage
 
     short = pipeline_settings(stack, topics, group=f"{unique}-budget",
-                              decode={"max_keyframes": 4, "min_interval_s": 1.0,
-                                      "max_decoded_frames": 20})
+                              sampling={"max_keyframes": 4, "min_interval_s": 1.0},
+                              decode={"max_decoded_frames": 20})
     with running_pipeline(short):
         verdicts = read_topic(short, topics.verdicts, expect=2, timeout_s=120)
     budget = json.loads(verdicts[-1].value())

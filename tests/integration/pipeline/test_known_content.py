@@ -39,8 +39,8 @@ def test_a_video_of_a_listed_image_is_blocked_and_an_unrelated_one_is_not(
     cropped = photo[5:-5, 5:-5]  # 1% off each side, then 640x360 and H.264
     copy = make_still_video(tmp_path / "copy.mp4", _resize(cropped, 640, 360))
     other = make_still_video(tmp_path / "other.mp4", _resize(data.coffee(), 640, 360))
-    settings = pipeline_settings(stack, topics, group=unique, policy={"hash_lists": [
-        {"name": "known-cases", "path": str(hash_list), "action": "block"}]})
+    settings = pipeline_settings(stack, topics, group=unique, signals={"known_content": {
+        "lists": [{"name": "known-cases", "path": str(hash_list), "action": "block"}]}})
     produce(settings, [("copy", upload_event("copy", copy.as_uri())),
                        ("other", upload_event("other", other.as_uri()))])
     with running_pipeline(settings):

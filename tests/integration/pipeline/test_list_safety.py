@@ -86,8 +86,9 @@ def test_lists_emptied_truncated_half_written_or_a_fifo_mid_run_keep_blocking(
     port = free_port()
     settings = pipeline_settings(
         stack, topics, group=unique, metrics={"host": "127.0.0.1", "port": port},
-        policy={"hash_lists": [{"name": LIST, "path": str(hash_list), "action": "block"}],
-                "hash_lists_reload_s": 0.2})
+        signals={"known_content": {
+            "lists": [{"name": LIST, "path": str(hash_list), "action": "block"}],
+            "reload_s": 0.2}})
     errors = f'consumer_hash_list_errors_total{{list="{LIST}",reason="%s"}}'
     stale = f'consumer_hash_list_stale{{list="{LIST}"}}'
     size = f'consumer_hash_list_hashes{{list="{LIST}"}}'
@@ -127,7 +128,8 @@ def test_vmc_run_refuses_a_fifo_hash_list_in_one_line(
     os.mkfifo(fifo)
     settings: Settings = pipeline_settings(
         stack, topics, group=unique, metrics={"host": "127.0.0.1", "port": free_port()},
-        policy={"hash_lists": [{"name": LIST, "path": str(fifo), "action": "block"}]})
+        signals={"known_content": {
+            "lists": [{"name": LIST, "path": str(fifo), "action": "block"}]}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMC_")}
     env.update(settings_env(settings))
     env["VMC_LOG__FORMAT"] = "text"
@@ -136,7 +138,7 @@ def test_vmc_run_refuses_a_fifo_hash_list_in_one_line(
                           capture_output=True, text=True, timeout=120, check=False)
     elapsed = time.monotonic() - started
     assert done.returncode == 1, done.stderr
-    assert done.stderr.splitlines() == [f"vmc: policy.hash_lists[{LIST}]: {fifo} is not a "
-                                        "regular file"], done.stderr
+    assert done.stderr.splitlines() == [f"vmc: signals.known_content.lists[{LIST}]: {fifo} is "
+                                        "not a regular file"], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert elapsed < 60, f"took {elapsed:.1f} s: it waited on the FIFO"

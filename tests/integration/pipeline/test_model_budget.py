@@ -50,7 +50,7 @@ def test_a_frame_full_of_text_costs_its_own_video_a_review_not_everyones_verdict
                   plain[:, ::-1]))}
     settings = pipeline_settings(
         stack, topics, group=unique, pipeline={"models": ["nsfw_classifier", "ocr"]},
-        decode={"max_keyframes": 16},
+        sampling={"max_keyframes": 16},
         triton={"timeout_s": TIMEOUT_S, "video_attempts": 2})
     started = time.time()
     produce(settings, [(n, upload_event(n, v.as_uri())) for n, v in videos.items()])

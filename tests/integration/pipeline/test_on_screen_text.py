@@ -30,9 +30,9 @@ def test_text_is_tagged_and_rules_name_themselves_not_the_text(
     settings = pipeline_settings(
         stack, topics, group=unique,
         pipeline={"models": ["nsfw_classifier", "ocr"]},
-        policy={"text_rules": [
+        signals={"text": {"rules": [
             {"name": "urls", "pattern": r"\b(?:https?://|www\.)\S+", "action": "review"},
-            {"name": "phrases", "words": str(words), "action": "block"}]})
+            {"name": "phrases", "words": str(words), "action": "block"}]}})
     produce(settings, [(n, upload_event(n, v.as_uri())) for n, v in videos.items()])
     with running_pipeline(settings):
         verdicts = read_topic(settings, topics.verdicts, expect=3, timeout_s=300)

@@ -58,8 +58,8 @@ def _listed_copy(tmp_path: Path, label: str) -> tuple[Path, dict[str, Any]]:
                             frame.reformat(640, 360, "rgb24", interpolation="AREA").to_ndarray())
     hash_list = tmp_path / "known.csv"
     hash_list.write_text(f"hash,label\n{pdq_hash(photo).pdq},{label}\n")
-    return copy, {"hash_lists": [{"name": "known-cases", "path": str(hash_list),
-                                  "action": "block"}]}
+    return copy, {"known_content": {"lists": [{"name": "known-cases", "path": str(hash_list),
+                                               "action": "block"}]}}
 
 
 def _run(settings: Settings, unique: str, events: list[tuple[str, bytes]]
@@ -90,8 +90,8 @@ def test_a_hash_list_label_of_1_2_mb_gives_a_cut_block_verdict_and_the_consumer_
     stack: RunningStack, sample_videos: list[Path], unique: str, tmp_path: Path,
 ) -> None:
     label = "case-17 " + "x" * (1_200_000 - 8)
-    copy, policy = _listed_copy(tmp_path, label)
-    settings = _topics(unique, stack, {}, policy=policy)
+    copy, signals = _listed_copy(tmp_path, label)
+    settings = _topics(unique, stack, {}, signals=signals)
     verdicts, tags, _ = _run(settings, unique, [
         ("copy", upload_event("copy", copy.as_uri())),
         ("after", upload_event("after", sample_videos[0].as_uri()))])
@@ -115,7 +115,7 @@ def test_a_tags_topic_with_a_low_limit_gets_its_frames_cut_to_fit_it(
     limit = MIN_RECORD_LIMIT_BYTES
     many = make_video(tmp_path / "many.mp4", seconds=25, fps=10, gop=1)  # 250 keyframes
     settings = _topics(unique, stack, {"tags": {"max.message.bytes": str(limit)}},
-                       decode={"max_keyframes": 250, "min_interval_s": 0.05})
+                       sampling={"max_keyframes": 250, "min_interval_s": 0.05})
     verdicts, tags, raw = _run(settings, unique, [("many", upload_event("many", many.as_uri()))])
     sent = tags["many"]
     assert verdicts["many"]["keyframes_analyzed"] > 200
@@ -139,9 +139,9 @@ def test_a_verdict_refused_by_a_topic_whose_limit_was_unknown_is_sent_again_cut(
     monkeypatch.setattr(wiring, "topic_max_message_bytes", lambda *a, **k: None)
     # Random CJK: 6 bytes a character in JSON, and it does not compress below the limit.
     codes = np.random.default_rng(7).integers(0x4E00, 0x9FFF, 600_000)
-    copy, policy = _listed_copy(tmp_path, "".join(map(chr, codes)))
+    copy, signals = _listed_copy(tmp_path, "".join(map(chr, codes)))
     settings = _topics(unique, stack, {"verdicts": {"max.message.bytes": "1500"}},
-                       policy=policy)
+                       signals=signals)
     verdicts, _, _ = _run(settings, unique, [
         ("copy", upload_event("copy", copy.as_uri())),
         ("after", upload_event("after", sample_videos[1].as_uri()))])

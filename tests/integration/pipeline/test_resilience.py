@@ -57,7 +57,7 @@ def test_triton_stopped_mid_stream_pauses_then_resumes_by_itself(
 def test_consumers_joining_and_leaving_the_group_lose_nothing(
     stack: RunningStack, topics: KafkaTopics, sample_videos: list[Path], unique: str,
 ) -> None:
-    settings = pipeline_settings(stack, topics, group=unique, decode={"workers": 1})
+    settings = pipeline_settings(stack, topics, group=unique, workers={"count": 1})
     n = 90
     produce(settings, uploads(sample_videos, n))
     with contextlib.ExitStack() as members:

@@ -75,7 +75,7 @@ def _vmc_env(stack: RunningStack, secured: SecuredKafka, topics: KafkaTopics, gr
         "VMC_KAFKA__TOPICS__TAGS": topics.tags,
         "VMC_KAFKA__TOPICS__DLQ": topics.dlq,
         "VMC_TRITON__URL": stack.addresses.triton_grpc,
-        "VMC_DECODE__MAX_KEYFRAMES": "2",
+        "VMC_SAMPLING__MAX_KEYFRAMES": "2",
         "VMC_SOURCE__ALLOWED_SCHEMES": '["file"]',
         "VMC_PIPELINE__COMMIT_INTERVAL_S": "0.5",
         "VMC_METRICS__HOST": "127.0.0.1",

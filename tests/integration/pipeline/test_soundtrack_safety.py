@@ -64,9 +64,10 @@ def test_every_stream_is_heard_and_what_is_not_heard_in_full_is_review(
     save_catalogue(tracks, tmp_path / "blocked.vmccat")
     videos = _uploads(tmp_path)
     settings = pipeline_settings(
-        stack, topics, group=unique, decode={"max_soundtrack_s": CAP_S},
-        audio={"catalogues": [{"name": "blocked", "path": str(tmp_path / "blocked.vmccat"),
-                               "action": "block"}]})
+        stack, topics, group=unique, signals={"music": {
+            "max_soundtrack_s": CAP_S,
+            "catalogues": [{"name": "blocked", "path": str(tmp_path / "blocked.vmccat"),
+                            "action": "block"}]}})
     produce(settings, [(video_id, upload_event(video_id, path.as_uri()))
                        for video_id, path in videos.items()])
     with running_pipeline(settings):

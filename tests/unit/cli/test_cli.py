@@ -69,7 +69,7 @@ def test_dev_without_the_dev_stack_installed_says_so_in_one_line(
 @pytest.mark.parametrize(("env", "line"), [
     ({"VMC_TRITON__SHARED_MEMORY": "cuda"},
      "vmc: triton.shared_memory=cuda, but GPU 7 cannot be used: "),
-    ({"VMC_DECODE__DEVICE": "nvdec"}, "vmc: decode.device=nvdec"),
+    ({"VMC_GPU__DECODE": "nvdec"}, "vmc: gpu.decode=nvdec"),
 ])
 def test_gpu_node_mode_without_the_gpu_stops_in_one_line_before_asking_the_broker(
         env: dict[str, str], line: str, monkeypatch: pytest.MonkeyPatch,
@@ -84,7 +84,7 @@ def test_gpu_node_mode_without_the_gpu_stops_in_one_line_before_asking_the_broke
     monkeypatch.setattr(kafka_clients, "check_credentials", no_broker)
     monkeypatch.setattr("consumer.wiring.check_credentials", no_broker)
     monkeypatch.setenv("VMC_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("VMC_DECODE__GPU_ID", "7")
+    monkeypatch.setenv("VMC_GPU__ID", "7")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     started = time.monotonic()

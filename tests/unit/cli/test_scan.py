@@ -52,7 +52,7 @@ def test_scan_gives_each_input_a_verdict_even_when_unprocessable(
 def test_a_stricter_policy_from_the_environment_changes_the_verdict(
     astronaut_video: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VMC_POLICY__CATEGORIES", json.dumps({"nsfw": {"review": 0.001}}))
+    monkeypatch.setenv("VMC_SIGNALS__SCORES__CATEGORIES", json.dumps({"nsfw": {"review": 0.001}}))
     monkeypatch.setenv("VMC_POLICY__VERSION", "strict-review")
     (record,) = _scan(capsys, str(astronaut_video))
     assert record["verdict"] == "review"
@@ -72,10 +72,10 @@ def test_scan_runs_every_signal_known_content_and_on_screen_text(
     known.write_text(f"hash,label\n{pdq_hash(data.astronaut()).pdq},case-3\n")
     caption = make_still_video(tmp_path / "caption.mp4", scenes()["caption"][0][::2, ::2])
     monkeypatch.setenv("VMC_PIPELINE__MODELS", json.dumps(["nsfw_classifier", "ocr"]))
-    monkeypatch.setenv("VMC_DECODE__MAX_KEYFRAMES", "2")
-    monkeypatch.setenv("VMC_POLICY__HASH_LISTS", json.dumps(
+    monkeypatch.setenv("VMC_SAMPLING__MAX_KEYFRAMES", "2")
+    monkeypatch.setenv("VMC_SIGNALS__KNOWN_CONTENT__LISTS", json.dumps(
         [{"name": "cases", "path": str(known), "action": "block"}]))
-    monkeypatch.setenv("VMC_POLICY__TEXT_RULES", json.dumps(
+    monkeypatch.setenv("VMC_SIGNALS__TEXT__RULES", json.dumps(
         [{"name": "urls", "pattern": r"www\.\S+", "action": "review"}]))
     copy, text = _scan(capsys, str(astronaut_video), str(caption), "--tags")
     assert copy["verdict"] == "block"

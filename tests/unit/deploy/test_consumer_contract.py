@@ -119,7 +119,9 @@ def test_every_vmc_variable_in_the_manifests_is_a_real_setting(
 def test_setting_name_check_refuses_typos() -> None:
     assert is_setting("VMC_KAFKA__CLIENT__SASL_PASSWORD")
     assert is_setting("VMC_DECODE__TIMEOUT_S")
+    assert is_setting("VMC_WORKERS__COUNT")
     assert not is_setting("VMC_DECODE__TIMEOUT")
+    assert not is_setting("VMC_DECODE__WORKERS"), "renamed: workers.count"
     assert not is_setting("VMC_KAFKA__SASL_PASSWORD")
     assert not is_setting("VMC_METRICS")
 
@@ -202,7 +204,7 @@ def test_memory_limit_holds_every_decode_worker_and_shared_memory(
     (shm,) = [v for v in pod_spec(deployment)["volumes"] if v["name"] == "dshm"]
     assert shm["emptyDir"]["medium"] == "Memory"
     assert {"mountPath": "/dev/shm", "name": "dshm"} in consumer_container(objs)["volumeMounts"]
-    workers = settings.decode.workers * settings.decode.memory_limit_mb
+    workers = settings.workers.count * settings.decode.memory_limit_mb
     assert limit > workers + _mib(shm["emptyDir"]["sizeLimit"])
 
 

@@ -69,7 +69,7 @@ def test_the_consumer_loads_settings_for_nvdec_and_cuda_shared_memory(
     for name in env:
         assert name == CONFIG_FILE_ENV or not name.startswith("VMC_") or is_setting(name), name
     settings = container_settings(gpu_node, pod, consumer, tmp_path, monkeypatch)
-    assert settings.decode.device == "nvdec" and settings.triton.shared_memory == "cuda"
+    assert settings.gpu.decode == "nvdec" and settings.triton.shared_memory == "cuda"
     grpc = {p["name"]: p["containerPort"] for p in triton["ports"]}["grpc"]
     assert settings.triton.url == f"127.0.0.1:{grpc}"
     assert "video" in env["NVIDIA_DRIVER_CAPABILITIES"].split(",")  # NVDEC's library

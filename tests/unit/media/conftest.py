@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.media.config import DecodeConfig
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.http_server import Server, serve
 from tests.unit.media.videos import make_video
 
@@ -20,10 +22,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def decode() -> DecodeSettings:
+def decode() -> DecodeConfig:
     """One sample per keyframe of the 2 s clips (a keyframe every 0.5 s): the coverage plan
     then takes every keyframe and nothing else; no minimum interval, one decoder thread."""
-    return DecodeSettings(max_keyframes=4, min_interval_s=0.0, threads=1)
+    return decode_config(max_keyframes=4, min_interval_s=0.0, threads=1)
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from typing import Any, cast
 import numpy as np
 
 from consumer.media import Keyframes, ResizeSpec, extract_keyframes
+from consumer.media.config import DecodeConfig
 from consumer.media.probe import VideoProbe
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
 
 
-def misbehaving_task(uri: str, specs: Sequence[ResizeSpec], decode: DecodeSettings,
+def misbehaving_task(uri: str, specs: Sequence[ResizeSpec], decode: DecodeConfig,
                      source: SourceSettings) -> Keyframes:
     """`hook:segv` crashes the worker, `hook:hang` never returns, `hook:oom` allocates past
     any sane memory limit, `hook:started:PATH` creates PATH then hangs (a test can wait until

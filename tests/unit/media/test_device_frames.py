@@ -12,7 +12,8 @@ import torch
 from consumer.errors import DecodeCrashed
 from consumer.media import KeyframeExtractor, ResizeSpec, nvdec
 from consumer.media.device_frames import allocate, arena_nbytes, from_arena, to_arena
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.hooks import device_keyframes, misbehaving_task
 
 PAD = ResizeSpec(32, "pad")
@@ -63,7 +64,7 @@ def test_frames_that_do_not_fit_are_left_to_the_host_path() -> None:
 def gpu_pool(monkeypatch: pytest.MonkeyPatch) -> KeyframeExtractor:
     """One NVDEC-mode worker with a (host) arena for two frames per spec."""
     monkeypatch.setattr(nvdec, "check_available", lambda gpu_id: "a test GPU")
-    decode = DecodeSettings(device="nvdec", workers=0, nvdec_workers=1, timeout_s=20.0,
+    decode = decode_config(decode="nvdec", count=0, nvdec_workers=1, timeout_s=20.0,
                             max_keyframes=2)
     nbytes = arena_nbytes(SPECS, 2)
     return KeyframeExtractor(decode, LOCAL, task=misbehaving_task,

@@ -26,9 +26,11 @@ from consumer.media import (
     UnsupportedContainer,
     extract_keyframes,
 )
+from consumer.media.config import DecodeConfig
 from consumer.media.extract import Keyframes
 from consumer.media.sampler import KeyframeSampler
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.videos import (
     frame_index_at,
     keyframe_times,
@@ -54,9 +56,9 @@ def _grey(frame: np.ndarray) -> float:
     return float(frame.reshape(-1, 3).mean())
 
 
-def _every_keyframe(path: Path) -> DecodeSettings:
+def _every_keyframe(path: Path) -> DecodeConfig:
     """One sample per keyframe: with regular keyframes the plan takes each of them."""
-    return DecodeSettings(max_keyframes=len(keyframe_times(path)), min_interval_s=0.0,
+    return decode_config(max_keyframes=len(keyframe_times(path)), min_interval_s=0.0,
                           threads=1)
 
 
@@ -72,7 +74,7 @@ def _assert_each_frame_is_the_one_at_its_time(result: Keyframes, spec: ResizeSpe
 @pytest.mark.parametrize(("encoder", "suffix", "codec"), CODECS,
                          ids=[f"{e}-{s}" for e, s, _ in CODECS])
 def test_every_keyframe_is_returned_with_its_time_and_its_own_pixels(
-    *, tmp_path: Path, decode: DecodeSettings, local: SourceSettings,
+    *, tmp_path: Path, decode: DecodeConfig, local: SourceSettings,
     encoder: str, suffix: str, codec: str,
 ) -> None:
     if encoder not in av.codecs_available:
@@ -97,14 +99,14 @@ def test_every_keyframe_is_returned_with_its_time_and_its_own_pixels(
 
 @pytest.mark.parametrize(("suffix", "name"), [("mp4", "mp4"), ("mov", "mov"),
                                                ("mkv", "matroska"), ("webm", "webm")])
-def test_probe_names_the_container(tmp_path: Path, decode: DecodeSettings,
+def test_probe_names_the_container(tmp_path: Path, decode: DecodeConfig,
                                    local: SourceSettings, suffix: str, name: str) -> None:
     codec = "libvpx-vp9" if suffix == "webm" else "libx264"
     path = make_video(tmp_path / f"v.{suffix}", codec=codec)
     assert extract_keyframes(str(path), [PAD], decode, local).probe.container == name
 
 
-def test_probe_reports_fps_bit_rate_size_and_audio(tmp_path: Path, decode: DecodeSettings,
+def test_probe_reports_fps_bit_rate_size_and_audio(tmp_path: Path, decode: DecodeConfig,
                                                    local: SourceSettings) -> None:
     path = make_video(tmp_path / "a.mp4", audio=True)
     probe = extract_keyframes(str(path), [PAD], decode, local).probe
@@ -114,12 +116,12 @@ def test_probe_reports_fps_bit_rate_size_and_audio(tmp_path: Path, decode: Decod
     assert probe.bit_rate is not None and probe.bit_rate > 0
 
 
-def test_video_without_audio_reports_no_audio(clip: Path, decode: DecodeSettings,
+def test_video_without_audio_reports_no_audio(clip: Path, decode: DecodeConfig,
                                              local: SourceSettings) -> None:
     assert not extract_keyframes(str(clip), [PAD], decode, local).probe.has_audio
 
 
-def test_audio_only_file_is_no_video_stream(tmp_path: Path, decode: DecodeSettings,
+def test_audio_only_file_is_no_video_stream(tmp_path: Path, decode: DecodeConfig,
                                             local: SourceSettings) -> None:
     path = make_audio_only(tmp_path / "a.mp4")
     with pytest.raises(NoVideoStream) as err:
@@ -130,7 +132,7 @@ def test_audio_only_file_is_no_video_stream(tmp_path: Path, decode: DecodeSettin
 @pytest.mark.parametrize(("width", "height", "pix_fmt"),
                          [(2, 2, "yuv420p"), (4098, 18, "yuv420p"), (17, 9, "yuv444p")])
 def test_odd_frame_sizes_are_padded_at_bottom_right(
-    *, tmp_path: Path, decode: DecodeSettings, local: SourceSettings,
+    *, tmp_path: Path, decode: DecodeConfig, local: SourceSettings,
     width: int, height: int, pix_fmt: str,
 ) -> None:
     path = make_video(tmp_path / "odd.mp4", width=width, height=height, pix_fmt=pix_fmt,
@@ -146,7 +148,7 @@ def test_odd_frame_sizes_are_padded_at_bottom_right(
 
 @pytest.mark.parametrize(("rotation", "corner"), [(90, "bottom-left"), (-90, "top-right"),
                                                   (180, "bottom-right"), (0, "top-left")])
-def test_rotation_metadata_turns_frames_upright(tmp_path: Path, decode: DecodeSettings,
+def test_rotation_metadata_turns_frames_upright(tmp_path: Path, decode: DecodeConfig,
                                                 local: SourceSettings, rotation: int,
                                                 corner: str) -> None:
     # The red marker sits in the top-left quarter of a 64x32 picture.
@@ -163,12 +165,12 @@ def test_rotation_metadata_turns_frames_upright(tmp_path: Path, decode: DecodeSe
 
 
 def test_variable_frame_rate_times_are_the_real_keyframe_times(
-    tmp_path: Path, decode: DecodeSettings, local: SourceSettings,
+    tmp_path: Path, decode: DecodeConfig, local: SourceSettings,
 ) -> None:
     pts_ms = [0, 40, 300, 310, 700, 1500, 1510, 2000, 2600, 2700]
     path = make_video(tmp_path / "vfr.mkv", pts=pts_ms, frames=len(pts_ms), gop=3)
     assert keyframe_times(path) == pytest.approx([0.0, 0.31, 1.51, 2.7])
-    result = extract_keyframes(str(path), [STRETCH], DecodeSettings(
+    result = extract_keyframes(str(path), [STRETCH], decode_config(
         max_keyframes=8, min_interval_s=0.0, threads=1), local)
     assert {0.31, 1.51} <= set(result.pts_s)
     assert {round(t * 1000) for t in result.pts_s} <= set(pts_ms), "real frame times only"
@@ -182,7 +184,7 @@ def test_a_single_keyframe_clip_is_analysed_over_its_whole_length(
 ) -> None:
     path = make_video(tmp_path / f"one.{suffix}", frames=200, rate=10, gop=1000)
     assert keyframe_times(path) == [0.0]
-    decode = DecodeSettings(max_keyframes=8, min_interval_s=1.0, threads=1)
+    decode = decode_config(max_keyframes=8, min_interval_s=1.0, threads=1)
     result = extract_keyframes(str(path), [STRETCH], decode, local)
     assert len(result.pts_s) == 8
     assert result.pts_s[0] == 0.0 and result.pts_s[-1] > 17.0
@@ -195,7 +197,7 @@ def test_long_gop_uses_each_keyframe_and_decodes_between(
     tmp_path: Path, local: SourceSettings,
 ) -> None:
     path = make_video(tmp_path / "long.mp4", width=16, height=16, frames=250, rate=10, gop=100)
-    decode = DecodeSettings(max_keyframes=16, min_interval_s=1.0, threads=1)
+    decode = decode_config(max_keyframes=16, min_interval_s=1.0, threads=1)
     result = extract_keyframes(str(path), [STRETCH], decode, local)
     assert {0.0, 10.0, 20.0} <= set(result.pts_s)
     assert len(result.pts_s) == 16
@@ -207,7 +209,7 @@ def test_samples_are_capped_and_spread_over_the_whole_duration(
     tmp_path: Path, local: SourceSettings,
 ) -> None:
     path = make_video(tmp_path / "many.mp4", width=16, height=16, frames=200, rate=10, gop=5)
-    decode = DecodeSettings(max_keyframes=4, min_interval_s=1.0, threads=1)
+    decode = decode_config(max_keyframes=4, min_interval_s=1.0, threads=1)
     result = extract_keyframes(str(path), [PAD], decode, local)
     assert len(result.pts_s) == 4
     assert result.pts_s[0] < 5.0 and result.pts_s[-1] > 15.0
@@ -220,8 +222,8 @@ def test_seek_sampling_picks_the_same_keyframes_as_scanning(
 ) -> None:
     path = make_video(tmp_path / "s.mp4", width=16, height=16, frames=200, rate=10, gop=7)
     results = {
-        mode: extract_keyframes(str(path), [PAD], DecodeSettings(
-            max_keyframes=6, min_interval_s=1.0, threads=1, sampling=mode), local)
+        mode: extract_keyframes(str(path), [PAD], decode_config(
+            max_keyframes=6, min_interval_s=1.0, threads=1, mode=mode), local)
         for mode in ("scan", "seek")
     }
     assert results["seek"].pts_s == results["scan"].pts_s
@@ -229,7 +231,7 @@ def test_seek_sampling_picks_the_same_keyframes_as_scanning(
 
 
 def test_truncated_mp4_without_its_index_is_corrupt(clip: Path, tmp_path: Path,
-                                                    decode: DecodeSettings,
+                                                    decode: DecodeConfig,
                                                     local: SourceSettings) -> None:
     data = clip.read_bytes()  # libx264 in mp4 writes the index (moov) last
     path = tmp_path / "cut.mp4"
@@ -240,7 +242,7 @@ def test_truncated_mp4_without_its_index_is_corrupt(clip: Path, tmp_path: Path,
 
 
 def test_truncated_matroska_yields_the_keyframes_before_the_cut(
-    tmp_path: Path, decode: DecodeSettings, local: SourceSettings,
+    tmp_path: Path, decode: DecodeConfig, local: SourceSettings,
 ) -> None:
     # 20 s: several matroska clusters, so the cut leaves whole ones before it.
     whole = make_video(tmp_path / "whole.mkv", width=16, height=16, frames=200, gop=5)
@@ -267,7 +269,7 @@ def test_truncated_matroska_yields_the_keyframes_before_the_cut(
      b"\x1a\x45\xdf\xa3" + bytes(np.random.default_rng(3).integers(0, 256, 50_000, np.uint8)),
      CorruptMedia),
 ])
-def test_garbage_is_a_typed_media_error(*, tmp_path: Path, decode: DecodeSettings,
+def test_garbage_is_a_typed_media_error(*, tmp_path: Path, decode: DecodeConfig,
                                         local: SourceSettings, name: str, payload: bytes,
                                         error: type[MediaError]) -> None:
     path = tmp_path / "bad.mp4"
@@ -277,7 +279,7 @@ def test_garbage_is_a_typed_media_error(*, tmp_path: Path, decode: DecodeSetting
 
 
 def test_playlists_disguised_as_mp4_are_refused_without_touching_what_they_name(
-    tmp_path: Path, decode: DecodeSettings, local: SourceSettings, clip: Path,
+    tmp_path: Path, decode: DecodeConfig, local: SourceSettings, clip: Path,
 ) -> None:
     hls = tmp_path / "hls.mp4"
     hls.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{clip}\n#EXT-X-ENDLIST\n")
@@ -291,26 +293,26 @@ def test_playlists_disguised_as_mp4_are_refused_without_touching_what_they_name(
 def test_limits_name_the_setting_they_enforce(clip: Path, tmp_path: Path,
                                               local: SourceSettings) -> None:
     cases = [
-        (DecodeSettings(max_bytes=100), MediaTooLarge, "decode.max_bytes"),
-        (DecodeSettings(max_duration_s=1.0), MediaTooLong, "decode.max_duration_s"),
-        (DecodeSettings(max_pixels=64 * 47), FrameTooLarge, "decode.max_pixels"),
+        (decode_config(max_bytes=100), MediaTooLarge, "decode.max_bytes"),
+        (decode_config(max_duration_s=1.0), MediaTooLong, "decode.max_duration_s"),
+        (decode_config(max_pixels=64 * 47), FrameTooLarge, "decode.max_pixels"),
     ]
     for settings, error, name in cases:
         with pytest.raises(error, match=name.replace(".", r"\.")):
             extract_keyframes(str(clip), [PAD], settings, local)
     with_audio = make_video(tmp_path / "a.mp4", audio=True)
     with pytest.raises(TooManyStreams, match=r"decode\.max_streams"):
-        extract_keyframes(str(with_audio), [PAD], DecodeSettings(max_streams=1), local)
+        extract_keyframes(str(with_audio), [PAD], decode_config(max_streams=1), local)
 
 
-def test_local_files_need_the_file_scheme_allowed(clip: Path, decode: DecodeSettings) -> None:
+def test_local_files_need_the_file_scheme_allowed(clip: Path, decode: DecodeConfig) -> None:
     with pytest.raises(SourceRefused, match="file"):
         extract_keyframes(str(clip), [PAD], decode, SourceSettings())
     with pytest.raises(SourceRefused):
         extract_keyframes(f"file://{clip}", [PAD], decode, SourceSettings())
 
 
-def test_file_uri_and_missing_and_special_files(clip: Path, decode: DecodeSettings,
+def test_file_uri_and_missing_and_special_files(clip: Path, decode: DecodeConfig,
                                                 local: SourceSettings) -> None:
     assert extract_keyframes(f"file://{clip}", [PAD], decode, local).pts_s
     with pytest.raises(SourceUnreachable):
@@ -319,7 +321,7 @@ def test_file_uri_and_missing_and_special_files(clip: Path, decode: DecodeSettin
         extract_keyframes("/dev/zero", [PAD], decode, local)
 
 
-def test_duplicate_specs_are_resized_once(clip: Path, decode: DecodeSettings,
+def test_duplicate_specs_are_resized_once(clip: Path, decode: DecodeConfig,
                                           local: SourceSettings) -> None:
     result = extract_keyframes(str(clip), [PAD, PAD], decode, local)
     assert list(result.frames) == [PAD]
@@ -350,7 +352,7 @@ def test_a_decoder_out_of_memory_is_decode_oom_and_bad_data_is_corrupt(
         raise _ffmpeg_error(code)
 
     monkeypatch.setattr(KeyframeSampler, "_send", fail)
-    decode = DecodeSettings(memory_limit_mb=300, threads=2, min_interval_s=0.0)
+    decode = decode_config(memory_limit_mb=300, threads=2, min_interval_s=0.0)
     with pytest.raises(error) as err:
         extract_keyframes(str(clip), [PAD], decode, local)
     if error is DecodeOutOfMemory:
@@ -360,7 +362,7 @@ def test_a_decoder_out_of_memory_is_decode_oom_and_bad_data_is_corrupt(
 
 
 def test_a_container_that_cannot_open_for_lack_of_memory_is_decode_oom(
-    clip: Path, decode: DecodeSettings, local: SourceSettings,
+    clip: Path, decode: DecodeConfig, local: SourceSettings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def fail(*args: Any, **kwargs: Any) -> Any:

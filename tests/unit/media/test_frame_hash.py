@@ -3,6 +3,7 @@ under the changes an upload goes through, and one per analysed frame."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
@@ -13,9 +14,10 @@ from skimage import data
 
 from consumer.media import ResizeSpec, extract_keyframes
 from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
 from consumer.signals.known_content.lists import hamming
 from devstack.samples import make_still_video
+from tests.unit.media.configs import decode_config
 
 LOCAL = SourceSettings(allowed_schemes=["file"])
 
@@ -56,12 +58,12 @@ def test_every_analysed_frame_has_a_hash_unless_switched_off(tmp_path: Path) -> 
     photo = _resize(data.astronaut(), 320, 240)
     video = make_still_video(tmp_path / "still.mp4", photo, seconds=3.0, fps=10, gop=10)
     spec = ResizeSpec(64, "stretch")
-    decode = DecodeSettings(max_keyframes=8, min_interval_s=0.0, threads=1)
+    decode = decode_config(max_keyframes=8, min_interval_s=0.0, threads=1, frame_hashes=True)
     result = extract_keyframes(str(video), [spec], decode, LOCAL)
     assert len(result.hashes) == len(result.pts_s) >= 3
     reference = _bits(pdq_hash(photo).pdq)
     assert all(int(hamming(_bits(h.pdq)[None], reference)[0]) <= 31 for h in result.hashes)
     assert result.hash_s > 0
-    off = extract_keyframes(str(video), [spec], decode.model_copy(update={"frame_hashes": False}),
+    off = extract_keyframes(str(video), [spec], dataclasses.replace(decode, frame_hashes=False),
                             LOCAL)
     assert off.hashes == [] and off.pts_s == result.pts_s

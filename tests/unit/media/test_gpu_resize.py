@@ -108,7 +108,7 @@ def test_a_gpu_node_hashes_photos_like_a_cpu_node(name: str) -> None:
     of swscale's, on photos (measured 0-10 bits over ten photos at three sizes, the colour
     wheel the most; noise, with hashes of low quality, differs more)."""
     from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
-    from consumer.policy_settings import HashListRule
+    from consumer.signals.known_content.settings import HashListRule
 
     frame = _photo_frame(name, 1280, 720)
     cpu = pdq_hash(resize_frame(frame, PDQ_SPEC, 0))

@@ -23,8 +23,10 @@ from consumer.media import (
     extract_keyframes,
     http_source,
 )
+from consumer.media.config import DecodeConfig
 from consumer.media.http_source import HttpRangeReader
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.http_server import Route, Server, serve
 from tests.unit.media.videos import make_video
 
@@ -45,7 +47,7 @@ def no_connect(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
 
 def test_loopback_server_is_refused_by_default(server: Server, clip: Path,
-                                               decode: DecodeSettings) -> None:
+                                               decode: DecodeConfig) -> None:
     server.routes["/clip.mp4"] = Route(clip.read_bytes())
     with pytest.raises(SourceRefused, match=r"127\.0\.0\.1") as err:
         extract_keyframes(server.url("/clip.mp4"), [PAD], decode, SourceSettings())
@@ -54,7 +56,7 @@ def test_loopback_server_is_refused_by_default(server: Server, clip: Path,
 
 
 def test_allowed_loopback_serves_the_same_keyframes_as_the_file(
-    server: Server, clip: Path, decode: DecodeSettings, loopback: SourceSettings,
+    server: Server, clip: Path, decode: DecodeConfig, loopback: SourceSettings,
     local: SourceSettings,
 ) -> None:
     server.routes["/clip.mp4"] = Route(clip.read_bytes())
@@ -71,7 +73,7 @@ def test_seek_sampling_reads_only_the_ranges_it_needs(server: Server, tmp_path: 
     path = make_video(tmp_path / "long.mp4", width=128, height=96, frames=600, rate=10,
                       gop=10, texture=True)
     server.routes["/long.mp4"] = Route(path.read_bytes())
-    decode = DecodeSettings(max_keyframes=3, min_interval_s=1.0, threads=1, sampling="auto")
+    decode = decode_config(max_keyframes=3, min_interval_s=1.0, threads=1, mode="auto")
     source = loopback.model_copy(update={"range_chunk_bytes": 16 * 1024})
     result = extract_keyframes(server.url("/long.mp4"), [PAD], decode, source)
     assert len(result.pts_s) == 3
@@ -97,7 +99,7 @@ def test_seek_sampling_reads_only_the_ranges_it_needs(server: Server, tmp_path: 
     "http://[2002:7f00:1::1]/video.mp4",
 ])
 def test_internal_addresses_are_refused_before_connecting(
-    url: str, decode: DecodeSettings, no_connect: list[object],
+    url: str, decode: DecodeConfig, no_connect: list[object],
 ) -> None:
     with pytest.raises(SourceRefused):
         extract_keyframes(url, [PAD], decode, SourceSettings())
@@ -121,7 +123,7 @@ def test_a_name_resolving_to_a_private_address_is_refused(no_connect: list[objec
     ("http://media.example/v.mp4", SourceSettings(allowed_schemes=["https"])),
 ])
 def test_schemes_and_hosts_outside_the_allowlist_are_refused(
-    url: str, settings: SourceSettings, decode: DecodeSettings, no_connect: list[object],
+    url: str, settings: SourceSettings, decode: DecodeConfig, no_connect: list[object],
 ) -> None:
     with pytest.raises(SourceRefused):
         extract_keyframes(url, [PAD], decode, settings)
@@ -135,7 +137,7 @@ def test_schemes_and_hosts_outside_the_allowlist_are_refused(
     "file:///etc/passwd",
 ])
 def test_every_redirect_hop_is_checked_and_the_target_never_contacted(
-    *, target: str, server: Server, canary: Server, clip: Path, decode: DecodeSettings,
+    *, target: str, server: Server, canary: Server, clip: Path, decode: DecodeConfig,
     loopback: SourceSettings,
 ) -> None:
     canary.routes["/clip.mp4"] = Route(clip.read_bytes())
@@ -145,14 +147,14 @@ def test_every_redirect_hop_is_checked_and_the_target_never_contacted(
     assert server.requests and canary.requests == []
 
 
-def test_an_allowed_redirect_is_followed(server: Server, clip: Path, decode: DecodeSettings,
+def test_an_allowed_redirect_is_followed(server: Server, clip: Path, decode: DecodeConfig,
                                          loopback: SourceSettings) -> None:
     server.routes["/clip.mp4"] = Route(clip.read_bytes())
     server.routes["/go"] = Route(redirect="/clip.mp4")
     assert extract_keyframes(server.url("/go"), [PAD], decode, loopback).pts_s
 
 
-def test_a_redirect_loop_stops_at_max_redirects(server: Server, decode: DecodeSettings,
+def test_a_redirect_loop_stops_at_max_redirects(server: Server, decode: DecodeConfig,
                                                 loopback: SourceSettings) -> None:
     server.routes["/a"] = Route(redirect="/b")
     server.routes["/b"] = Route(redirect="/a")
@@ -163,7 +165,7 @@ def test_a_redirect_loop_stops_at_max_redirects(server: Server, decode: DecodeSe
 
 @pytest.mark.parametrize("route", [Route(b"x" * 5000, drip_s=0.01), Route(stall_s=3.0)],
                          ids=["slow-drip", "stalled"])
-def test_a_slow_server_times_out(route: Route, server: Server, decode: DecodeSettings,
+def test_a_slow_server_times_out(route: Route, server: Server, decode: DecodeConfig,
                                  loopback: SourceSettings) -> None:
     server.routes["/slow.mp4"] = route
     source = loopback.model_copy(update={"read_timeout_s": 0.5})
@@ -177,7 +179,7 @@ def test_a_byte_cap_below_the_size_is_refused_after_one_range(
     path = make_video(tmp_path / "big.mp4", width=128, height=96, frames=100, texture=True)
     server.routes["/big.mp4"] = Route(path.read_bytes())
     size = path.stat().st_size
-    decode = DecodeSettings(max_bytes=size // 2)
+    decode = decode_config(max_bytes=size // 2)
     with pytest.raises(MediaTooLarge, match=r"decode\.max_bytes") as err:
         extract_keyframes(server.url("/big.mp4"), [PAD], decode, loopback)
     assert err.value.reason == "too_large"
@@ -190,7 +192,7 @@ def test_a_byte_cap_below_the_size_is_refused_after_one_range(
     (b"", UnsupportedContainer),
 ])
 def test_non_video_bytes_served_as_video_mp4_are_refused(
-    body: bytes, error: type[Exception], server: Server, decode: DecodeSettings,
+    body: bytes, error: type[Exception], server: Server, decode: DecodeConfig,
     loopback: SourceSettings,
 ) -> None:
     server.routes["/v.mp4"] = Route(body, content_type="video/mp4")
@@ -199,7 +201,7 @@ def test_non_video_bytes_served_as_video_mp4_are_refused(
 
 
 def test_playlists_served_as_mp4_never_reach_the_urls_and_files_they_name(
-    server: Server, canary: Server, clip: Path, decode: DecodeSettings,
+    server: Server, canary: Server, clip: Path, decode: DecodeConfig,
     loopback: SourceSettings,
 ) -> None:
     canary.routes["/seg.mp4"] = Route(clip.read_bytes())
@@ -221,7 +223,7 @@ def test_playlists_served_as_mp4_never_reach_the_urls_and_files_they_name(
 
 
 def test_error_statuses_and_servers_without_ranges_are_unreachable(
-    server: Server, clip: Path, decode: DecodeSettings, loopback: SourceSettings,
+    server: Server, clip: Path, decode: DecodeConfig, loopback: SourceSettings,
 ) -> None:
     server.routes["/no-ranges.mp4"] = Route(clip.read_bytes(), ranges=False)
     with pytest.raises(SourceUnreachable, match="404"):
@@ -231,7 +233,7 @@ def test_error_statuses_and_servers_without_ranges_are_unreachable(
 
 
 def test_presigned_credentials_stay_out_of_error_messages(
-    server: Server, decode: DecodeSettings, loopback: SourceSettings,
+    server: Server, decode: DecodeConfig, loopback: SourceSettings,
 ) -> None:
     url = server.url("/missing.mp4") + "?X-Amz-Signature=s3cr3t"
     with pytest.raises(SourceUnreachable) as err:
@@ -239,7 +241,7 @@ def test_presigned_credentials_stay_out_of_error_messages(
     assert "s3cr3t" not in str(err.value)
 
 
-def test_a_closed_port_is_unreachable(decode: DecodeSettings,
+def test_a_closed_port_is_unreachable(decode: DecodeConfig,
                                       loopback: SourceSettings) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -262,7 +264,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
 
 
 def test_https_verifies_the_certificate_of_the_pinned_address(
-    tls_server: tuple[Server, Path], clip: Path, decode: DecodeSettings,
+    tls_server: tuple[Server, Path], clip: Path, decode: DecodeConfig,
     loopback: SourceSettings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server, cert = tls_server

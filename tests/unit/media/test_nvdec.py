@@ -18,7 +18,8 @@ from consumer.media import nvdec
 from consumer.media.extract import extract_keyframes
 from consumer.media.resize import ResizeSpec
 from consumer.media.workers import KeyframeExtractor
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import Settings, SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.videos import make_video
 
 LOCAL = SourceSettings(allowed_schemes=["file"])
@@ -158,9 +159,9 @@ def test_a_failing_nvdec_is_redone_on_the_cpu_with_its_reason(
     monkeypatch.setattr(nvdec, "decoder_cache", lambda gpu_id, size: nvdec.DecoderCache(0, 4))
     path = make_video(tmp_path / "v.mp4", width=128, height=96, frames=20)
     specs = [ResizeSpec(64, "pad")]
-    gpu = DecodeSettings(device="nvdec")
+    gpu = decode_config(decode="nvdec")
     result = extract_keyframes(str(path), specs, gpu, LOCAL)
-    cpu = extract_keyframes(str(path), specs, DecodeSettings(), LOCAL)
+    cpu = extract_keyframes(str(path), specs, decode_config(), LOCAL)
     assert (result.device, result.fallback) == ("cpu", "nvdec_error")
     assert result.pts_s == cpu.pts_s
     assert (result.frames[specs[0]] == cpu.frames[specs[0]]).all()
@@ -170,23 +171,24 @@ def test_a_video_nvdec_cannot_take_is_decoded_on_the_cpu_with_the_reason(
         tmp_path: Path) -> None:
     path = make_video(tmp_path / "v.webm", codec="libvpx-vp9", width=64, height=48)
     result = extract_keyframes(str(path), [ResizeSpec(32, "pad")],
-                               DecodeSettings(device="nvdec"), LOCAL)
+                               decode_config(decode="nvdec"), LOCAL)
     assert (result.device, result.fallback) == ("cpu", "codec")
 
 
 def test_start_up_without_the_gpu_extra_or_a_gpu_fails_in_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(NvdecUnavailable) as caught:
-        KeyframeExtractor(DecodeSettings(device="nvdec"), LOCAL)
+        KeyframeExtractor(decode_config(decode="nvdec"), LOCAL)
     message = str(caught.value)
-    assert "\n" not in message and "decode.device=nvdec" in message
+    assert "\n" not in message and "gpu.decode=nvdec" in message
     assert "[gpu]" in message or "CUDA device 0" in message
 
 
 def test_a_node_needs_at_least_one_decode_worker() -> None:
     with pytest.raises(ValidationError, match="no decode worker"):
-        DecodeSettings(workers=0)
-    assert DecodeSettings(workers=0, device="nvdec", nvdec_workers=2).workers == 0
+        Settings(workers={"count": 0})
+    gpu_only = Settings(workers={"count": 0}, gpu={"decode": "nvdec", "nvdec_workers": 2})
+    assert gpu_only.workers.count == 0
 
 
 def test_frames_kept_on_the_device_are_the_pixels_the_host_path_gets() -> None:

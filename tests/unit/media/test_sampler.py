@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from consumer.media import ResizeSpec, extract_keyframes
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.videos import frame_index_at, level, make_video
 
 STRETCH = ResizeSpec(16, "stretch")
@@ -33,7 +34,7 @@ def test_targets_in_one_gop_are_decoded_in_one_forward_pass(one_keyframe: Path) 
 
     from consumer.media.sampler import KeyframeSampler
 
-    decode = DecodeSettings(max_keyframes=8, min_interval_s=1.0, threads=1)
+    decode = decode_config(max_keyframes=8, min_interval_s=1.0, threads=1)
     with av.open(str(one_keyframe)) as container:
         stream = container.streams.video[0]
         sampler = KeyframeSampler(container, stream, 20.0, decode, 10.0)
@@ -44,7 +45,7 @@ def test_targets_in_one_gop_are_decoded_in_one_forward_pass(one_keyframe: Path) 
 
 
 def test_a_decode_budget_stops_coverage_short_and_says_so(one_keyframe: Path) -> None:
-    decode = DecodeSettings(max_keyframes=8, min_interval_s=1.0, threads=1,
+    decode = decode_config(max_keyframes=8, min_interval_s=1.0, threads=1,
                             max_decoded_frames=60)
     result = extract_keyframes(str(one_keyframe), [STRETCH], decode, LOCAL)
     assert result.coverage is not None
@@ -58,8 +59,8 @@ def test_a_decode_budget_stops_coverage_short_and_says_so(one_keyframe: Path) ->
 def test_seeking_gets_the_same_frames_as_scanning_where_keyframes_are_sparse(
     one_keyframe: Path,
 ) -> None:
-    results = {mode: extract_keyframes(str(one_keyframe), [STRETCH], DecodeSettings(
-        max_keyframes=8, min_interval_s=1.0, threads=1, sampling=mode), LOCAL)
+    results = {mode: extract_keyframes(str(one_keyframe), [STRETCH], decode_config(
+        max_keyframes=8, min_interval_s=1.0, threads=1, mode=mode), LOCAL)
         for mode in ("scan", "seek")}
     assert results["seek"].pts_s == results["scan"].pts_s
     assert np.array_equal(results["seek"].frames[STRETCH], results["scan"].frames[STRETCH])
@@ -67,7 +68,7 @@ def test_seeking_gets_the_same_frames_as_scanning_where_keyframes_are_sparse(
 
 
 def test_frame_threads_give_the_same_frames(one_keyframe: Path) -> None:
-    single, threaded = (extract_keyframes(str(one_keyframe), [STRETCH], DecodeSettings(
+    single, threaded = (extract_keyframes(str(one_keyframe), [STRETCH], decode_config(
         max_keyframes=8, min_interval_s=1.0, threads=threads), LOCAL) for threads in (1, 2))
     assert single.pts_s == threaded.pts_s
     assert np.array_equal(single.frames[STRETCH], threaded.frames[STRETCH])
@@ -103,7 +104,7 @@ def test_content_hidden_in_the_middle_of_a_one_keyframe_upload_is_seen(
     from tests.unit.media.videos import keyframe_times
 
     assert keyframe_times(path) == [0.0]
-    decode = DecodeSettings(threads=1, sampling=mode)  # the service's defaults: 16 samples
+    decode = decode_config(threads=1, mode=mode)  # the service's defaults: 16 samples
     result = extract_keyframes(str(path), [STRETCH], decode, LOCAL)
     red = [t for t, f in zip(result.pts_s, result.frames[STRETCH], strict=True)
            if f[4:12, 4:12, 0].mean() > 180 and f[4:12, 4:12, 1].mean() < 80]
@@ -150,7 +151,7 @@ def test_a_live_written_webm_without_a_duration_is_covered_over_its_real_length(
     path.write_bytes(bytes(pipe.data))
     with av.open(str(path)) as container:
         assert container.duration is None and container.streams.video[0].duration is None
-    decode = DecodeSettings(max_keyframes=8, min_interval_s=1.0, threads=1)
+    decode = decode_config(max_keyframes=8, min_interval_s=1.0, threads=1)
     result = extract_keyframes(str(path), [STRETCH], decode, LOCAL)
     assert result.probe.duration_s == pytest.approx(20.0, abs=0.2)
     assert len(result.pts_s) == 8 and result.pts_s[-1] > 17.0

@@ -15,14 +15,15 @@ from consumer.media.chromaprint import ITEM_S
 from consumer.media.extract import extract_keyframes
 from consumer.media.resize import ResizeSpec
 from consumer.media.soundtrack import audio_streams
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
 from devstack.samples import add_soundtrack, make_video, synth_track
+from tests.unit.media.configs import decode_config
 from tests.unit.media.videos import make_video as make_clip
 from tests.unit.signals.music import sounds
 
 SPECS = [ResizeSpec(32, "pad")]
 LOCAL = SourceSettings(allowed_schemes=["file"])
-ON = DecodeSettings(soundtrack=True)
+ON = decode_config(soundtrack=True)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def test_the_soundtrack_is_fingerprinted_over_its_length(with_music: Path) -> No
 
 
 def test_off_unless_asked(with_music: Path) -> None:
-    result = extract_keyframes(str(with_music), SPECS, DecodeSettings(), LOCAL)
+    result = extract_keyframes(str(with_music), SPECS, decode_config(), LOCAL)
     assert (result.audio, result.audio_fingerprints) == ("off", ())
 
 
@@ -76,7 +77,7 @@ def test_every_audio_stream_is_fingerprinted_on_its_own(two_streams: Path) -> No
 
 
 def test_streams_beyond_the_cap_make_the_soundtrack_partial(two_streams: Path) -> None:
-    capped = DecodeSettings(soundtrack=True, max_audio_streams=1)
+    capped = decode_config(soundtrack=True, max_audio_streams=1)
     result = extract_keyframes(str(two_streams), SPECS, capped, LOCAL)
     assert result.audio == "partial"
     assert [f.stream for f in result.audio_fingerprints] == [1]  # the default-flagged one
@@ -93,13 +94,13 @@ def test_the_default_flagged_stream_is_heard_first(tmp_path: Path) -> None:
 
 def test_a_soundtrack_longer_than_its_cap_is_partial_and_heard_up_to_it(
         with_music: Path) -> None:
-    short = DecodeSettings(soundtrack=True, max_soundtrack_s=6.0)
+    short = decode_config(soundtrack=True, max_soundtrack_s=6.0)
     result = extract_keyframes(str(with_music), SPECS, short, LOCAL)
     assert result.audio == "partial"
     assert result.audio_why is not None and "max_soundtrack_s=6" in result.audio_why
     (heard,) = result.audio_fingerprints
     assert 0 < heard.items.size * ITEM_S <= 6 - 2.5  # Chromaprint's first item needs ~2.6 s
-    exact = DecodeSettings(soundtrack=True, max_soundtrack_s=12.5)  # longer than the audio
+    exact = decode_config(soundtrack=True, max_soundtrack_s=12.5)  # longer than the audio
     assert extract_keyframes(str(with_music), SPECS, exact, LOCAL).audio == "ok"
 
 
@@ -126,7 +127,7 @@ def test_an_undecodable_soundtrack_keeps_the_visual_result(
     monkeypatch.setattr(extract, "hear", broken)
     result = extract_keyframes(str(with_music), SPECS, ON, LOCAL)
     assert (result.audio, result.audio_fingerprints) == ("undecodable", ())
-    expected = extract_keyframes(str(with_music), SPECS, DecodeSettings(), LOCAL)
+    expected = extract_keyframes(str(with_music), SPECS, decode_config(), LOCAL)
     assert result.pts_s == expected.pts_s
     assert np.array_equal(result.frames[SPECS[0]], expected.frames[SPECS[0]])
 

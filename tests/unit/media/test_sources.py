@@ -18,8 +18,10 @@ from consumer.media import (
     SourceUnreachable,
     extract_keyframes,
 )
+from consumer.media.config import DecodeConfig
 from consumer.media.sources import scheme_of
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 
 PAD = ResizeSpec(32, "pad")
 MEMORY = SourceSettings(allowed_schemes=["memory"])
@@ -34,7 +36,7 @@ def stored_clip(clip: Path) -> Iterator[str]:
 
 
 def test_an_object_store_uri_yields_the_same_keyframes_as_the_file(
-    stored_clip: str, clip: Path, decode: DecodeSettings, local: SourceSettings,
+    stored_clip: str, clip: Path, decode: DecodeConfig, local: SourceSettings,
 ) -> None:
     remote = extract_keyframes(stored_clip, [PAD], decode, MEMORY)
     from_file = extract_keyframes(str(clip), [PAD], decode, local)
@@ -43,9 +45,9 @@ def test_an_object_store_uri_yields_the_same_keyframes_as_the_file(
     assert remote.probe.size_bytes == clip.stat().st_size
 
 
-def test_object_store_limits_and_errors(stored_clip: str, decode: DecodeSettings) -> None:
+def test_object_store_limits_and_errors(stored_clip: str, decode: DecodeConfig) -> None:
     with pytest.raises(MediaTooLarge):
-        extract_keyframes(stored_clip, [PAD], DecodeSettings(max_bytes=100), MEMORY)
+        extract_keyframes(stored_clip, [PAD], decode_config(max_bytes=100), MEMORY)
     with pytest.raises(SourceUnreachable, match="does not exist"):
         extract_keyframes("memory://bucket/missing.mp4", [PAD], decode, MEMORY)
     with pytest.raises(SourceRefused, match="allowed_schemes"):
@@ -55,7 +57,7 @@ def test_object_store_limits_and_errors(stored_clip: str, decode: DecodeSettings
 @pytest.mark.parametrize(("uri", "extra"), [("gs://bucket/v.mp4", "gcs"),
                                             ("s3://bucket/v.mp4", "s3")])
 def test_a_cloud_scheme_without_its_extra_says_what_to_install(
-    uri: str, extra: str, decode: DecodeSettings, monkeypatch: pytest.MonkeyPatch,
+    uri: str, extra: str, decode: DecodeConfig, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Whether or not the extra is installed (or already imported) here, the process runs as
     # if it were not: no module, and no filesystem class fsspec has cached.

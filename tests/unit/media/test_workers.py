@@ -27,8 +27,10 @@ from consumer.media import (
     extract_keyframes,
     frame_segments,
 )
+from consumer.media.config import DecodeConfig
 from consumer.media.frame_segments import segment_prefix
-from consumer.settings import DecodeSettings, SourceSettings
+from consumer.settings import SourceSettings
+from tests.unit.media.configs import decode_config
 from tests.unit.media.hooks import misbehaving_task
 from tests.unit.media.videos import make_video
 
@@ -47,14 +49,14 @@ def _shm_segments() -> set[str]:
 @pytest.fixture(scope="module")
 def pool() -> Iterator[KeyframeExtractor]:
     """One worker, so a video after a failure runs on the replacement of the failed one."""
-    decode = DecodeSettings(workers=1, timeout_s=3.0, memory_limit_mb=1024,
+    decode = decode_config(count=1, timeout_s=3.0, memory_limit_mb=1024,
                             max_keyframes=4, min_interval_s=0.0, threads=1)
     with KeyframeExtractor(decode, LOCAL, task=misbehaving_task) as extractor:
         yield extractor
 
 
 def test_frames_from_a_worker_equal_an_in_process_extraction(
-    pool: KeyframeExtractor, clip: Path, decode: DecodeSettings,
+    pool: KeyframeExtractor, clip: Path, decode: DecodeConfig,
 ) -> None:
     before = _shm_segments()
     result = pool.submit(str(clip), [PAD, STRETCH]).result(timeout=30)
@@ -95,7 +97,7 @@ def test_a_failing_worker_fails_only_its_video_and_the_next_one_succeeds(
 
 
 def test_a_full_queue_is_an_error_not_unbounded_growth(clip: Path) -> None:
-    decode = DecodeSettings(workers=1, queue_size=1, timeout_s=1.0, threads=1)
+    decode = decode_config(count=1, queue_size=1, timeout_s=1.0, threads=1)
     with KeyframeExtractor(decode, LOCAL, task=misbehaving_task) as extractor:
         running = extractor.submit("hook:hang", [PAD])
         deadline = time.monotonic() + 10
@@ -110,7 +112,7 @@ def test_a_full_queue_is_an_error_not_unbounded_growth(clip: Path) -> None:
 
 
 def test_close_fails_waiting_videos_and_refuses_new_ones(clip: Path) -> None:
-    decode = DecodeSettings(workers=1, queue_size=4, timeout_s=1.0, threads=1)
+    decode = decode_config(count=1, queue_size=4, timeout_s=1.0, threads=1)
     extractor = KeyframeExtractor(decode, LOCAL, task=misbehaving_task)
     running = extractor.submit("hook:hang", [PAD])
     deadline = time.monotonic() + 10
@@ -127,7 +129,7 @@ def test_close_fails_waiting_videos_and_refuses_new_ones(clip: Path) -> None:
 
 
 def test_close_kills_a_running_video_instead_of_waiting_for_it(tmp_path: Path) -> None:
-    decode = DecodeSettings(workers=2, timeout_s=60.0, threads=1)
+    decode = decode_config(count=2, timeout_s=60.0, threads=1)
     extractor = KeyframeExtractor(decode, LOCAL, task=misbehaving_task)
     marks = [tmp_path / "first", tmp_path / "second"]
     running = [extractor.submit(f"hook:started:{mark}", [PAD]) for mark in marks]
@@ -155,7 +157,7 @@ def test_a_large_max_keyframes_shares_only_the_frames_decoded(
         return create(nbytes)
 
     monkeypatch.setattr(frame_segments, "create_segment", recording)
-    many = DecodeSettings(workers=1, max_keyframes=100_000, min_interval_s=0.0, threads=1)
+    many = decode_config(count=1, max_keyframes=100_000, min_interval_s=0.0, threads=1)
     with KeyframeExtractor(many, LOCAL, task=misbehaving_task) as extractor:
         result = extractor.submit(str(clip), [PAD, STRETCH]).result(timeout=30)
     expected = extract_keyframes(str(clip), [PAD, STRETCH], many, LOCAL)
@@ -234,7 +236,7 @@ def test_running_out_of_memory_under_the_limit_is_decode_oom_not_corrupt(
     with the build); test_extract.py injects PyAV's real EAGAIN on any machine."""
     path = make_video(tmp_path / "hd.mp4", width=1920, height=1080, frames=10, gop=5)
     for limit_mb, fails in ((200, True), (1024, False)):
-        decode = DecodeSettings(workers=1, memory_limit_mb=limit_mb, threads=2,
+        decode = decode_config(count=1, memory_limit_mb=limit_mb, threads=2,
                                 min_interval_s=0.0)
         with KeyframeExtractor(decode, LOCAL) as extractor:
             future = extractor.submit(str(path), [PAD])

@@ -14,7 +14,8 @@ from consumer.models.specs import (
     PERMISSIVE_LICENCES,
     SPECS,
 )
-from consumer.settings import PolicySettings, Settings
+from consumer.settings import Settings
+from consumer.signals.scores import ScoresSettings
 
 
 def _licence_files(package: str) -> dict[str, str]:
@@ -35,7 +36,7 @@ def test_the_default_pipeline_serves_only_permissively_licensed_models() -> None
 def test_every_policy_category_with_a_threshold_is_scored_by_the_default_models() -> None:
     """Otherwise every verdict of the default configuration would fail closed to review."""
     produced = {c for name in DEFAULT_MODELS for c in SPECS[name].categories.values()}
-    rules = PolicySettings().categories
+    rules = ScoresSettings().categories
     assert {c for c, r in rules.items() if r.review is not None or r.block is not None} \
         <= produced
     assert (rules["nsfw"].review, rules["nsfw"].block) == (0.5, 0.8)

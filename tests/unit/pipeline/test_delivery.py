@@ -122,7 +122,7 @@ def test_a_failed_offset_commit_is_retried() -> None:
 
 
 def _known_rig(tmp_path: Path, label: str, **kwargs: Any) -> Rig:
-    from consumer.settings import HashListRule
+    from consumer.signals.known_content.settings import HashListRule
     from consumer.signals.known_content.store import HashListStore
 
     listed = tmp_path / "known.csv"

@@ -213,7 +213,7 @@ def test_the_loop_waits_in_poll_while_triton_backs_off_instead_of_spinning() -> 
 
 def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
         tmp_path: Path) -> None:
-    from consumer.settings import HashListRule
+    from consumer.signals.known_content.settings import HashListRule
     from consumer.signals.known_content.store import HashListStore
 
     listed = tmp_path / "known.csv"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from consumer.models.specs import NSFW_CLASSIFIER, NSFW_DETECTOR
-from consumer.settings import PolicySettings
+from consumer.signals.scores import ScoresSettings
 from tests.unit.triton_models.opennsfw_samples import (
     PHOTOS,
     SIZE,
@@ -126,7 +126,7 @@ def test_every_benign_sample_stays_under_the_default_review_threshold_after_swsc
     pixels = np.stack([resize_frame(av.VideoFrame.from_ndarray(image, format="rgb24"), spec)
                        for image in frames.values()])
     scores = _scores(session, pixels)[:, NSFW]
-    review = PolicySettings().categories["nsfw"].review
+    review = ScoresSettings().categories["nsfw"].review
     assert review is not None
     assert float(scores.max()) < review, dict(zip(frames, scores.round(4).tolist(), strict=True))
 

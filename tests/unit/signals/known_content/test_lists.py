@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from consumer.media.frame_hash import FrameHash
 from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE, Decision, Reason, escalate
 from consumer.policy.decide import Decision as _Decision
-from consumer.settings import HashListRule
 from consumer.signals.known_content import known_content_reasons
 from consumer.signals.known_content.lists import (
     HashIndex,
@@ -22,6 +21,7 @@ from consumer.signals.known_content.lists import (
     match_frames,
     parse_hash_list,
 )
+from consumer.signals.known_content.settings import HashListRule
 
 A = "f" * 64
 B = "0" * 63 + "1"

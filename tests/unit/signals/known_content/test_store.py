@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from consumer import data_files
 from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
-from consumer.settings import HashListRule
+from consumer.signals.known_content.settings import HashListRule
 from consumer.signals.known_content.store import HashListStore
 from tests.unit.blocking import bounded_in_time
 
@@ -56,7 +56,7 @@ def test_a_changed_list_is_reloaded_and_a_broken_one_keeps_the_previous(tmp_path
 
 
 def test_a_list_that_cannot_be_read_at_start_stops_the_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"hash_lists\[gone\]"):
+    with pytest.raises(ConfigError, match=r"known_content\.lists\[gone\]"):
         HashListStore([HashListRule(name="gone", path=str(tmp_path / "none.txt"))], reload_s=1)
     (tmp_path / "bad.txt").write_text("zz\n")
     with pytest.raises(ConfigError, match="line 1"):
@@ -106,7 +106,7 @@ def test_a_bom_from_a_spreadsheet_export_is_accepted(tmp_path: Path) -> None:
 def test_an_empty_list_stops_the_start_unless_declared_allowed(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("hash,label\n# nothing yet\n")
-    with pytest.raises(ConfigError, match=r"hash_lists\[l\].*no hash.*allow_empty"):
+    with pytest.raises(ConfigError, match=r"known_content\.lists\[l\].*no hash.*allow_empty"):
         _store(path)
     assert len(_store(path, allow_empty=True).lists[0].index) == 0
 
@@ -176,8 +176,8 @@ def test_a_list_rewritten_while_read_is_retried_then_refused(
 def test_a_fifo_list_is_refused_at_start_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "list.fifo"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match=rf"^policy.hash_lists\[l\]: {fifo} is not a regular "
-                                          "file$"):
+    with pytest.raises(ConfigError, match=rf"^signals.known_content.lists\[l\]: {fifo} is not "
+                                          "a regular file$"):
         bounded_in_time(lambda: _store(fifo))
 
 
@@ -224,11 +224,12 @@ def test_vmc_scan_refuses_a_fifo_hash_list_in_one_line(
 
     fifo = tmp_path / "list.fifo"
     os.mkfifo(fifo)
-    monkeypatch.setenv("VMC_POLICY__HASH_LISTS", json.dumps([{"name": "l", "path": str(fifo)}]))
+    monkeypatch.setenv("VMC_SIGNALS__KNOWN_CONTENT__LISTS",
+                       json.dumps([{"name": "l", "path": str(fifo)}]))
     monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
     assert bounded_in_time(lambda: main(["scan", str(tmp_path / "video.mp4")])) == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"vmc: policy.hash_lists[l]: {fifo} is not a regular file"]
+        f"vmc: signals.known_content.lists[l]: {fifo} is not a regular file"]
 
 
 def test_an_object_store_list_is_bounded_too() -> None:

@@ -183,10 +183,11 @@ def test_vmc_scan_refuses_a_fifo_catalogue_in_one_line(
 
     fifo = tmp_path / "catalogue.fifo"
     os.mkfifo(fifo)
-    monkeypatch.setenv("VMC_AUDIO__CATALOGUES", json.dumps([{"name": "c", "path": str(fifo)}]))
+    monkeypatch.setenv("VMC_SIGNALS__MUSIC__CATALOGUES",
+                       json.dumps([{"name": "c", "path": str(fifo)}]))
     monkeypatch.setenv("VMC_DEV__STATE_DIR", str(tmp_path / "no-stack"))
     code = bounded_in_time(lambda: main(["scan", str(tmp_path / "video.mp4")]))
     err = capsys.readouterr().err
     assert code == 1
-    assert err.splitlines() == [f"vmc: audio.catalogues 'c': cannot load {fifo}: {fifo} is not "
-                                "a regular file"]
+    assert err.splitlines() == [f"vmc: signals.music.catalogues 'c': cannot load {fifo}: "
+                                f"{fifo} is not a regular file"]

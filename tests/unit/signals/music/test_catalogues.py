@@ -21,7 +21,6 @@ from consumer.policy.decide import (
     UNPROCESSABLE,
     Decision,
 )
-from consumer.settings import AudioSettings, MusicCatalogue
 from consumer.signals.music.catalogue import Track, save_catalogue
 from consumer.signals.music.catalogues import (
     CatalogueMatch,
@@ -35,6 +34,7 @@ from consumer.signals.music.matching import (
     START_S,
     MusicMatch,
 )
+from consumer.signals.music.settings import MusicCatalogue, MusicSettings
 
 HEARD = MusicMatch(track_id="track-7", start_s=12.04, end_s=31.96, reference_offset_s=40.1,
                    confidence=0.8712)
@@ -65,7 +65,7 @@ def test_tags_list_each_track_where_it_plays() -> None:
 def test_catalogues_are_matched_with_their_name_and_action() -> None:
     rng = np.random.default_rng(3)
     tracks = [Track(f"t{i}", rng.integers(0, 2**32, 600, dtype=np.uint32)) for i in range(5)]
-    settings = AudioSettings(catalogues=[MusicCatalogue(name="licensed", path="x", action="block")])
+    settings = MusicSettings(catalogues=[MusicCatalogue(name="licensed", path="x", action="block")])
     catalogues = MusicCatalogues(settings, load=lambda path: tracks)
     noise = rng.integers(0, 2**32, 400, dtype=np.uint32)
     upload = np.concatenate([noise[:100], tracks[3].fingerprint[200:400], noise[100:]])
@@ -83,14 +83,14 @@ def test_a_catalogue_that_cannot_be_read_stops_the_start() -> None:
     def missing(path: str) -> list[Track]:
         raise FileNotFoundError(path)
 
-    settings = AudioSettings(catalogues=[MusicCatalogue(name="labels", path="/nope.vmccat")])
+    settings = MusicSettings(catalogues=[MusicCatalogue(name="labels", path="/nope.vmccat")])
     with pytest.raises(ConfigError, match=r"labels.*/nope\.vmccat"):
         MusicCatalogues(settings, load=missing)
 
 
 def test_the_settings_defaults_are_the_matchers_measured_ones() -> None:
-    assert AudioSettings().min_confidence == DEFAULT_MIN_CONFIDENCE
-    assert AudioSettings().min_duration_s == DEFAULT_MIN_DURATION_S
+    assert MusicSettings().min_confidence == DEFAULT_MIN_CONFIDENCE
+    assert MusicSettings().min_duration_s == DEFAULT_MIN_DURATION_S
 
 
 def test_a_catalogue_without_tracks_stops_the_start_unless_declared_allowed(
@@ -98,10 +98,10 @@ def test_a_catalogue_without_tracks_stops_the_start_unless_declared_allowed(
 ) -> None:
     path = tmp_path / "empty.vmccat"
     save_catalogue([], path)
-    settings = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path))])
+    settings = MusicSettings(catalogues=[MusicCatalogue(name="labels", path=str(path))])
     with pytest.raises(ConfigError, match=r"'labels'.*holds no track.*allow_empty"):
         MusicCatalogues(settings)
-    allowed = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
+    allowed = MusicSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
                                                        allow_empty=True)])
     with caplog.at_level(logging.INFO, logger="consumer.signals.music"):
         assert MusicCatalogues(allowed).sizes == {"labels": 0}
@@ -111,18 +111,18 @@ def test_a_catalogue_without_tracks_stops_the_start_unless_declared_allowed(
 def test_a_catalogue_over_its_size_limit_stops_the_start(tmp_path: Path) -> None:
     path = tmp_path / "one.vmccat"
     save_catalogue([Track("t", np.arange(5000, dtype=np.uint32))], path)
-    settings = AudioSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
+    settings = MusicSettings(catalogues=[MusicCatalogue(name="labels", path=str(path),
                                                         max_bytes=10_000)])
     with pytest.raises(ConfigError, match="larger than its limit of 10000 bytes"):
         MusicCatalogues(settings)
-    assert MusicCatalogues(AudioSettings(catalogues=[MusicCatalogue(
+    assert MusicCatalogues(MusicSettings(catalogues=[MusicCatalogue(
         name="labels", path=str(path), max_bytes=100_000)])).sizes == {"labels": 1}
 
 
 def test_each_stream_is_matched_on_its_own() -> None:
     rng = np.random.default_rng(4)
     tracks = [Track(f"t{i}", rng.integers(0, 2**32, 600, dtype=np.uint32)) for i in range(3)]
-    settings = AudioSettings(catalogues=[MusicCatalogue(name="c", path="x")])
+    settings = MusicSettings(catalogues=[MusicCatalogue(name="c", path="x")])
     catalogues = MusicCatalogues(settings, load=lambda path: tracks)
     found = catalogues.match([StreamFingerprint(1, tracks[0].fingerprint[:300]),
                               StreamFingerprint(3, tracks[0].fingerprint[100:400])])
@@ -158,7 +158,7 @@ def test_a_track_heard_in_a_partial_soundtrack_still_blocks() -> None:
                                                     (["block"], True), ([], False)])
 def test_catalogues_enforce_when_one_reviews_or_blocks(actions: list[str],
                                                        enforcing: bool) -> None:
-    settings = AudioSettings(catalogues=[MusicCatalogue(name=f"c{k}", path="x", action=action,
+    settings = MusicSettings(catalogues=[MusicCatalogue(name=f"c{k}", path="x", action=action,
                                                          allow_empty=True)
                                          for k, action in enumerate(actions)])
     assert MusicCatalogues(settings, load=lambda path: []).enforcing is enforcing
@@ -182,7 +182,7 @@ def test_assess_passes_the_soundtrack_status_to_the_music_rule() -> None:
     music = next(s for s in signals if isinstance(s, Music))
     assert assess(evidence, signals, PolicySettings()).decision.verdict == ALLOW, "no catalogue"
     track = Track("t", np.arange(600, dtype=np.uint32))
-    music.catalogues = MusicCatalogues(AudioSettings(catalogues=[MusicCatalogue(
+    music.catalogues = MusicCatalogues(MusicSettings(catalogues=[MusicCatalogue(
         name="labels", path="x", action="block")]), load=lambda path: [track])
     result = assess(evidence, signals, PolicySettings())
     assert result.decision.verdict == REVIEW

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from consumer.errors import ConfigError
 from consumer.inference.triton_client import TextRead
 from consumer.policy.decide import ALLOW, BLOCK, REVIEW, Decision, Reason, escalate
-from consumer.settings import TextRule
 from consumer.signals.text.rules import (
     TextMatch,
     compile_rules,
@@ -19,6 +18,7 @@ from consumer.signals.text.rules import (
     text_reasons,
     text_tags,
 )
+from consumer.signals.text.settings import TextRule
 from tests.unit.blocking import bounded_in_time
 
 BOX = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
@@ -83,8 +83,8 @@ def test_a_match_names_the_rule_and_time_and_escalates_the_verdict() -> None:
 
 
 def test_a_word_list_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
-    from consumer.settings import TextRule
     from consumer.signals.text.rules import load_text_rules
+    from consumer.signals.text.settings import TextRule
 
     words = tmp_path / "words.txt"
     words.write_text("casino\n")
@@ -97,8 +97,8 @@ def test_a_word_list_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None
 # --- fail closed and bounded (issue 24) ---------------------------------------------------
 
 def test_word_lists_are_bounded_accept_a_bom_and_may_not_be_empty(tmp_path: Path) -> None:
-    from consumer.settings import TextRule
     from consumer.signals.text.rules import load_text_rules
+    from consumer.signals.text.settings import TextRule
 
     words = tmp_path / "words.txt"
     words.write_bytes(b"\xef\xbb\xbfcasino\r\n")

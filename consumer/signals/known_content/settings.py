@@ -1,0 +1,63 @@
+"""The known-content signal's settings (`signals.known_content`): the PDQ switch of the decode
+worker, the hash lists and how they are kept fresh."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from consumer.signals.base import SignalSettings
+
+MiB = 1 << 20
+# Beyond 47 bits the multi-index's radius (max_distance // 16) exceeds 2 and matching would be
+# a linear scan of the whole list on the poll loop (seconds per video for 1M hashes).
+MAX_INDEXED_DISTANCE = 47
+
+
+class HashListRule(BaseModel):
+    """A list of PDQ hashes of known content, and what a match means."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
+    path: str = Field(min_length=1, description="a file path or an fsspec URI")
+    action: Literal["block", "review"] = "review"
+    max_distance: int = Field(31, ge=0, description="PDQ's usual match threshold")
+    min_quality: int = Field(50, ge=0, le=100, description="frames below it are not matched")
+    max_bytes: int = Field(256 * MiB, ge=1, description="a larger file is refused (~3M "
+                           "hashes with short labels)")
+    allow_empty: bool = Field(False, description="an empty list is an error unless this says "
+                              "it is meant to be empty")
+
+    @field_validator("max_distance")
+    @classmethod
+    def _indexed_distance(cls, value: int) -> int:
+        if value > MAX_INDEXED_DISTANCE:
+            raise ValueError(f"max_distance {value} is above {MAX_INDEXED_DISTANCE}: matching "
+                             "stays indexed (16 segments, radius <= 2) only up to "
+                             f"{MAX_INDEXED_DISTANCE} bits; PDQ's usual threshold is 31")
+        return value
+
+
+class KnownContentSettings(SignalSettings):
+    """PDQ hashes of every analysed frame (tags `frames`) and the lists they are matched
+    against; a list that cannot be matched (hashes off) is refused at start."""
+
+    frame_hashes: bool = Field(True, description="PDQ hash of every analysed frame, computed "
+                               "in the decode worker (tags, and matching against `lists`)")
+    lists: list[HashListRule] = Field(default_factory=list)
+    reload_s: float = Field(30.0, gt=0, description="how often list files are checked for "
+                            "changes")
+    min_keep_ratio: float = Field(0.5, ge=0, le=1, description="a reload that keeps fewer than "
+                                  "this share of the served list's hashes is refused (0: no "
+                                  "check)")
+
+    @model_validator(mode="after")
+    def _matchable(self) -> KnownContentSettings:
+        names = [rule.name for rule in self.lists]
+        if len(names) != len(set(names)):
+            raise ValueError(f"hash list names must be unique: {names}")
+        if self.lists and not self.frame_hashes:
+            raise ValueError("lists need frame_hashes=true (the frames' PDQ hashes)")
+        return self
