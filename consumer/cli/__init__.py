@@ -80,12 +80,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def check_decoder(settings: Settings) -> None:
-    """decode.device=nvdec on a machine that cannot decode on NVDEC stops a command that
+    """gpu.decode=nvdec on a machine that cannot decode on NVDEC stops a command that
     decodes video here, before it asks a broker, builds a model or starts the stack."""
-    if settings.decode.device == "nvdec":
+    if settings.gpu.decode == "nvdec":
         from consumer.media.nvdec import check_available
 
-        check_available(settings.decode.gpu_id)
+        check_available(settings.gpu.id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """`vmc catalogue build FOLDER --out FILE`: fingerprint a folder of reference recordings into
-the music catalogue the service matches soundtracks against (`audio.catalogues`)."""
+the music catalogue the service matches soundtracks against (`signals.music.catalogues`)."""
 
 from __future__ import annotations
 

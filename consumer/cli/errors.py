@@ -28,7 +28,7 @@ class ExitCode(IntEnum):
 EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.OK: "done (`dev status`: every part is healthy)",
     ExitCode.FAILED: "it could not be done: a start-up check failed (no GPU or NVDEC for "
-    "decode.device=nvdec, no libchromaprint, a list or catalogue that cannot be read, a "
+    "gpu.decode=nvdec, no libchromaprint, a list or catalogue that cannot be read, a "
     "login the broker refuses), an input could not be processed, the pipeline stopped on a "
     "fatal error, or a bug; `dev status`: a part is down",
     ExitCode.USAGE: "the command line or a setting is invalid (wrong type, out of range, "

@@ -68,7 +68,8 @@ def _largest(detect: Callable[[Any], Any], max_lines: int,
         if boxes is None or not len(boxes):
             return boxes, elapsed
         extents = [_extent(box) for box in boxes]
-        keep, spent = [], 0.0
+        keep: list[int] = []
+        spent = 0.0
         for i in sorted(range(len(boxes)), key=lambda i: -extents[i][1]):
             cost = extents[i][0] / extents[i][1]
             if (max_lines and len(keep) >= max_lines) or (max_widths and spent + cost > max_widths):

@@ -21,10 +21,10 @@ from tests.unit.cli.commands import leaves, required_args, subcommand_paths
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# Subcommands that never decode video: decode.device is not theirs to check, so a GPU node's
+# Subcommands that never decode video: gpu.decode is not theirs to check, so a GPU node's
 # settings still work for them on a machine without a GPU (`vmc offsets show` from an
 # operator's laptop, `vmc config show` to inspect them). Every other subcommand declares
-# `decodes_video` and stops on an unusable decode.device before it starts anything.
+# `decodes_video` and stops on an unusable gpu.decode before it starts anything.
 IGNORE_DECODE_DEVICE = {("version",), ("config", "show"), ("offsets", "show"),
                         ("offsets", "reset"), ("dev", "up"), ("dev", "down"), ("dev", "status"),
                         ("dev", "fetch"), ("dev", "smoke"), ("catalogue", "build")}
@@ -103,15 +103,15 @@ def test_which_subcommands_decode_video_is_declared_deliberately() -> None:
 
 def test_every_subcommand_that_decodes_stops_on_nvdec_without_a_gpu_with_one_line(
         tmp_path: Path) -> None:
-    """decode.device=nvdec on this machine (no PyNvVideoCodec or no GPU): one line, exit 1,
+    """gpu.decode=nvdec on this machine (no PyNvVideoCodec or no GPU): one line, exit 1,
     before a broker is asked (replay), a model is built (scan) or the stack starts (demo)."""
     pytest.importorskip("torch")  # consumer.media.nvdec's own import; part of [dev]
     decoding = {path: sub for path, sub in _leaves().items() if _decodes(sub)}
     assert {("run",), ("scan",), ("replay",), ("keyframes",), ("dev", "demo")} <= set(decoding)
     argvs = [[*path, *required_args(sub, _samples(tmp_path))] for path, sub in decoding.items()]
-    env = _env(tmp_path, VMC_DECODE__DEVICE="nvdec", VMC_DECODE__GPU_ID="7")
+    env = _env(tmp_path, VMC_GPU__DECODE="nvdec", VMC_GPU__ID="7")
     for path, done in zip(decoding, _run_all(argvs, env), strict=True):
-        _assert_one_line(done, ExitCode.FAILED, "vmc: decode.device=nvdec", path)
+        _assert_one_line(done, ExitCode.FAILED, "vmc: gpu.decode=nvdec", path)
     assert not (tmp_path / "state").exists(), "a command started something"
     assert not (tmp_path / "cache").exists(), "a command built something"
 
@@ -128,18 +128,18 @@ def test_subcommands_that_do_not_decode_run_with_a_gpu_nodes_settings(
         for path, sub in leaves(parser).items():
             if not _decodes(sub):
                 sub.set_defaults(handler=lambda args, settings, path=path: reached.append(
-                    path) or int(settings.decode.device != "nvdec"))
+                    path) or int(settings.gpu.decode != "nvdec"))
         return parser
 
     monkeypatch.setattr(consumer.cli, "build_parser", stubbed)
-    monkeypatch.setenv("VMC_DECODE__DEVICE", "nvdec")
+    monkeypatch.setenv("VMC_GPU__DECODE", "nvdec")
     for path in sorted(IGNORE_DECODE_DEVICE):
         assert main([*path, *required_args(leaves(real())[path], _samples(tmp_path))]) == 0
     assert sorted(reached) == sorted(IGNORE_DECODE_DEVICE)
 
 
 def test_config_show_of_a_gpu_nodes_settings_works_without_a_gpu(tmp_path: Path) -> None:
-    (done,) = _run_all([["config", "show"]], _env(tmp_path, VMC_DECODE__DEVICE="nvdec"))
+    (done,) = _run_all([["config", "show"]], _env(tmp_path, VMC_GPU__DECODE="nvdec"))
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert '"device": "nvdec"' in done.stdout
 
