@@ -141,7 +141,7 @@ def test_subcommands_that_do_not_decode_run_with_a_gpu_nodes_settings(
 def test_config_show_of_a_gpu_nodes_settings_works_without_a_gpu(tmp_path: Path) -> None:
     (done,) = _run_all([["config", "show"]], _env(tmp_path, VMC_GPU__DECODE="nvdec"))
     assert done.returncode == 0 and done.stderr == "", done.stderr
-    assert '"device": "nvdec"' in done.stdout
+    assert '"decode": "nvdec"' in done.stdout
 
 
 def _raising(exc: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
