@@ -16,10 +16,8 @@ from confluent_kafka import KafkaError, Message, TopicPartition
 from consumer.errors import InferenceError
 from consumer.inference.triton_client import BatchScores
 from consumer.media import Keyframes, ResizeSpec
-from consumer.media.frame_hash import FrameHash
 from consumer.models.specs import ModelSpec
 from consumer.pixels import Pixels
-from consumer.signals.known_content.lists import HashMatch
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # confluent-kafka's header types: a list of pairs, or a dict.
@@ -69,13 +67,6 @@ class Extractor(Protocol):
     """Decode workers: keyframes of one video, resized once per model input."""
 
     def submit(self, uri: str, specs: Sequence[ResizeSpec]) -> Future[Keyframes]: ...
-
-
-class KnownContent(Protocol):
-    """Lists of hashes of known content (signals.known_content.lists), matched against frame
-    hashes."""
-
-    def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]: ...
 
 
 class ModelClient(Protocol):

@@ -120,7 +120,6 @@ class Signal:
 
     name: ClassVar[str]
     settings_model: ClassVar[type[SignalSettings]] = SignalSettings
-    tag_fields: ClassVar[tuple[str, ...]] = ()  # the tags record fields it fills
 
     def __init__(self, settings: Settings, section: SignalSettings) -> None:
         self.settings = settings

@@ -56,7 +56,6 @@ class ScoresSettings(SignalSettings):
 class ModelScores(Signal):
     name: ClassVar[str] = "scores"
     settings_model: ClassVar[type[SignalSettings]] = ScoresSettings
-    tag_fields: ClassVar[tuple[str, ...]] = ("labels",)
     section: ScoresSettings
 
     def judge(self, evidence: Evidence, matched: Any) -> Finding:

@@ -18,7 +18,6 @@ from consumer.signals.known_content.store import HashListStore
 class KnownContent(Signal):
     name: ClassVar[str] = "known_content"
     settings_model: ClassVar[type[SignalSettings]] = KnownContentSettings
-    tag_fields: ClassVar[tuple[str, ...]] = ("frames",)
     section: KnownContentSettings
     store: HashListStore | None = None
 

@@ -22,7 +22,6 @@ from consumer.signals.music.settings import MusicSettings
 class Music(Signal):
     name: ClassVar[str] = "music"
     settings_model: ClassVar[type[SignalSettings]] = MusicSettings
-    tag_fields: ClassVar[tuple[str, ...]] = ("music",)
     section: MusicSettings
     catalogues: MusicCatalogues | None = None
 

@@ -22,7 +22,6 @@ from consumer.signals.text.settings import TextSettings
 class OnScreenText(Signal):
     name: ClassVar[str] = "text"
     settings_model: ClassVar[type[SignalSettings]] = TextSettings
-    tag_fields: ClassVar[tuple[str, ...]] = ("text",)
     section: TextSettings
     rules: list[CompiledRule]
 

@@ -21,7 +21,6 @@ class BrightnessSettings(SignalSettings):
 class Brightness(Signal):
     name: ClassVar[str] = "brightness"
     settings_model: ClassVar[type[SignalSettings]] = BrightnessSettings
-    tag_fields: ClassVar[tuple[str, ...]] = ("brightness",)
 
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         assert isinstance(self.section, BrightnessSettings)
