@@ -41,13 +41,18 @@ def decode_config(settings: Settings, signals: list[Signal]) -> DecodeConfig:
         max_audio_streams=max((need.max_audio_streams for need in heard), default=4))
 
 
-def check_gpu(settings: Settings) -> None:
-    """GPU node mode on a machine that cannot run it stops here, in one line, before any
-    broker or server is asked anything."""
+def check_decoder(settings: Settings) -> None:
+    """gpu.decode=nvdec on a machine that cannot decode on NVDEC stops here, in one line."""
     if settings.gpu.decode == "nvdec":
         from consumer.media.nvdec import check_available
 
         check_available(settings.gpu.id)
+
+
+def check_gpu(settings: Settings) -> None:
+    """GPU node mode on a machine that cannot run it stops here, in one line, before any
+    broker or server is asked anything."""
+    check_decoder(settings)
     if settings.triton.shared_memory == "cuda":
         from consumer.inference.cuda_slots import check_cuda
 

@@ -98,15 +98,21 @@ def _batch_slots(settings: Settings, spec: ModelSpec) -> Callable[[Any], CudaSlo
     return make
 
 
+def topic_limit_bytes(settings: Settings, producer_cfg: dict[str, Any],
+                      topic: str) -> tuple[int, int | None]:
+    """The largest record both the producer and `topic` take, and the topic's own limit as
+    read (None: unknown, then no more than a broker's default, 1 MiB, is assumed, so an
+    exactly-once transaction is not aborted over a record the broker refuses)."""
+    topic_limit = topic_max_message_bytes(client_config(settings.kafka), topic)
+    return (min(int(producer_cfg["message.max.bytes"]),
+                topic_limit or LIBRDKAFKA_MESSAGE_MAX_BYTES), topic_limit)
+
+
 def dead_letter_limit_bytes(settings: Settings, producer_cfg: dict[str, Any]) -> int:
     """The largest DLQ record the producer and the DLQ topic both take; warns at start-up
     when an accepted event could be larger, since its DLQ copy will then be truncated."""
-    limit = int(producer_cfg["message.max.bytes"])
     topic = settings.kafka.topics.dlq
-    topic_limit = topic_max_message_bytes(client_config(settings.kafka), topic)
-    # Unknown: assume no more than a broker's default (1 MiB), so an exactly-once
-    # transaction is not aborted over a copy the broker refuses.
-    limit = min(limit, topic_limit or LIBRDKAFKA_MESSAGE_MAX_BYTES)
+    limit, topic_limit = topic_limit_bytes(settings, producer_cfg, topic)
     needed = settings.pipeline.max_event_bytes + DEAD_LETTER_HEADROOM_BYTES
     if needed > limit:
         log.warning("pipeline.max_event_bytes=%d exceeds what can be sent to the DLQ (%d bytes:"
@@ -122,16 +128,10 @@ def record_limits(settings: Settings, producer_cfg: dict[str, Any]) -> RecordLim
     the topic's `max.message.bytes` (unknown: a broker's default). Verdicts and tags are cut
     to fit them; a limit too low for a verdict stops the start, since its verdicts could not
     be delivered."""
-    producer_limit = int(producer_cfg["message.max.bytes"])
-    client = client_config(settings.kafka)
     topics = settings.kafka.topics
-
-    def output_limit(topic: str) -> int:
-        topic_limit = topic_max_message_bytes(client, topic)
-        return min(producer_limit, topic_limit or LIBRDKAFKA_MESSAGE_MAX_BYTES)
-
-    limits = RecordLimits(verdicts_bytes=output_limit(topics.verdicts),
-                          tags_bytes=output_limit(topics.tags),
+    limits = RecordLimits(verdicts_bytes=topic_limit_bytes(settings, producer_cfg,
+                                                           topics.verdicts)[0],
+                          tags_bytes=topic_limit_bytes(settings, producer_cfg, topics.tags)[0],
                           dead_letter_bytes=dead_letter_limit_bytes(settings, producer_cfg))
     for topic, limit in ((topics.verdicts, limits.verdicts_bytes),
                          (topics.tags, limits.tags_bytes)):

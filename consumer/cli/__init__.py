@@ -79,15 +79,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def check_decoder(settings: Settings) -> None:
-    """gpu.decode=nvdec on a machine that cannot decode on NVDEC stops a command that
-    decodes video here, before it asks a broker, builds a model or starts the stack."""
-    if settings.gpu.decode == "nvdec":
-        from consumer.media.nvdec import check_available
-
-        check_available(settings.gpu.id)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; every error it raises ends here as one line and an exit code."""
     args = build_parser().parse_args(argv)
@@ -96,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         debug = settings.log.level == "DEBUG"
         if getattr(args, "decodes_video", False):
+            # gpu.decode=nvdec on a machine without NVDEC stops a command that decodes video
+            # here, before it asks a broker, builds a model or starts the stack.
+            from consumer.assembly import check_decoder
+
             check_decoder(settings)
         code: int = args.handler(args, settings)
     except (Exception, KeyboardInterrupt) as exc:

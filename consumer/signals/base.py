@@ -75,7 +75,6 @@ class Needs:
     soundtrack: bool = False  # every audio stream's Chromaprint fingerprint
     max_soundtrack_s: float = 0.0  # with `soundtrack`: seconds of each stream heard
     max_audio_streams: int = 0  # with `soundtrack`: audio streams heard
-    text_reader: bool = False  # a served model that reads on-screen text
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ or word lists); a rule that matches adds its action, naming the rule, never the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from consumer.errors import ConfigError
 from consumer.models.specs import get_spec
-from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
+from consumer.signals.base import Evidence, Finding, Opening, Signal, SignalSettings
 from consumer.signals.text.rules import (
     CompiledRule,
     load_text_rules,
@@ -23,16 +24,13 @@ class OnScreenText(Signal):
     name: ClassVar[str] = "text"
     settings_model: ClassVar[type[SignalSettings]] = TextSettings
     section: TextSettings
-    rules: list[CompiledRule]
+    rules: Sequence[CompiledRule] = ()  # compiled at `open`
 
     def check(self) -> None:
         if self.section.rules and not any(
                 get_spec(m).text_output is not None for m in self.settings.pipeline.models):
             raise ConfigError("signals.text.rules needs a text reader in pipeline.models "
                               "(e.g. \"ocr\")")
-
-    def needs(self) -> Needs:
-        return Needs(text_reader=bool(self.section.rules))
 
     @property
     def active(self) -> bool:
@@ -46,7 +44,7 @@ class OnScreenText(Signal):
 
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         pts = evidence.keyframes.pts_s
-        found = match_texts(getattr(self, "rules", []), evidence.texts, pts) \
+        found = match_texts(self.rules, evidence.texts, pts) \
             if evidence.outputs_ok else []
         return Finding(reasons=text_reasons(found),
                        tags={"text": text_tags(evidence.texts, pts)},
