@@ -135,8 +135,9 @@ class KafkaBroker:
     """
 
     def __init__(self, home: Path, libs: Path, ports: KafkaPorts, heap_mb: int, *,
-                 sasl_ssl_port: int | None = None) -> None:
+                 sasl_ssl_port: int | None = None, data_dir: Path | None = None) -> None:
         self.home = home
+        self.data = home / "data" if data_dir is None else data_dir
         self.libs = libs
         self.ports = ports
         self.heap_mb = heap_mb
@@ -174,7 +175,7 @@ class KafkaBroker:
             "listener.security.protocol.map": ",".join(
                 f"{name}:{'SASL_SSL' if name == LISTENER_NAME else 'PLAINTEXT'}"
                 for name in listeners),
-            "log.dirs": str(self.home / "data"),
+            "log.dirs": str(self.data),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",
             "offsets.topic.replication.factor": "1",
@@ -201,7 +202,7 @@ class KafkaBroker:
         ]
 
     def _format_once(self, config: Path) -> None:
-        data = self.home / "data"
+        data = self.data
         if (data / "meta.properties").exists():
             if self.sasl_ssl is None or self.scram.exists():
                 return

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,7 +131,17 @@ class DevStack:
             KafkaPorts(self.ports["kafka"], self.ports["kafka_controller"]),
             self.dev.kafka_heap_mb,
             sasl_ssl_port=self.ports["kafka_sasl_ssl"] if self.options.secured_kafka else None,
+            data_dir=self._kafka_data_in_memory(),
         )
+
+    def _kafka_data_in_memory(self) -> Path | None:
+        """The broker's data folder on tmpfs, named after the state folder; None for the
+        default (in the broker's home) or where there is no /dev/shm."""
+        shm = Path("/dev/shm")
+        if not self.options.kafka_data_in_memory or not shm.is_dir():
+            return None
+        digest = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
+        return shm / f"vmc-kafka-{digest}"
 
     def secured_kafka(self) -> SecuredKafka | None:
         """How to reach the broker's SASL_SSL listener, when the stack has one."""
@@ -343,6 +355,9 @@ class DevStack:
                 stopped.append(record.name)
         for name in ("processes.json", ADDRESSES_FILE):
             (self.state_dir / name).unlink(missing_ok=True)
+        in_memory = self._kafka_data_in_memory()
+        if in_memory is not None:
+            shutil.rmtree(in_memory, ignore_errors=True)
         return stopped
 
     def status(self) -> list[PartStatus]:

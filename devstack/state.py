@@ -19,6 +19,10 @@ class StackOptions:
 
     secured_kafka: bool = False  # a second broker listener: SASL_SSL, SCRAM-SHA-512
     object_stores: bool = False  # s3proxy (S3 API) and fake-gcs-server (GCS API)
+    # The broker's data on tmpfs, where fsync costs nothing: on a busy shared disk the KRaft
+    # controller's metadata fsyncs stalled for minutes and fenced the only broker. Throw-away
+    # data only (the test stack's); gone with `down`.
+    kafka_data_in_memory: bool = False
 
     @classmethod
     def load(cls, state_dir: Path) -> StackOptions:

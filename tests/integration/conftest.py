@@ -30,6 +30,8 @@ from devstack.samples import make_video
 from devstack.stack import DevStack, SecuredKafka, StackAddresses, StackOptions
 
 STACK_BANNER = pytest.StashKey[str]()
+KAFKA_LOG = pytest.StashKey[Path]()
+BROKER_LINES_ON_FAILURE = 15
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -37,6 +39,25 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     banner = config.stash.get(STACK_BANNER, None)
     if banner:
         terminalreporter.write_line(f"[stack] integration tests ran against: {banner}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test shows the broker's last warnings: a stalled or fenced broker (slow
+    controller events, expired heartbeats) reads differently from a consumer's bug."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    log = item.config.stash.get(KAFKA_LOG, None)
+    if not report.failed or log is None:
+        return
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    warnings = [line for line in lines if " WARN " in line or " ERROR " in line]
+    if warnings:
+        report.sections.append(("broker warnings (last lines of kafka.log)",
+                                "\n".join(warnings[-BROKER_LINES_ON_FAILURE:])))
 
 
 @dataclass(frozen=True)
@@ -92,8 +113,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
     dev = base.dev.model_copy(update={"state_dir": tmp_path_factory.mktemp("stack")})
     metrics_port = free_port()
     # With the SASL_SSL listener (SCRAM-SHA-512): it costs the broker's start well under 1 s.
+    # The broker's data on tmpfs: a busy disk once stalled its metadata fsyncs for minutes.
     devstack = DevStack(dev, base.kafka.topics, metrics_port,
-                        options=StackOptions(secured_kafka=True), ttl_s=3600,
+                        options=StackOptions(secured_kafka=True, kafka_data_in_memory=True),
+                        ttl_s=3600,
                         die_with_parent=True)
     try:
         addresses = devstack.up(log=say)
@@ -106,6 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
               f"Prometheus at {addresses.prometheus_url}")
     say(banner)
     pytestconfig.stash[STACK_BANNER] = banner
+    pytestconfig.stash[KAFKA_LOG] = devstack.kafka.home / "kafka.log"
     try:
         yield RunningStack(addresses, metrics_port, versions, dev.state_dir / "models",
                            devstack.secured_kafka())
