@@ -17,7 +17,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from consumer.signals.known_content.index import HashIndex
 from consumer.signals.known_content.parse import Labels
+from consumer.signals.known_content.settings import HashListRule
 
 UNKNOWN_QUALITY = 100  # a plain list gives no quality: its hashes are taken as they are
 
@@ -75,3 +77,12 @@ def plain_bank(name: str, hashes: npt.NDArray[np.uint8], labels: Labels, *,
                 np.zeros(count, np.float32), np.arange(count, dtype=np.int32),
                 Entries(no_ids, labels, np.zeros(count, np.float32), np.ones(count, np.int32)),
                 malformed=malformed)
+
+
+@dataclass(frozen=True)
+class IndexedBank:
+    """A bank as served: its rule (settings), its hashes and their index."""
+
+    rule: HashListRule
+    bank: Bank
+    index: HashIndex
