@@ -16,7 +16,7 @@ sequential read, no random access into the bank), and only those few are compare
 Every query's runs are expanded and filtered together, in a handful of numpy passes.
 
 At distance 31: 17 runs per segment (about 25,000 rows per query on 6 million random hashes, of
-which ~0.2% pass the partner filter). Memory: the hashes (32 bytes a row) plus, per row, 16
+which ~0.3% pass the partner filter). Memory: the hashes (32 bytes a row) plus, per row, 16
 row numbers (int32) and 16 partner values (uint16): 96 bytes a row. Beyond 47 bits (above the
 settings' bound) the runs would cover much of the bank, and a plain scan answers instead.
 """
