@@ -172,9 +172,11 @@ def _local_tree(root: str, max_files: int) -> list[tuple[str, tuple[str, ...]]]:
 
 def _uri_tree(path: str, max_files: int) -> list[tuple[str, tuple[str, ...]]]:
     fs = filesystem(path)
+    root = fs._strip_protocol(path).rstrip("/")
     listing = fs.find(path, detail=True)
     names = sorted(name for name, info in listing.items()
-                   if info.get("type", "file") == "file" and not _hidden(name))
+                   if info.get("type", "file") == "file" and not any(
+                       _hidden(part) for part in name.removeprefix(root).split("/")))
     if len(names) > max_files:
         raise _too_many(path, max_files)
     return [(fs.unstrip_protocol(name), tuple(str(listing[name].get(key)) for key in _INFO_KEYS))

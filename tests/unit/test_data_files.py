@@ -116,6 +116,7 @@ def test_an_object_store_prefix_is_a_folder() -> None:
     fs.pipe("/tree/x/1.txt", b"one")
     fs.pipe("/tree/x/sub/2.txt", b"two")
     fs.pipe("/tree/x/.tmp", b"half")
+    fs.pipe("/tree/x/.cache/3.txt", b"cached")
     taken, seen = data_files.read_tree("memory:///tree/x", 100, 10,
                                        lambda name, data: (name, data.tobytes()))
     assert taken == [("memory:///tree/x/1.txt", b"one"), ("memory:///tree/x/sub/2.txt", b"two")]

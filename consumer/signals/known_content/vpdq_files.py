@@ -89,7 +89,10 @@ def parse_vpdq(name: str, data: bytes | memoryview) -> VideoHashes:
         raise HashListError(f"vPDQ file {name!r}: the last line has no newline (a file caught "
                             "mid-write, or truncated)")
     found = _VPDQ_LINE.findall(text)
-    malformed = text.count(b"\n") + 1 - len(_SKIPPED.findall(text)) - len(found)
+    counted = text.count(b"\n")
+    if len(found) < counted:  # blank lines, comments, a header or bad lines: count them
+        counted += 1 - len(_SKIPPED.findall(text))
+    malformed = counted - len(found)
     first = ""
     if malformed:  # the slow path, for the few files with bad lines: which ones
         lines = text.split(b"\n")[:-1]
