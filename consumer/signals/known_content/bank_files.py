@@ -1,6 +1,7 @@
 """A bank's files -> one `Bank`: a rule's `path` (a file, a folder, or an fsspec object or
 prefix) may mix plain lists (`hash` or `hash,label` per line, one entry per line) and vPDQ
-files (one video entry each, its stem the id), each file's format told by its content.
+files (one video entry each, its stem the id; where two files of a folder share a stem, their
+paths in the folder without the suffix), each file's format told by its content.
 
 Bounds, so that a bank from many hands can only be refused: `max_bytes` for all its files
 together, `max_files` files at most, files read one at a time (a folder costs its largest file,
@@ -10,8 +11,9 @@ not its sum). Bad lines are skipped and counted (`Bank.malformed`); a bank with 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -45,7 +47,14 @@ class ReadBank:
 @dataclass(frozen=True)
 class _File:
     stem: str
+    within: str  # the path inside the bank's folder, without its suffix (the file's stem for a
+    # bank of one file)
     parsed: HashList | VideoHashes
+
+
+def _bare(path: str) -> str:
+    """A path or URI without its scheme and its edge slashes, to compare paths with."""
+    return path.split("://", 1)[-1].strip("/")
 
 
 def _name(path: str) -> str:
@@ -61,7 +70,9 @@ def _take(rule: HashListRule, path: str, data: memoryview) -> _File:
         parsed = parse_hash_list(name, data, skip_malformed=True)
     else:
         parsed = (parse_vpdq if kind == "vpdq" else parse_vpdq_json)(name, data)
-    return _File(PurePosixPath(_name(path)).stem, parsed)
+    inside = _bare(path).removeprefix(_bare(rule.path)).strip("/") or _name(path)
+    return _File(PurePosixPath(_name(path)).stem, str(PurePosixPath(inside).with_suffix("")),
+                 parsed)
 
 
 def read_bank(rule: HashListRule) -> ReadBank:
@@ -79,6 +90,8 @@ def read_bank(rule: HashListRule) -> ReadBank:
         plain = files[0].parsed
         return ReadBank(plain_bank(rule.name, plain.hashes, plain.labels, malformed=malformed),
                         seen, first)
+    stems = Counter(f.stem for f in files if isinstance(f.parsed, VideoHashes))
+    files = [replace(f, stem=f.within) if stems[f.stem] > 1 else f for f in files]
     return ReadBank(_assemble(rule.name, files, malformed), seen, first)
 
 

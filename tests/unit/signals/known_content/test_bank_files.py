@@ -231,3 +231,18 @@ def test_a_strict_parse_still_refuses_a_bad_line() -> None:
     parsed = parse_hash_list("l", "a" * 64 + "\nnope\n\xff\n", skip_malformed=True)
     assert len(parsed.hashes) == 1 and parsed.malformed == 2
     assert parsed.first_malformed == "hash list 'l', line 2: not a PDQ hash (64 hex digits)"
+
+
+def test_video_files_of_the_same_stem_in_two_folders_keep_distinct_ids(tmp_path: Path) -> None:
+    h = _hashes(3)
+    _touch(tmp_path / "2025" / "case-1.vpdq", _vpdq(h[:1]), 1)
+    _touch(tmp_path / "2026" / "case-1.json", json.dumps([f"{h[1]},100,0.0"]), 1)
+    _touch(tmp_path / "2026" / "case-2.vpdq", _vpdq(h[2:]), 1)
+    bank = read_bank(_rule(tmp_path)).bank
+    assert [bank.entry_id(e) for e in range(3)] == ["2025/case-1", "2026/case-1", "case-2"]
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/dup/a/v.vpdq", _vpdq(h[:1]).encode())
+    fs.pipe("/dup/b/v.vpdq", _vpdq(h[1:2]).encode())
+    for prefix in ("memory:///dup/", "memory://dup"):
+        bank = read_bank(_rule(prefix)).bank
+        assert [bank.entry_id(e) for e in range(2)] == ["a/v", "b/v"]
