@@ -7,6 +7,8 @@ a file rewritten in place was read while half written. So only regular files (or
 objects) are read, opened non-blocking and checked with `fstat` on the open descriptor (no race
 between the check and the read), at most `limit + 1` bytes; and the file's signature before and
 after the read must agree, or the read is retried and finally refused as `changing`.
+A folder (or an object-store prefix) is read file by file under the same rules, bounded in
+bytes for all its files together and in file count, and its signature covers every file.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import os
 import stat
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +28,7 @@ _INFO_KEYS = ("size", "mtime", "LastModified", "ETag", "etag", "updated", "gener
               "md5Hash", "created")
 READ_ATTEMPTS = 3
 RETRY_PAUSE_S = 0.2
+T = TypeVar("T")
 
 
 class DataFileError(ConsumerError):
@@ -135,3 +139,96 @@ def _read_uri(path: str,
         raise _too_large(path, limit_bytes)
     before = tuple(str(info.get(key)) for key in _INFO_KEYS)
     return memoryview(data), before, signature(path)
+
+
+# A folder or prefix of files (a bank of vPDQ files, one per video): the same bounds for the
+# whole set, and a signature that changes when any file is changed, added or removed.
+
+def _hidden(name: str) -> bool:
+    """Dot files are skipped: the temporary file of a writer that renames when done (rsync,
+    `gsutil`, editors), `.DS_Store`."""
+    return name.rsplit("/", 1)[-1].startswith(".")
+
+
+def _too_many(path: str, max_files: int) -> DataFileError:
+    return DataFileError(f"{path} holds more than its limit of {max_files} files (max_files)",
+                         "too_large")
+
+
+def _local_tree(root: str, max_files: int) -> list[tuple[str, tuple[str, ...]]]:
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for folder, dirs, names in os.walk(root):  # symlinked folders are not followed
+        dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        for name in sorted(n for n in names if not _hidden(n)):
+            if len(found) == max_files:
+                raise _too_many(root, max_files)
+            full = os.path.join(folder, name)
+            try:
+                found.append((full, _stat_signature(os.stat(full))))
+            except FileNotFoundError:
+                continue  # removed since the listing (or a dangling link): not in the set
+    return found
+
+
+def _uri_tree(path: str, max_files: int) -> list[tuple[str, tuple[str, ...]]]:
+    fs = filesystem(path)
+    root = fs._strip_protocol(path).rstrip("/")
+    listing = fs.find(path, detail=True)
+    names = sorted(name for name, info in listing.items()
+                   if info.get("type", "file") == "file" and not any(
+                       _hidden(part) for part in name.removeprefix(root).split("/")))
+    if len(names) > max_files:
+        raise _too_many(path, max_files)
+    return [(fs.unstrip_protocol(name), tuple(str(listing[name].get(key)) for key in _INFO_KEYS))
+            for name in names]
+
+
+def _is_folder(path: str) -> bool:
+    if is_uri(path):
+        return bool(filesystem(path).info(path).get("type") == "directory")
+    return os.path.isdir(_local(path))
+
+
+def _listing(path: str, max_files: int) -> tuple[list[str], tuple[str, ...]]:
+    """The files a path names and the signature of the set: the path itself when it is a file
+    (or an object), else every file under the folder (or prefix), sorted, dot files left out,
+    each with its name and signature."""
+    if not _is_folder(path):
+        return [path], signature(path)
+    found = _uri_tree(path, max_files) if is_uri(path) else _local_tree(_local(path), max_files)
+    return ([name for name, _ in found],
+            ("folder", *(f"{name}\0{' '.join(seen)}" for name, seen in found)))
+
+
+def tree_signature(path: str, max_files: int) -> tuple[str, ...]:
+    """What changes when the file, or any file of the folder, changes, appears or goes. Raises
+    `DataFileError` (`too_large`) past `max_files`, `OSError` when it cannot be listed."""
+    return _listing(path, max_files)[1]
+
+
+def read_tree(path: str, limit_bytes: int, max_files: int,
+              take: Callable[[str, memoryview], T]) -> tuple[list[T], tuple[str, ...]]:
+    """`take(name, bytes)` of each file of a file, folder or prefix, one file at a time (a
+    file's bytes are dropped once taken, so a folder costs its largest file, not its sum), and
+    the signature of the set read. At most `limit_bytes` in all; a set that changes while read
+    is read again, then refused as `changing` like one file."""
+    for attempt in range(READ_ATTEMPTS):
+        if attempt:
+            time.sleep(RETRY_PAUSE_S)
+        files, before = _listing(path, max_files)
+        taken, total = [], 0
+        for name in files:
+            try:
+                data, _ = read_bounded(name, limit_bytes - total)
+            except DataFileError as exc:
+                if exc.reason == "too_large" and name != path:
+                    raise _too_large(path, limit_bytes) from exc
+                raise
+            total += len(data)
+            taken.append(take(name, data))
+            del data
+        if tree_signature(path, max_files) == before:
+            return taken, before
+    raise DataFileError(f"{path} changed while it was read ({READ_ATTEMPTS} tries): a write "
+                        "in progress? (write a new file and rename it over the old one)",
+                        "changing")

@@ -114,6 +114,9 @@ class ConsumerMetrics(PipelineHooks):
             registry=registry)
         self.hash_list_size = Gauge("consumer_hash_list_hashes", "Hashes in each loaded list",
                                     ["list"], registry=registry)
+        self.hash_list_malformed = Gauge("consumer_hash_list_malformed_lines", "Lines (or JSON "
+                                         "items) of each served bank's files skipped as "
+                                         "malformed", ["list"], registry=registry)
         # Known label values start at 0, so the first increase shows up in rate().
         for outcome in ("accepted", "invalid"):
             self.events.labels(topic, outcome)
@@ -187,6 +190,9 @@ class ConsumerMetrics(PipelineHooks):
         self.hash_matches.labels(list_name)
         for reason in HASH_LIST_ERROR_REASONS:
             self.hash_list_errors.labels(list_name, reason)
+
+    def hash_list_malformed_lines(self, list_name: str, count: int) -> None:
+        self.hash_list_malformed.labels(list_name).set(count)
 
     def hash_list_error(self, list_name: str, reason: str) -> None:
         self.hash_list_errors.labels(list_name, reason).inc()

@@ -34,7 +34,8 @@ class KnownContent(Signal):
         if not section.lists:
             return
         callbacks: dict[str, Any] = {} if metrics is None else {
-            "on_error": metrics.hash_list_error, "on_loaded": metrics.hash_list_loaded}
+            "on_error": metrics.hash_list_error, "on_loaded": metrics.hash_list_loaded,
+            "on_malformed": metrics.hash_list_malformed_lines}
         self.store = HashListStore(section.lists, reload_s=section.reload_s,
                                    min_keep_ratio=section.min_keep_ratio, **callbacks)
         if not opening.one_off:

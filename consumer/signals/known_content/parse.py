@@ -7,8 +7,10 @@ numpy: the ordinary line (64 hex digits, optionally `,label`) never becomes a Py
 labels stay one UTF-8 blob with offsets. Only unusual lines (comments, blank lines, a header,
 spaces around a field, labels that are long or not ASCII) take the line-by-line path.
 
-Fail closed: a last line without its newline (a file caught mid-write) or a line that is not a
-hash makes the whole list invalid. A UTF-8 BOM (spreadsheet "CSV UTF-8" exports) is skipped.
+Fail closed: a last line without its newline (a file caught mid-write) makes the whole list
+invalid, and so does a line that is not a hash, unless the caller asks for such lines to be
+skipped and counted (`skip_malformed`: a bank decides how many it tolerates). A UTF-8 BOM
+(spreadsheet "CSV UTF-8" exports) is skipped.
 A label longer than `LABEL_MAX_CHARS` is cut (with an ellipsis) so one line can never bloat a
 verdict; `Labels.cut` counts them.
 """
@@ -64,11 +66,15 @@ class HashList:
     name: str
     hashes: npt.NDArray[np.uint8]  # [N, 32], bit 255 first like the hex form
     labels: Labels
+    malformed: int = 0  # lines skipped as not a hash (only with `skip_malformed`)
+    first_malformed: str = ""  # where the first one is, for the log
 
 
-def parse_hash_list(name: str, data: bytes | memoryview | str) -> HashList:
+def parse_hash_list(name: str, data: bytes | memoryview | str, *,
+                    skip_malformed: bool = False) -> HashList:
     """One PDQ hash per line, or `hash,label`; blank lines, `#` comments and a header before the
-    first hash are skipped. Raises `HashListError` naming the first bad line."""
+    first hash are skipped. Raises `HashListError` naming the first bad line, or with
+    `skip_malformed` skips and counts bad lines (a missing last newline still raises)."""
     buf = np.frombuffer(data.encode() if isinstance(data, str) else data, np.uint8)
     pos = len(BOM) if buf[:len(BOM)].tobytes() == BOM else 0
     if len(buf) > pos and buf[-1] != ord("\n"):
@@ -76,7 +82,7 @@ def parse_hash_list(name: str, data: bytes | memoryview | str) -> HashList:
                             "mid-write, or truncated)")
     capacity = sum(int(np.count_nonzero(buf[a:a + CHUNK_BYTES] == ord("\n")))
                    for a in range(pos, len(buf), CHUNK_BYTES))
-    parser = _Parser(name, np.empty((capacity, 32), np.uint8))
+    parser = _Parser(name, np.empty((capacity, 32), np.uint8), skip_malformed)
     while pos < len(buf):
         cut = _line_end(buf, min(pos + CHUNK_BYTES, len(buf)) - 1) + 1
         parser.chunk(buf[pos:cut])
@@ -94,8 +100,11 @@ def _line_end(buf: npt.NDArray[np.uint8], at: int) -> int:
 
 
 class _Parser:
-    def __init__(self, name: str, hashes: npt.NDArray[np.uint8]) -> None:
+    def __init__(self, name: str, hashes: npt.NDArray[np.uint8], skip: bool = False) -> None:
         self.name = name
+        self.skip = skip
+        self.malformed = 0
+        self.first_malformed = ""
         self.hashes = hashes
         self.rows = 0
         self.lines = 0
@@ -172,6 +181,8 @@ class _Parser:
         try:
             line = raw.decode().strip()
         except UnicodeDecodeError as exc:
+            if self._skipped(f"hash list {self.name!r}, line {number}: not UTF-8"):
+                return
             raise HashListError(f"hash list {self.name!r}, line {number}: not UTF-8") from exc
         if not line or line.startswith("#"):
             return
@@ -180,8 +191,11 @@ class _Parser:
         if not _HEX.fullmatch(first):
             if not self.rows and first.lower() in _HEADERS:
                 return  # a CSV header
-            raise HashListError(f"hash list {self.name!r}, line {number}: not a PDQ hash "
-                                f"({PDQ_HEX_DIGITS} hex digits)")
+            message = (f"hash list {self.name!r}, line {number}: not a PDQ hash "
+                       f"({PDQ_HEX_DIGITS} hex digits)")
+            if self._skipped(message):
+                return
+            raise HashListError(message)
         label = rest.strip()
         if len(label) > LABEL_MAX_CHARS:
             label = label[:LABEL_MAX_CHARS - 1] + "\u2026"
@@ -189,6 +203,13 @@ class _Parser:
         self.hashes[self.rows] = np.frombuffer(bytes.fromhex(first), np.uint8)
         self.rows += 1
         self._slow.append(label.encode())
+
+    def _skipped(self, message: str) -> bool:
+        """Whether a bad line is skipped (and counted) rather than refused."""
+        if self.skip:
+            self.malformed += 1
+            self.first_malformed = self.first_malformed or message
+        return self.skip
 
     def _flush(self) -> None:
         if self._slow:
@@ -203,4 +224,5 @@ class _Parser:
         offsets = np.concatenate(([0], np.cumsum(np.concatenate(
             [np.zeros(0, np.int64), *self.lengths])))).astype(np.int64)
         blob = np.concatenate([np.zeros(0, np.uint8), *self.blobs])
-        return HashList(self.name, hashes, Labels(blob, offsets, self.cut))
+        return HashList(self.name, hashes, Labels(blob, offsets, self.cut), self.malformed,
+                        self.first_malformed)

@@ -29,6 +29,11 @@ class HashListRule(BaseModel):
                            "hashes with short labels)")
     allow_empty: bool = Field(False, description="an empty list is an error unless this says "
                               "it is meant to be empty")
+    max_files: int = Field(100_000, ge=1, description="a folder or prefix holding more files "
+                           "is refused (a vPDQ bank has one file per video)")
+    max_malformed_ratio: float = Field(0.01, ge=0, le=1, description="lines that are not "
+                                       "hashes are skipped and counted; a bank with a larger "
+                                       "share of them is refused (garbage is not a bank)")
 
     @field_validator("max_distance")
     @classmethod

@@ -1,13 +1,16 @@
-"""Hash lists of known content, read from files or fsspec URIs and reloaded when they change,
-without a restart.
+"""Banks (hash lists) of known content, read from files, folders or fsspec URIs (objects or
+prefixes) and reloaded when any of their files changes, without a restart.
 
 A list that cannot be read at start-up, or is empty (unless its rule allows it), stops the
 start: running without a list the policy names would let its content through. Files are read
-by `consumer.data_files` (regular files only, bounded, never half-written). Later, a reload is
-refused and the previous version kept when the file cannot be read or parsed, or when it
-yields nothing or shrinks below `signals.known_content.min_keep_ratio` of the served list (an
-emptied or truncated file must not silently unblock known content); each refusal is logged
-and counted (`consumer_hash_list_errors_total{list,reason}`), and the list reads as stale.
+by `consumer.data_files` (regular files only, bounded, never half-written) and parsed by
+`bank_files` (plain lists and vPDQ files; bad lines skipped, counted in
+`consumer_hash_list_malformed_lines{list}`, and past `max_malformed_ratio` the bank is invalid).
+Later, a reload is refused and the previous version kept when a file cannot be read or parsed,
+or when the bank yields nothing or shrinks below `signals.known_content.min_keep_ratio` of the
+served hashes (an emptied or truncated file must not silently unblock known content); each
+refusal is logged and counted (`consumer_hash_list_errors_total{list,reason}`), and the list
+reads as stale.
 """
 
 from __future__ import annotations
@@ -16,22 +19,21 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from consumer.data_files import DataFileError, read_bounded, signature
+import numpy as np
+
+from consumer.data_files import DataFileError, tree_signature
 from consumer.errors import ConfigError
 from consumer.media.frame_hash import FrameHash
-from consumer.signals.known_content.lists import (
-    HashIndex,
-    HashListError,
-    HashMatch,
-    IndexedList,
-    match_frames,
-    parse_hash_list,
-)
+from consumer.signals.known_content.bank import IndexedBank
+from consumer.signals.known_content.bank_files import ReadBank, read_bank
+from consumer.signals.known_content.index import HashIndex
+from consumer.signals.known_content.lists import HashMatch
+from consumer.signals.known_content.parse import HashListError
 from consumer.signals.known_content.settings import HashListRule
 
 log = logging.getLogger("consumer.signals.known_content")
 
-__all__ = ["HashListStore", "ListRefused", "load", "signature"]
+__all__ = ["HashListStore", "ListRefused", "load"]
 
 
 class ListRefused(ValueError):
@@ -42,17 +44,16 @@ class ListRefused(ValueError):
         self.reason = reason
 
 
-def load(rule: HashListRule) -> IndexedList:
-    """Read, parse and index one list (the swap is the caller's)."""
+def load(rule: HashListRule) -> IndexedBank:
+    """Read, parse and index one bank (the swap is the caller's)."""
     return _load(rule)[0]
 
 
-def _load(rule: HashListRule) -> tuple[IndexedList, tuple[str, ...]]:
-    """The list and the signature of the version read."""
-    data, seen = read_bounded(rule.path, rule.max_bytes)
-    hashes = parse_hash_list(rule.name, data)
-    del data  # the raw file is gone before the index is built: peak memory stays low
-    return IndexedList(rule, hashes, HashIndex(hashes.hashes)), seen
+def _load(rule: HashListRule) -> tuple[IndexedBank, ReadBank]:
+    """The bank, indexed, and what was read (its signature, its first bad line). The raw
+    files are gone before the index is built: peak memory stays low."""
+    read = read_bank(rule)
+    return IndexedBank(rule, read.bank, HashIndex(read.bank.hashes)), read
 
 
 def _reason(exc: Exception) -> str:
@@ -71,16 +72,19 @@ class HashListStore:
     def __init__(self, rules: Sequence[HashListRule], *, reload_s: float,
                  min_keep_ratio: float = 0.5,
                  on_error: Callable[[str, str], None] = lambda name, reason: None,
-                 on_loaded: Callable[[str, int], None] = lambda name, size: None) -> None:
+                 on_loaded: Callable[[str, int], None] = lambda name, size: None,
+                 on_malformed: Callable[[str, int], None] = lambda name, count: None) -> None:
         self.reload_s = reload_s
         self.min_keep_ratio = min_keep_ratio
         self.on_error = on_error
         self.on_loaded = on_loaded
+        self.on_malformed = on_malformed
         self._signatures: dict[str, tuple[str, ...]] = {}
         loaded = []
         for rule in rules:
             try:
-                entry, self._signatures[rule.name] = _load(rule)
+                entry, read = _load(rule)
+                self._signatures[rule.name] = read.signature
                 loaded.append(entry)
                 if not len(loaded[-1].index) and not rule.allow_empty:
                     raise ListRefused("the list holds no hash (set allow_empty=true if it "
@@ -90,23 +94,49 @@ class HashListStore:
             except (OSError, UnicodeDecodeError, HashListError, ListRefused) as exc:
                 raise ConfigError(f"signals.known_content.lists[{rule.name}]: cannot load "
                                   f"{rule.path}: {exc}") from exc
-            self._loaded(loaded[-1])
-        self._lists: tuple[IndexedList, ...] = tuple(loaded)
+            self._loaded(loaded[-1], read)
+        self._lists: tuple[IndexedBank, ...] = tuple(loaded)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _loaded(self, entry: IndexedList) -> None:
-        if entry.hashes.labels.cut:
+    def _loaded(self, entry: IndexedBank, read: ReadBank) -> None:
+        bank = entry.bank
+        if bank.entries.labels.cut:
             log.warning("hash list %s: %d labels cut to their first characters",
-                        entry.rule.name, entry.hashes.labels.cut)
+                        entry.rule.name, bank.entries.labels.cut)
+        if bank.malformed:
+            log.warning("hash list %s: %d malformed lines skipped (of %d files); the first: %s",
+                        entry.rule.name, bank.malformed, bank.files, read.first_malformed)
         self.on_loaded(entry.rule.name, len(entry.index))
+        self.on_malformed(entry.rule.name, bank.malformed)
 
     @property
-    def lists(self) -> tuple[IndexedList, ...]:
+    def lists(self) -> tuple[IndexedBank, ...]:
         return self._lists
 
     def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]:
-        return match_frames(self._lists, frames, pts_s)
+        """Today's meaning, until bank matching replaces it: per bank the closest frame (of at
+        least the rule's quality) within its distance of any hash, the earliest on a tie; the
+        label is the entry's (a video entry's id when it has none)."""
+        matches = []
+        for served in self._lists:
+            rule, bank = served.rule, served.bank
+            kept = [i for i, frame in enumerate(frames) if frame.quality >= rule.min_quality]
+            if not kept or not len(bank):
+                continue
+            queries = np.frombuffer(bytes.fromhex("".join(frames[i].pdq for i in kept)),
+                                    np.uint8).reshape(-1, 32)
+            query, row, distance = served.index.search(queries, rule.max_distance)
+            if not len(row):
+                continue
+            best = int(np.lexsort((query, distance))[0])
+            entry = int(bank.entry_of[row[best]])
+            label = bank.entries.labels[entry]
+            matches.append(HashMatch(rule.name, rule.action, label if label is not None or
+                                     bank.entry_kind(entry) == "frame" else
+                                     bank.entry_id(entry), int(distance[best]),
+                                     pts_s[kept[int(query[best])]]))
+        return matches
 
     def refresh(self) -> None:
         """Reload each list whose file changed; a failure or a refusal keeps the previous
@@ -116,11 +146,12 @@ class HashListStore:
         for i, entry in enumerate(current):
             rule = entry.rule
             try:
-                seen = signature(rule.path)
+                seen = tree_signature(rule.path, rule.max_files)
                 if seen == self._signatures.get(rule.name):
                     continue
                 self._signatures[rule.name] = seen
-                fresh, self._signatures[rule.name] = _load(rule)
+                fresh, read = _load(rule)
+                self._signatures[rule.name] = read.signature
                 self._check_size(len(entry.index), len(fresh.index))
                 current[i] = fresh
             except Exception as exc:  # any failure: keep serving the previous version
@@ -133,7 +164,7 @@ class HashListStore:
                 self.on_error(rule.name, reason)
                 continue
             log.info("hash list %s reloaded: %d hashes", rule.name, len(current[i].index))
-            self._loaded(current[i])
+            self._loaded(current[i], read)
         self._lists = tuple(current)
 
     def _check_size(self, served: int, fresh: int) -> None:
