@@ -84,7 +84,7 @@ def clip(pictures: list[str | int], seed: int, seconds: float = SOURCE_S) -> lis
     """Scenes of `SCENE_S` seconds, cycling through `pictures`."""
     frames: list[Frame] = []
     per_scene = int(SCENE_S * FPS)
-    for scene in range(int(round(seconds / SCENE_S))):
+    for scene in range(round(seconds / SCENE_S)):
         picture = _picture(pictures[scene % len(pictures)])
         frames += _scene(picture, per_scene, seed * 100 + scene)
     return frames
@@ -136,12 +136,12 @@ def _logo(frames: list[Frame], share: float) -> list[Frame]:
     logo = _resize(data.logo(), size, size)
     alpha = _resize(np.repeat(data.logo()[..., 3:], 3, axis=-1), size, size)[..., :1] / 255.0
     out = []
+    y, x = 8, WIDTH - size - 8
     for frame in frames:
-        frame = frame.copy()
-        y, x = 8, WIDTH - size - 8
-        region = frame[y:y + size, x:x + size].astype(np.float32)
-        frame[y:y + size, x:x + size] = (region * (1 - alpha) + logo * alpha).astype(np.uint8)
-        out.append(frame)
+        marked = frame.copy()
+        region = marked[y:y + size, x:x + size].astype(np.float32)
+        marked[y:y + size, x:x + size] = (region * (1 - alpha) + logo * alpha).astype(np.uint8)
+        out.append(marked)
     return out
 
 
