@@ -72,10 +72,11 @@ def _bar(lines: npt.NDArray[np.uint8], size: int) -> int:
 
 
 def _first_uniform(lines: npt.NDArray[np.uint8]) -> tuple[int, npt.NDArray[np.int16]] | None:
-    """The first line whose pixels nearly all share one colour, and that colour."""
-    for index, line in enumerate(lines):
-        colour = np.median(line, axis=0).astype(np.int16)
-        near = np.abs(line.astype(np.int16) - colour).max(axis=1) <= BORDER_TOLERANCE
-        if near.mean() >= BORDER_SHARE:
-            return index, colour
-    return None
+    """The first line whose pixels nearly all share one colour, and that colour (each line's
+    median, from every 4th pixel: enough for a colour that nearly all of them have)."""
+    colours = np.median(lines[:, ::4], axis=1).astype(np.int16)  # [L, 3]
+    near = np.abs(lines.astype(np.int16) - colours[:, None, :]).max(axis=2) <= BORDER_TOLERANCE
+    uniform = np.flatnonzero(near.mean(axis=1) >= BORDER_SHARE)
+    if not len(uniform):
+        return None
+    return int(uniform[0]), colours[uniform[0]]
