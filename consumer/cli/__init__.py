@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "consumer.cli.dev",
     "consumer.cli.keyframes",
     "consumer.cli.catalogue",
+    "consumer.cli.bank",
 )
 
 

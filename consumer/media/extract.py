@@ -25,7 +25,7 @@ from consumer.errors import (
 from consumer.media.config import DecodeConfig
 from consumer.media.coverage import Coverage
 from consumer.media.decoders import PacketDecoder, Picture
-from consumer.media.frame_hash import PDQ_SPEC, FrameHash, pdq_hash
+from consumer.media.frame_hash import PDQ_SPEC, FrameHash, frame_hash
 from consumer.media.probe import (
     VideoProbe,
     check_pixels,
@@ -74,7 +74,7 @@ class Keyframes:
     pts_s: list[float]
     frames: dict[ResizeSpec, npt.NDArray[np.uint8]]
     coverage: Coverage | None = None
-    hashes: list[FrameHash] = field(default_factory=list)  # PDQ per frame, as `pts_s`
+    hashes: list[FrameHash] = field(default_factory=list)  # PDQ per frame (box, mirror, full)
     hash_s: float = 0.0  # time spent hashing
     device: str = "cpu"  # where the frames were decoded: cpu or nvdec
     fallback: str | None = None  # why an NVDEC worker decoded this video on the CPU
@@ -239,7 +239,7 @@ def _resize_each(frames: Iterable[Picture], sampler: KeyframeSampler[Any],
         resized[time_s] = [resize(frame, spec, rotation) for spec in specs]
         if decode.frame_hashes:
             started = time.perf_counter()
-            hashes[time_s] = pdq_hash(on_host(resize(frame, PDQ_SPEC, rotation)))
+            hashes[time_s] = frame_hash(on_host(resize(frame, PDQ_SPEC, rotation)))
             hash_s += time.perf_counter() - started
         if len(resized) >= decode.sampling.max_keyframes:
             break

@@ -35,7 +35,8 @@ def _samples(tmp_path: Path) -> dict[str, list[str]]:
     every run below stops before its handler reads them)."""
     return {"inputs": [str(tmp_path / "video.mp4")], "folder": [str(tmp_path)],
             "out": [str(tmp_path / "music.vmccat")], "from_": ["2024-01-01T00:00:00"],
-            "run_id": ["exit-codes"], "to_datetime": ["2024-01-01T00:00:00"]}
+            "run_id": ["exit-codes"], "to_datetime": ["2024-01-01T00:00:00"],
+            "bank": [str(tmp_path / "bank")]}
 
 
 def _leaves() -> dict[tuple[str, ...], argparse.ArgumentParser]:

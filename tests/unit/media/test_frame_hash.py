@@ -13,7 +13,7 @@ import pytest
 from skimage import data
 
 from consumer.media import ResizeSpec, extract_keyframes
-from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
+from consumer.media.frame_hash import PDQ_SPEC, FrameHash, frame_hash, pdq_hash
 from consumer.settings import SourceSettings
 from consumer.signals.known_content.lists import hamming
 from devstack.samples import make_still_video
@@ -67,3 +67,57 @@ def test_every_analysed_frame_has_a_hash_unless_switched_off(tmp_path: Path) -> 
     off = extract_keyframes(str(video), [spec], dataclasses.replace(decode, frame_hashes=False),
                             LOCAL)
     assert off.hashes == [] and off.pts_s == result.pts_s
+
+
+def _dist(a: str, b: str) -> int:
+    return int(hamming(_bits(a)[None], _bits(b))[0])
+
+
+def test_a_frame_without_bars_hashes_as_before_plus_its_mirror() -> None:
+    photo = data.coffee()
+    plain, boxed = pdq_hash(photo), frame_hash(photo)
+    assert boxed.pdq == plain.pdq and boxed.quality == plain.quality
+    assert boxed.full_pdq == ""  # the box is the frame
+    assert boxed.mirror_pdq == pdq_hash(np.ascontiguousarray(photo[:, ::-1])).pdq
+    assert boxed.queries() == [boxed.pdq, boxed.mirror_pdq]
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket"])
+def test_a_letterboxed_frame_hashes_close_to_the_original(name: str) -> None:
+    picture = _resize(getattr(data, name)(), 640, 360)
+    framed = np.zeros((640, 640, 3), np.uint8)  # 16:9 inside a square: 140 rows of bar each
+    framed[140:500] = picture
+    original = frame_hash(_resize(picture, PDQ_SPEC.size, PDQ_SPEC.size)).pdq
+    square = _resize(framed, PDQ_SPEC.size, PDQ_SPEC.size)  # what the worker hashes
+    boxed = frame_hash(square)
+    assert _dist(boxed.pdq, original) <= 16
+    assert _dist(pdq_hash(square).pdq, original) > 31  # what the bars do to a plain hash
+    assert boxed.full_pdq == pdq_hash(square).pdq
+
+
+def test_a_mirrored_upload_matches_through_its_mirror_hash() -> None:
+    photo = _resize(data.astronaut(), 384, 384)
+    mirrored = frame_hash(np.ascontiguousarray(photo[:, ::-1]))
+    original = frame_hash(photo)
+    assert _dist(mirrored.pdq, original.pdq) > 31
+    assert _dist(mirrored.mirror_pdq, original.pdq) <= 8
+
+
+def test_frame_hash_keeps_the_field_order_other_code_builds_it_with() -> None:
+    positional = FrameHash("ab" * 32, 90)
+    assert (positional.mirror_pdq, positional.full_pdq) == ("", "")
+    assert positional.queries() == ["ab" * 32]
+
+
+def test_the_worker_hashes_the_box_of_a_letterboxed_video(tmp_path: Path) -> None:
+    photo = _resize(data.astronaut(), 320, 180)
+    framed = np.zeros((320, 320, 3), np.uint8)
+    framed[70:250] = photo
+    video = make_still_video(tmp_path / "boxed.mp4", framed, seconds=2.0, fps=10, gop=10)
+    decode = decode_config(max_keyframes=4, min_interval_s=0.0, threads=1, frame_hashes=True)
+    result = extract_keyframes(str(video), [ResizeSpec(64, "stretch")], decode, LOCAL)
+    original = frame_hash(_resize(photo, PDQ_SPEC.size, PDQ_SPEC.size)).pdq
+    assert result.hashes
+    for frame in result.hashes:
+        assert _dist(frame.pdq, original) <= 31 < _dist(frame.full_pdq, original)
+        assert len(frame.mirror_pdq) == 64
