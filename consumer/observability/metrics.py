@@ -117,6 +117,22 @@ class ConsumerMetrics(PipelineHooks):
         self.hash_list_malformed = Gauge("consumer_hash_list_malformed_lines", "Lines (or JSON "
                                          "items) of each served bank's files skipped as "
                                          "malformed", ["list"], registry=registry)
+        self.registry = registry  # collectors read at scrape time register here
+        self.bank_enabled = Gauge("consumer_known_content_bank_enabled", "1 for a known-content "
+                                  "bank that is loaded and matched, 0 for one switched off "
+                                  "(enabled=false), by bank and action", ["bank", "action"],
+                                  registry=registry)
+        self.bank_matches = Counter("consumer_known_content_matches", "Videos matching a "
+                                    "known-content bank, by bank and the action applied (block, "
+                                    "review, shadow: counted only, allow)", ["bank", "action"],
+                                    registry=registry)
+        self.bank_suppressed = Counter("consumer_known_content_suppressed", "Videos whose match "
+                                       "in a bank was suppressed by an allow bank's entry, by "
+                                       "bank and allow bank", ["bank", "allow_bank"],
+                                       registry=registry)
+        self.bank_demotions = Counter("consumer_known_content_demotions", "Block matches "
+                                      "demoted to review because the entry is in flood "
+                                      "quarantine, by bank", ["bank"], registry=registry)
         # Known label values start at 0, so the first increase shows up in rate().
         for outcome in ("accepted", "invalid"):
             self.events.labels(topic, outcome)
@@ -198,6 +214,26 @@ class ConsumerMetrics(PipelineHooks):
         self.hash_list_errors.labels(list_name, reason).inc()
         self.hash_list_stale.labels(list_name).set(1)
 
+    def known_content_banks(self, banks: Mapping[str, tuple[str, bool]],
+                            quarantined: Callable[[], Mapping[str, int]]) -> None:
+        """Each bank (name -> (action, enabled)); counters start at 0 so a first match shows
+        in rate(); `quarantined` is read at scrape time (entries in flood quarantine)."""
+        for bank, (action, enabled) in banks.items():
+            self.bank_enabled.labels(bank, action).set(int(enabled))
+            if enabled:
+                self.bank_matches.labels(bank, action)
+                self.bank_demotions.labels(bank)
+        self.registry.register(QuarantineCollector(list(banks), quarantined))
+
+    def known_content_match(self, bank: str, action: str) -> None:
+        self.bank_matches.labels(bank, action).inc()
+
+    def known_content_suppressed(self, bank: str, allow_bank: str) -> None:
+        self.bank_suppressed.labels(bank, allow_bank).inc()
+
+    def known_content_demoted(self, bank: str) -> None:
+        self.bank_demotions.labels(bank).inc()
+
     def catalogues_loaded(self, sizes: dict[str, int]) -> None:
         for catalogue, tracks in sizes.items():
             self.catalogue_tracks.labels(catalogue).set(tracks)
@@ -241,3 +277,21 @@ class WorkerPoolCollector(Collector):
                                    "Videos waiting for a decode worker")
         queued.add_metric([], self._pending())
         yield queued
+
+
+class QuarantineCollector(Collector):
+    """Known-content entries in flood quarantine now, per bank, read when scraped (entries
+    leave quarantine as time passes, with no event to update a gauge)."""
+
+    def __init__(self, banks: list[str], quarantined: Callable[[], Mapping[str, int]]) -> None:
+        self._banks = banks
+        self._quarantined = quarantined
+
+    def collect(self) -> Iterator[Any]:
+        gauge = GaugeMetricFamily("consumer_known_content_quarantined_entries",
+                                  "Known-content bank entries in flood quarantine (their block "
+                                  "is demoted to review), by bank", labels=["bank"])
+        counts = self._quarantined()
+        for bank in sorted({*self._banks, *counts}):
+            gauge.add_metric([bank], counts.get(bank, 0))
+        yield gauge

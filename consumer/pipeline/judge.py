@@ -50,7 +50,8 @@ class Judge:
                  given_up: Mapping[str, str] | None = None) -> Judged:
         given_up = given_up or {}
         evidence = Evidence(keyframes, {n: v for n, v in scores.items() if n not in given_up},
-                            self.specs, texts, outputs_ok=inference_error is None)
+                            self.specs, texts, outputs_ok=inference_error is None,
+                            video_id=video_id)
         result = assess(evidence, self.signals, self.policy, matched=matches.by_signal,
                         inference_error=inference_error, given_up=given_up)
         self._report(keyframes, matches, result)

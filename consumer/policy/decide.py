@@ -45,6 +45,13 @@ class Reason:
     hash_list: str | None = None
     distance: int | None = None
     rule: str | None = None
+    # A known-content match: the bank entry's id and the time in it, the shares of the upload
+    # and of the entry that match, and why a block became review ("flood_quarantine").
+    entry: str | None = None
+    entry_at_s: float | None = None
+    query_share: float | None = None
+    compared_share: float | None = None
+    demoted: str | None = None
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class Evidence:
     specs: Mapping[str, ModelSpec]
     texts: Mapping[int, Sequence[TextRead]]
     outputs_ok: bool = True
+    video_id: str = ""  # what counts as one video (known content's flood quarantine)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ class HashListRule(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # a metric label and verdict reason
     path: str = Field(min_length=1, description="a file path or an fsspec URI")
-    action: Literal["block", "review"] = "review"
+    action: Literal["block", "review", "shadow", "allow"] = Field("review", description=(
+        "shadow: matched, counted and tagged, no effect on the verdict; allow: known false "
+        "positives, its matches suppress other banks' matches of the same upload frames"))
     max_distance: int = Field(31, ge=0, description="PDQ's usual match threshold")
     min_quality: int = Field(50, ge=0, le=100, description="frames below it are not matched")
     max_bytes: int = Field(256 * MiB, ge=1, description="a larger file is refused (~3M "
@@ -34,6 +36,16 @@ class HashListRule(BaseModel):
     max_malformed_ratio: float = Field(0.01, ge=0, le=1, description="lines that are not "
                                        "hashes are skipped and counted; a bank with a larger "
                                        "share of them is refused (garbage is not a bank)")
+    enabled: bool = Field(True, description="false: not loaded, not matched (the metric "
+                          "consumer_known_content_bank_enabled shows it)")
+    match: Literal["auto", "frame", "video"] = Field(
+        "auto", description="frame: any one frame within max_distance; video: the shares "
+        "below; auto: frame for one-hash entries (plain lists), video for video entries")
+    min_query_share: float = Field(0.5, ge=0, le=1, description="video matching: share of the "
+                                   "upload's analysed frames that match the entry (provisional)")
+    min_compared_share: float = Field(0.3, ge=0, le=1, description="video matching: share of "
+                                      "the entry's duration the matched frames cover "
+                                      "(provisional)")
 
     @field_validator("max_distance")
     @classmethod
@@ -57,6 +69,13 @@ class KnownContentSettings(SignalSettings):
     min_keep_ratio: float = Field(0.5, ge=0, le=1, description="a reload that keeps fewer than "
                                   "this share of the served list's hashes is refused (0: no "
                                   "check)")
+    flood_max_videos: int = Field(50, ge=0, description="an entry matching more distinct videos "
+                                  "than this within flood_window_s is quarantined: its block "
+                                  "becomes review (0: off)")
+    flood_window_s: float = Field(3600.0, gt=0, description="the flood quarantine's window")
+    flood_max_entries: int = Field(10_000, ge=1, description="entries whose recent matches are "
+                                   "remembered for the flood quarantine (the oldest is "
+                                   "forgotten first): bounds its memory")
 
     @model_validator(mode="after")
     def _matchable(self) -> KnownContentSettings:

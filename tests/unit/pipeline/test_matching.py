@@ -4,28 +4,51 @@ loop keeps polling and inferring, and a failing match is only that video's outco
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from typing import Any
 
-from consumer.media.frame_hash import FrameHash
-from consumer.signals.known_content.lists import HashMatch
+import numpy as np
+
+from consumer.signals.known_content.bank import IndexedBank, plain_bank
+from consumer.signals.known_content.index import HashIndex
+from consumer.signals.known_content.parse import parse_hash_list
+from consumer.signals.known_content.settings import HashListRule
 from tests.unit.pipeline.fake_work import KNOWN_PDQ
 from tests.unit.pipeline.fakes import rig
 
+KNOWN = np.frombuffer(bytes.fromhex(KNOWN_PDQ), np.uint8)
 
-class SlowList:
+
+class FakeStore:
+    """Known content served as one bank `cases` holding `KNOWN_PDQ`, searched through
+    `on_known` (run when a query is `KNOWN_PDQ`): the store's seam the signal reads."""
+
+    def __init__(self, on_known: Any) -> None:
+        listed = parse_hash_list("cases", f"{KNOWN_PDQ}\n")
+        index = HashIndex(listed.hashes)
+        real_search = index.search
+
+        def search(queries: np.ndarray, max_distance: int) -> Any:
+            if (queries == KNOWN).all(axis=1).any():
+                on_known()
+            return real_search(queries, max_distance)
+
+        index.search = search  # type: ignore[method-assign]
+        self.lists = (IndexedBank(HashListRule(name="cases", path="unused", action="block"),
+                                  plain_bank("cases", listed.hashes, listed.labels), index),)
+
+
+class SlowList(FakeStore):
     """Known content that matches `KNOWN_PDQ` frames, blocking until `go` is set for them."""
 
     def __init__(self) -> None:
         self.go = threading.Event()
         self.threads: list[str] = []
+        super().__init__(self._wait)
 
-    def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]:
+    def _wait(self) -> None:
         self.threads.append(threading.current_thread().name)
-        if frames and frames[0].pdq == KNOWN_PDQ:
-            if not self.go.wait(10):
-                raise TimeoutError("never released")
-            return [HashMatch("cases", "block", None, 0, pts_s[0])]
-        return []
+        if not self.go.wait(10):
+            raise TimeoutError("never released")
 
 
 def test_a_slow_match_runs_off_the_loop_which_keeps_polling_and_inferring() -> None:
@@ -49,11 +72,12 @@ def test_a_slow_match_runs_off_the_loop_which_keeps_polling_and_inferring() -> N
     assert r.hooks.events.count("known_content:cases") == 1
 
 
-class BrokenList:
-    def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]:
-        if frames and frames[0].pdq == KNOWN_PDQ:
-            raise ZeroDivisionError("a bug met by one video")
-        return []
+class BrokenList(FakeStore):
+    def __init__(self) -> None:
+        super().__init__(self._bug)
+
+    def _bug(self) -> None:
+        raise ZeroDivisionError("a bug met by one video")
 
 
 def test_a_match_that_fails_is_that_videos_outcome_only() -> None:

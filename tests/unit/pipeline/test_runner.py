@@ -228,7 +228,9 @@ def test_a_frame_on_a_hash_list_blocks_its_video_and_every_frame_hash_is_tagged(
     (verdict,) = [v.json() for v in r.broker.on("verdicts") if v.key == b"copy"]
     assert verdict["reasons"][0] == {"category": "known_content_match", "score": None,
                                      "threshold": None, "at_s": 0.0, "action": "block",
-                                     "detail": "case-9", "hash_list": "cases", "distance": 0}
+                                     "detail": "case-9", "hash_list": "cases", "distance": 0,
+                                     "entry": KNOWN_PDQ, "entry_at_s": 0.0, "query_share": 1.0,
+                                     "compared_share": 1.0}
     assert r.hooks.events.count("known_content:cases") == 1
     frames = [t.json()["frames"] for t in r.broker.on("tags")]
     assert [len(f) for f in frames] == [3, 3]

@@ -9,9 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer.media.frame_hash import FrameHash
-from consumer.policy.decide import ALLOW, BLOCK, REVIEW, UNPROCESSABLE, Decision, Reason, escalate
-from consumer.policy.decide import Decision as _Decision
-from consumer.signals.known_content import known_content_reasons
 from consumer.signals.known_content.lists import (
     HashIndex,
     HashListError,
@@ -25,10 +22,6 @@ from consumer.signals.known_content.settings import HashListRule
 
 A = "f" * 64
 B = "0" * 63 + "1"
-
-
-def merge(decision: _Decision, matches: list[HashMatch]) -> _Decision:
-    return escalate(decision, known_content_reasons(matches))
 
 
 def test_plain_and_csv_lists_with_comments_and_a_header() -> None:
@@ -89,19 +82,6 @@ def test_each_list_reports_its_closest_frame_and_low_quality_frames_are_ignored(
     assert matches == [HashMatch("cases", "block", "case-1", 10, 1.5),
                        HashMatch("other", "review", None, 0, 0.0)]
     assert match_frames(lists[:1], frames[:1], [0.0]) == []
-
-
-def test_a_match_adds_its_action_and_reason_and_unprocessable_stays() -> None:
-    review = Decision(REVIEW, [Reason("nsfw", 0.6, 0.5, 1.0, REVIEW)], {"nsfw": 0.6})
-    match = HashMatch("cases", BLOCK, "case-1", 12, 2.0)
-    merged = merge(review, [match])
-    assert merged.verdict == BLOCK and merged.scores == {"nsfw": 0.6}
-    assert merged.reasons[0] == Reason("known_content_match", None, None, 2.0, BLOCK, "case-1",
-                                       "cases", 12)
-    assert merge(Decision(ALLOW), [HashMatch("l", REVIEW, None, 3, 0.0)]).verdict == REVIEW
-    assert merge(Decision(BLOCK), [HashMatch("l", REVIEW, None, 3, 0.0)]).verdict == BLOCK
-    assert merge(Decision(UNPROCESSABLE), [match]).verdict == UNPROCESSABLE
-    assert merge(review, []) is review
 
 
 def _reference_parse(text: str) -> tuple[list[str], list[str | None]]:
