@@ -5,6 +5,8 @@ and a `Rig` that turns the loop until a condition holds.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,16 +75,24 @@ class Rig:
     pipeline: Any
     started: bool = False
 
-    def until(self, condition: Callable[[], bool], steps: int = 2000) -> None:
-        """Turn the loop (started on first use) until `condition` holds; fail after `steps`."""
+    def until(self, condition: Callable[[], bool], steps: int = 2000,
+              real_s: float = 10.0) -> None:
+        """Turn the loop (started on first use) until `condition` holds; fail after `steps`
+        and at least `real_s` seconds: work on real threads (matching) finishes in real time,
+        which `steps` of a fake clock do not measure."""
         if not self.started:
             self.pipeline.start()
             self.started = True
-        for _ in range(steps):
+        deadline = time.monotonic() + real_s
+        turned = 0
+        while turned < steps or time.monotonic() < deadline:
             if condition():
                 return
             self.pipeline.step()
-        raise AssertionError(f"not reached in {steps} steps")
+            turned += 1
+            if turned >= steps:
+                time.sleep(0.001)
+        raise AssertionError(f"not reached in {turned} steps and {real_s:g} s")
 
     def settled(self) -> bool:
         """Nothing in flight and every partition's log committed to its end."""
