@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import best_s, emit
 from consumer.media.frame_hash import PDQ_SPEC, pdq_hash
 from consumer.media.resize import resize_frame
-from consumer.signals.known_content.lists import HashIndex, hamming
+from consumer.signals.known_content.index import HashIndex, hamming
 
 FRAMES = 16
 MAX_DISTANCE = 31
@@ -63,21 +63,21 @@ def matching_table(sizes: list[int], repeat: int) -> list[str]:
             "| speed-up | matches (both) |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     for size in sizes:
         hashes = rng.integers(0, 256, (size, 32), dtype=np.uint8)
-        queries = []
+        near = []
         for i in range(FRAMES):
             bits = np.unpackbits(hashes[(i * 7919) % size])
             bits[rng.choice(256, int(rng.integers(0, 41)), replace=False)] ^= 1
-            queries.append(np.packbits(bits))
+            near.append(np.packbits(bits))
+        queries = np.stack(near)
         started = time.perf_counter()
         index = HashIndex(hashes)
         build = time.perf_counter() - started
 
-        def indexed(index: HashIndex = index, queries: list[npt.NDArray[np.uint8]] = queries,
-                    ) -> int:
-            return sum(len(index.within(q, MAX_DISTANCE)[0]) for q in queries)
+        def indexed(index: HashIndex = index, queries: npt.NDArray[np.uint8] = queries) -> int:
+            return len(index.search(queries, MAX_DISTANCE)[0])
 
         def linear(hashes: npt.NDArray[np.uint8] = hashes,
-                   queries: list[npt.NDArray[np.uint8]] = queries) -> int:
+                   queries: npt.NDArray[np.uint8] = queries) -> int:
             return sum(int(np.count_nonzero(hamming(hashes, q) <= MAX_DISTANCE))
                        for q in queries)
 

@@ -34,7 +34,8 @@ CRF = "23"
 
 def _resize(image: Frame, width: int, height: int) -> Frame:
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[..., :3]), format="rgb24")
-    out: Frame = frame.reformat(width, height, "rgb24", interpolation="AREA").to_ndarray()
+    out: Frame = np.asarray(frame.reformat(width, height, "rgb24", interpolation="AREA")
+                            .to_ndarray(), np.uint8)
     return out
 
 
@@ -133,8 +134,9 @@ def _sepia(frames: list[Frame]) -> list[Frame]:
 def _logo(frames: list[Frame], share: float) -> list[Frame]:
     """A logo covering `share` of the frame's width, near the top-right corner."""
     size = int(WIDTH * share) // 2 * 2
-    logo = _resize(data.logo(), size, size)
-    alpha = _resize(np.repeat(data.logo()[..., 3:], 3, axis=-1), size, size)[..., :1] / 255.0
+    rgba: Frame = data.logo()  # type: ignore[no-untyped-call]
+    logo = _resize(rgba, size, size)
+    alpha = _resize(np.repeat(rgba[..., 3:], 3, axis=-1), size, size)[..., :1] / 255.0
     out = []
     y, x = 8, WIDTH - size - 8
     for frame in frames:

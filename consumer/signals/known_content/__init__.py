@@ -14,10 +14,7 @@ from typing import Any, ClassVar
 from consumer.media import Keyframes
 from consumer.policy.decide import BLOCK, KNOWN_CONTENT, REVIEW, Reason
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
-from consumer.signals.known_content.bank import IndexedBank, plain_bank
 from consumer.signals.known_content.flood import FloodGuard
-from consumer.signals.known_content.index import HashIndex
-from consumer.signals.known_content.lists import IndexedList
 from consumer.signals.known_content.matching import EntryMatch, match_banks
 from consumer.signals.known_content.settings import KnownContentSettings
 from consumer.signals.known_content.store import HashListStore
@@ -34,8 +31,6 @@ class KnownContent(Signal):
     store: HashListStore | None = None
     metrics: Any = None
     flood: FloodGuard | None = None
-    _source: tuple[Any, ...] = ()
-    _banks: tuple[IndexedBank, ...] = ()
 
     def needs(self) -> Needs:
         return Needs(frame_hashes=self.section.frame_hashes)
@@ -69,18 +64,8 @@ class KnownContent(Signal):
     def match(self, keyframes: Keyframes) -> list[EntryMatch]:
         if self.store is None or not keyframes.hashes:
             return []
-        return match_banks(self._served(), keyframes.hashes, keyframes.pts_s,
+        return match_banks(self.store.lists, keyframes.hashes, keyframes.pts_s,
                            keyframes.probe.duration_s)
-
-    def _served(self) -> tuple[IndexedBank, ...]:
-        """The store's current banks (rebuilt only when a reload swapped them). The store
-        serves plain lists (IndexedList) until it serves IndexedBanks itself."""
-        assert self.store is not None
-        served = self.store.lists
-        if served is not self._source:
-            self._banks = tuple(_as_bank(item) for item in served)
-            self._source = served
-        return self._banks
 
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         """Each bank's matches, closest first: block/review banks add their action (a block
@@ -162,13 +147,6 @@ def known_content_reasons(matches: Sequence[EntryMatch]) -> list[Reason]:
     return [entry_reason(m, m.action) for m in sorted(matches, key=lambda m: m.distance)
             if m.suppressed_by is None and m.action in (BLOCK, REVIEW)]
 
-
-def _as_bank(served: IndexedBank | IndexedList) -> IndexedBank:
-    if isinstance(served, IndexedBank):
-        return served
-    hashes = served.hashes
-    return IndexedBank(served.rule, plain_bank(served.rule.name, hashes.hashes, hashes.labels),
-                       HashIndex(hashes.hashes))
 
 
 def _content_key(keyframes: Keyframes) -> str:

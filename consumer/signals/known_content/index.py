@@ -83,6 +83,13 @@ def distances(hashes: npt.NDArray[np.uint16],
     return counts
 
 
+def hamming(hashes: npt.NDArray[np.uint8], query: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """Bit distance of each [N, 32] hash to one [32] query (the plain scan, for checks)."""
+    counts: npt.NDArray[np.int64] = _POP8[np.bitwise_xor(hashes, query)].sum(axis=1,
+                                                                            dtype=np.int64)
+    return counts
+
+
 class HashIndex:
     """The bank's [N, 32] hashes, indexed for `search`."""
 

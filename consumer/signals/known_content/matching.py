@@ -73,9 +73,7 @@ def frame_queries(frames: Sequence[FrameHash]) -> Queries:
     frame_of: list[int] = []
     variant_of: list[int] = []
     for f, frame in enumerate(frames):
-        # mirror_pdq/full_pdq come with the content-box work (consumer/media/frame_hash.py);
-        # a FrameHash without them is queried by its one hash.
-        given = (frame.pdq, getattr(frame, "mirror_pdq", ""), getattr(frame, "full_pdq", ""))
+        given = (frame.pdq, frame.mirror_pdq, frame.full_pdq)
         for v, hex_hash in enumerate(given):
             if hex_hash:
                 rows.append(bytes.fromhex(hex_hash))

@@ -19,15 +19,11 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from consumer.data_files import DataFileError, tree_signature
 from consumer.errors import ConfigError
-from consumer.media.frame_hash import FrameHash
 from consumer.signals.known_content.bank import IndexedBank
 from consumer.signals.known_content.bank_files import ReadBank, read_bank
 from consumer.signals.known_content.index import HashIndex
-from consumer.signals.known_content.lists import HashMatch
 from consumer.signals.known_content.parse import HashListError
 from consumer.signals.known_content.settings import HashListRule
 
@@ -114,29 +110,6 @@ class HashListStore:
     def lists(self) -> tuple[IndexedBank, ...]:
         return self._lists
 
-    def match(self, frames: Sequence[FrameHash], pts_s: Sequence[float]) -> list[HashMatch]:
-        """Today's meaning, until bank matching replaces it: per bank the closest frame (of at
-        least the rule's quality) within its distance of any hash, the earliest on a tie; the
-        label is the entry's (a video entry's id when it has none)."""
-        matches = []
-        for served in self._lists:
-            rule, bank = served.rule, served.bank
-            kept = [i for i, frame in enumerate(frames) if frame.quality >= rule.min_quality]
-            if not kept or not len(bank):
-                continue
-            queries = np.frombuffer(bytes.fromhex("".join(frames[i].pdq for i in kept)),
-                                    np.uint8).reshape(-1, 32)
-            query, row, distance = served.index.search(queries, rule.max_distance)
-            if not len(row):
-                continue
-            best = int(np.lexsort((query, distance))[0])
-            entry = int(bank.entry_of[row[best]])
-            label = bank.entries.labels[entry]
-            matches.append(HashMatch(rule.name, rule.action, label if label is not None or
-                                     bank.entry_kind(entry) == "frame" else
-                                     bank.entry_id(entry), int(distance[best]),
-                                     pts_s[kept[int(query[best])]]))
-        return matches
 
     def refresh(self) -> None:
         """Reload each list whose file changed; a failure or a refusal keeps the previous

@@ -17,7 +17,7 @@ from consumer.cli.bank import BankedFrame, Entry, entry_id_of_uri, vpdq_text, wr
 from consumer.media import extract_keyframes
 from consumer.media.frame_hash import frame_hash
 from consumer.settings import SourceSettings
-from consumer.signals.known_content.lists import hamming
+from consumer.signals.known_content.index import hamming
 from devstack.samples import encode_frames, make_video
 from tests.unit.media.configs import decode_config
 

@@ -9,7 +9,7 @@ import av
 import numpy as np
 
 from consumer.media.frame_hash import pdq_hash
-from consumer.signals.known_content.lists import hamming
+from consumer.signals.known_content.index import hamming
 from devstack.variants import (
     FPS,
     SOURCE_S,

@@ -15,7 +15,7 @@ from skimage import data
 from consumer.media import ResizeSpec, extract_keyframes
 from consumer.media.frame_hash import PDQ_SPEC, FrameHash, frame_hash, pdq_hash
 from consumer.settings import SourceSettings
-from consumer.signals.known_content.lists import hamming
+from consumer.signals.known_content.index import hamming
 from devstack.samples import make_still_video
 from tests.unit.media.configs import decode_config
 

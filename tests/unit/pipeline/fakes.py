@@ -6,7 +6,6 @@ and a `Rig` that turns the loop until a condition holds.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any

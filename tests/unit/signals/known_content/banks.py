@@ -70,3 +70,37 @@ def flip(hex_hash: str, bits: int, seed: int = 1) -> str:
     chosen = np.random.default_rng(seed).choice(256, bits, replace=False)
     unpacked[chosen] ^= 1
     return np.packbits(unpacked).tobytes().hex()
+
+
+@dataclass(frozen=True)
+class Closest:
+    """A bank's closest upload frame (what the store tests check: what is served)."""
+
+    list_name: str
+    action: str
+    label: str | None
+    distance: int
+    at_s: float
+
+
+def closest(store: Any, frames: Sequence[Any], pts_s: Sequence[float]) -> list[Closest]:
+    """Per served bank the closest frame (of at least the rule's quality) within its distance
+    of any hash, the earliest on a tie; the label is the entry's, else a video entry's id."""
+    found = []
+    for served in store.lists:
+        rule, bank = served.rule, served.bank
+        kept = [i for i, frame in enumerate(frames) if frame.quality >= rule.min_quality]
+        if not kept or not len(bank):
+            continue
+        query, row, distance = served.index.search(rows([frames[i].pdq for i in kept]),
+                                                   rule.max_distance)
+        if not len(row):
+            continue
+        best = int(np.lexsort((query, distance))[0])
+        entry = int(bank.entry_of[row[best]])
+        label = bank.entries.labels[entry]
+        if label is None and bank.entry_kind(entry) == "video":
+            label = bank.entry_id(entry)
+        found.append(Closest(rule.name, rule.action, label, int(distance[best]),
+                             pts_s[kept[int(query[best])]]))
+    return found

@@ -21,6 +21,7 @@ from consumer.signals.known_content.bank_files import read_bank
 from consumer.signals.known_content.parse import HashListError, parse_hash_list
 from consumer.signals.known_content.settings import HashListRule
 from consumer.signals.known_content.store import HashListStore
+from tests.unit.signals.known_content.banks import closest
 
 
 def _hashes(count: int, seed: int = 0) -> list[str]:
@@ -83,10 +84,10 @@ def test_one_plain_file_loads_as_before_and_a_video_match_is_named_by_its_entry(
     assert len(bank.entries) == 2 and list(bank.entries.labels) == ["case 1", None]
     _touch(tmp_path / "case-42.vpdq", _vpdq(h[2:4]), 1)
     store = _store(tmp_path)
-    (match,) = store.match([FrameHash(_hashes(1, 5)[0], 100), FrameHash(h[3], 100)], [0.0, 7.0])
+    (match,) = closest(store, [FrameHash(_hashes(1, 5)[0], 100), FrameHash(h[3], 100)], [0.0, 7.0])
     assert (match.label, match.distance, match.at_s) == ("case-42", 0, 7.0)
-    assert store.match([FrameHash(h[0], 100)], [0.0])[0].label == "case 1"
-    assert not store.match([FrameHash(h[3], 10)], [0.0]), "under min_quality"
+    assert closest(store, [FrameHash(h[0], 100)], [0.0])[0].label == "case 1"
+    assert not closest(store, [FrameHash(h[3], 10)], [0.0]), "under min_quality"
 
 
 def test_banks_load_from_an_fsspec_prefix_and_a_file_uri(tmp_path: Path) -> None:
@@ -154,14 +155,14 @@ def test_a_folder_reloads_when_a_file_is_added_changed_or_removed(tmp_path: Path
     store = _store(tmp_path, events)
     _touch(tmp_path / "sub" / "v3.vpdq", _vpdq(h[20:30]), 2)  # added, in a subfolder
     store.refresh()
-    assert len(store.lists[0].bank) == 30 and store.match([FrameHash(h[25], 100)], [0.0])
+    assert len(store.lists[0].bank) == 30 and closest(store, [FrameHash(h[25], 100)], [0.0])
     _touch(tmp_path / "v1.vpdq", _vpdq(h[30:40]), 3)  # changed
     store.refresh()
-    assert store.match([FrameHash(h[35], 100)], [0.0])
-    assert not store.match([FrameHash(h[5], 100)], [0.0])
+    assert closest(store, [FrameHash(h[35], 100)], [0.0])
+    assert not closest(store, [FrameHash(h[5], 100)], [0.0])
     (tmp_path / "v2.vpdq").unlink()  # removed: 20 of 30 hashes kept, above half
     store.refresh()
-    assert len(store.lists[0].bank) == 20 and not store.match([FrameHash(h[15], 100)], [0.0])
+    assert len(store.lists[0].bank) == 20 and not closest(store, [FrameHash(h[15], 100)], [0.0])
     store.refresh()
     assert [e for e in events if e[0] == "loaded"] == [("loaded", n) for n in (20, 30, 30, 20)]
     (tmp_path / "sub" / "v3.vpdq").unlink()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer.media.frame_hash import FrameHash
-from consumer.signals.known_content.lists import hamming
+from consumer.signals.known_content.index import hamming
 from consumer.signals.known_content.matching import entry_matches, frame_queries, match_banks
 from tests.unit.signals.known_content.banks import Video, flip, plain, random_hashes, videos
 

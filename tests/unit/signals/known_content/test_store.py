@@ -17,6 +17,7 @@ from consumer.media.frame_hash import FrameHash
 from consumer.signals.known_content.settings import HashListRule
 from consumer.signals.known_content.store import HashListStore
 from tests.unit.blocking import bounded_in_time
+from tests.unit.signals.known_content.banks import closest
 
 A, B = "a" * 64, "b" * 64
 
@@ -39,19 +40,19 @@ def test_a_changed_list_is_reloaded_and_a_broken_one_keeps_the_previous(tmp_path
     store = HashListStore([HashListRule(name="l", path=str(path), action="block")],
                           reload_s=60, on_error=lambda name, reason: errors.append(name),
                           on_loaded=lambda n, size: loaded.append((n, size)))
-    assert [m.list_name for m in store.match([FrameHash(A, 100)], [0.0])] == ["l"]
+    assert [m.list_name for m in closest(store, [FrameHash(A, 100)], [0.0])] == ["l"]
     _touch(path, f"{A}\n{B}\n", 2)
     store.refresh()
-    assert store.match([FrameHash(B, 100)], [0.0]) and loaded == [("l", 1), ("l", 2)]
+    assert closest(store, [FrameHash(B, 100)], [0.0]) and loaded == [("l", 1), ("l", 2)]
     _touch(path, "not a hash\n", 3)
     store.refresh()
     assert errors == ["l"], "counted once"
-    assert store.match([FrameHash(B, 100)], [0.0]), "the previous version is still served"
+    assert closest(store, [FrameHash(B, 100)], [0.0]), "the previous version is still served"
     store.refresh()
     assert errors == ["l"], "an unchanged broken file is not reported again"
     _touch(path, B + "\n", 4)
     store.refresh()
-    assert not store.match([FrameHash(A, 100)], [0.0]) and store.match([FrameHash(B, 100)],
+    assert not closest(store, [FrameHash(A, 100)], [0.0]) and closest(store, [FrameHash(B, 100)],
                                                                          [0.0])
 
 
@@ -68,16 +69,16 @@ def test_lists_load_from_fsspec_uris_and_reload_from_the_watcher_thread() -> Non
     fs.pipe("/lists/known.csv", f"hash,label\n{A},x\n".encode())
     store = HashListStore([HashListRule(name="m", path="memory:///lists/known.csv")],
                           reload_s=0.05)
-    assert store.match([FrameHash(A, 100)], [1.0])[0].label == "x"
+    assert closest(store, [FrameHash(A, 100)], [1.0])[0].label == "x"
     store.start()
     try:
         fs.pipe("/lists/known.csv", f"hash,label\n{B},y\n".encode())
         import time
 
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not store.match([FrameHash(B, 100)], [0.0]):
+        while time.monotonic() < deadline and not closest(store, [FrameHash(B, 100)], [0.0]):
             time.sleep(0.05)
-        assert store.match([FrameHash(B, 100)], [0.0])[0].label == "y"
+        assert closest(store, [FrameHash(B, 100)], [0.0])[0].label == "y"
     finally:
         store.close()
 
@@ -92,14 +93,14 @@ def _store(path: Path | str, errors: list[tuple[str, str]] | None = None,
 
 
 def _blocks(store: HashListStore, pdq: str) -> bool:
-    return bool(store.match([FrameHash(pdq, 100)], [0.0]))
+    return bool(closest(store, [FrameHash(pdq, 100)], [0.0]))
 
 
 def test_a_bom_from_a_spreadsheet_export_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_bytes(b"\xef\xbb\xbfhash,label\r\n" + f"{A},case 1\r\n{B}\r\n".encode())
     store = _store(path)
-    assert [m.label for m in store.match([FrameHash(A, 100)], [0.0])] == ["case 1"]
+    assert [m.label for m in closest(store, [FrameHash(A, 100)], [0.0])] == ["case 1"]
     assert len(store.lists[0].index) == 2
 
 

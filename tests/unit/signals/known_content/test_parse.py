@@ -1,5 +1,4 @@
-"""Hash lists: parsing, the multi-index against a plain scan, matching per list, and the
-decision a match adds."""
+"""Plain hash lists (`hash` or `hash,label` per line): the vectorised parser."""
 
 from __future__ import annotations
 
@@ -8,17 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.media.frame_hash import FrameHash
-from consumer.signals.known_content.lists import (
-    HashIndex,
-    HashListError,
-    HashMatch,
-    IndexedList,
-    hamming,
-    match_frames,
-    parse_hash_list,
-)
-from consumer.signals.known_content.settings import HashListRule
+from consumer.signals.known_content.parse import HashListError, parse_hash_list
 
 A = "f" * 64
 B = "0" * 63 + "1"
@@ -36,52 +25,6 @@ def test_plain_and_csv_lists_with_comments_and_a_header() -> None:
 def test_a_malformed_line_is_refused_with_its_number(bad: str) -> None:
     with pytest.raises(HashListError, match="line"):
         parse_hash_list("l", bad)
-
-
-def _flip(row: np.ndarray, bits: list[int]) -> np.ndarray:
-    unpacked = np.unpackbits(row)
-    unpacked[bits] ^= 1
-    return np.packbits(unpacked)
-
-
-@settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), distance=st.integers(0, 47),
-       flips=st.integers(0, 80), size=st.integers(0, 300))
-def test_the_index_finds_exactly_what_a_scan_finds(seed: int, distance: int, flips: int,
-                                                   size: int) -> None:
-    rng = np.random.default_rng(seed)
-    hashes = rng.integers(0, 256, (size, 32), dtype=np.uint8)
-    if size:  # near neighbours of one listed hash, and a few exact copies
-        hashes[: size // 3] = hashes[0]
-        for i in range(1, size // 3):
-            hashes[i] = _flip(hashes[0], list(rng.choice(256, rng.integers(0, 40),
-                                                         replace=False)))
-    query = _flip(hashes[0], list(rng.choice(256, flips, replace=False))) if size else \
-        rng.integers(0, 256, 32, dtype=np.uint8)
-    found, distances = HashIndex(hashes).within(query, distance)
-    scan = hamming(hashes, query)
-    expected = np.flatnonzero(scan <= distance)
-    assert sorted(found.tolist()) == expected.tolist()
-    assert dict(zip(found.tolist(), distances.tolist(), strict=True)) == \
-        {int(i): int(scan[i]) for i in expected}
-
-
-def _listed(name: str, text: str, **rule: object) -> IndexedList:
-    parsed = parse_hash_list(name, text)
-    return IndexedList(HashListRule(name=name, path="unused", **rule), parsed,  # type: ignore[arg-type]
-                       HashIndex(parsed.hashes))
-
-
-def test_each_list_reports_its_closest_frame_and_low_quality_frames_are_ignored() -> None:
-    near = _flip(np.frombuffer(bytes.fromhex(A), np.uint8).copy(), list(range(10)))
-    frames = [FrameHash(B, 100), FrameHash(near.tobytes().hex(), 90),
-              FrameHash(A, 10)]  # exact, but below the list's quality floor
-    lists = [_listed("cases", f"{A},case-1\n", action="block", min_quality=50),
-             _listed("other", B + "\n", action="review", max_distance=0)]
-    matches = match_frames(lists, frames, [0.0, 1.5, 3.0])
-    assert matches == [HashMatch("cases", "block", "case-1", 10, 1.5),
-                       HashMatch("other", "review", None, 0, 0.0)]
-    assert match_frames(lists[:1], frames[:1], [0.0]) == []
 
 
 def _reference_parse(text: str) -> tuple[list[str], list[str | None]]:
@@ -161,9 +104,3 @@ def test_a_list_caught_mid_write_is_invalid(bad: str) -> None:
     with pytest.raises(HashListError, match=r"no newline|line 2"):
         parse_hash_list("l", bad)
 
-
-def test_the_index_refuses_a_distance_it_cannot_answer_without_a_scan() -> None:
-    index = HashIndex(np.zeros((3, 32), np.uint8))
-    assert len(index.within(np.zeros(32, np.uint8), 47)[0]) == 3
-    with pytest.raises(ValueError, match="up to 47"):
-        index.within(np.zeros(32, np.uint8), 48)
