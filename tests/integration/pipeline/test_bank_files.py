@@ -98,5 +98,5 @@ def test_a_folder_bank_of_mixed_formats_blocks_a_banked_video_and_reloads_a_new_
         assert _metric(port, f'consumer_hash_list_stale{{list="{BANK}"}}') == 0
     assert verdict["video_id"] == "copy" and verdict["verdict"] == "block"
     (reason,) = [r for r in verdict["reasons"] if r["category"] == "known_content_match"]
-    assert reason["hash_list"] == BANK and "case-17" in str(reason["detail"])
+    assert reason["hash_list"] == BANK and reason["entry"] == "case-17"
     assert 0 <= reason["distance"] <= 31
