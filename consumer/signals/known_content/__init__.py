@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from consumer.media import Keyframes
+from consumer.media.frame_hash import FrameHash
 from consumer.policy.decide import BLOCK, KNOWN_CONTENT, REVIEW, Reason
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.known_content.flood import FloodGuard
@@ -73,8 +74,8 @@ class KnownContent(Signal):
         a match suppressed by an allow bank adds nothing."""
         matches: list[EntryMatch] = sorted(matched or [], key=lambda m: (m.distance, m.at_s))
         keyframes = evidence.keyframes
-        frames = [{"at_s": round(t, 3), "pdq": h.pdq, "quality": h.quality}
-                  for t, h in zip(keyframes.pts_s, keyframes.hashes, strict=False)]
+        frames = [frame_tags(t, h) for t, h in zip(keyframes.pts_s, keyframes.hashes,
+                                                   strict=False)]
         video = evidence.video_id or _content_key(keyframes)
         reasons: list[Reason] = []
         tagged: list[dict[str, Any]] = []
@@ -116,6 +117,17 @@ class KnownContent(Signal):
         self.metrics.known_content_match(match.bank, action)
         if demoted:
             self.metrics.known_content_demoted(match.bank)
+
+
+def frame_tags(at_s: float, frame: FrameHash) -> dict[str, Any]:
+    """A frame's hashes as tags: what `vmc bank add --from-tags` banks (`pdq`, the content
+    box's) and, where they exist, the mirror image's and the whole frame's (for search)."""
+    tags: dict[str, Any] = {"at_s": round(at_s, 3), "pdq": frame.pdq, "quality": frame.quality}
+    if frame.mirror_pdq:
+        tags["mirror_pdq"] = frame.mirror_pdq
+    if frame.full_pdq:
+        tags["full_pdq"] = frame.full_pdq
+    return tags
 
 
 def entry_reason(match: EntryMatch, action: str, demoted: bool = False) -> Reason:

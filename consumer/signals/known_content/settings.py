@@ -41,11 +41,14 @@ class HashListRule(BaseModel):
     match: Literal["auto", "frame", "video"] = Field(
         "auto", description="frame: any one frame within max_distance; video: the shares "
         "below; auto: frame for one-hash entries (plain lists), video for video entries")
-    min_query_share: float = Field(0.5, ge=0, le=1, description="video matching: share of the "
-                                   "upload's analysed frames that match the entry (provisional)")
-    min_compared_share: float = Field(0.3, ge=0, le=1, description="video matching: share of "
-                                      "the entry's duration the matched frames cover "
-                                      "(provisional)")
+    # Defaults from the variant set (BENCHMARKS.md, "Known content: variants"): the lowest
+    # share of a related upload was 0.33 (a small logo over every frame), the highest of an
+    # unrelated clip 0; a trim covers only its own part of the entry, hence the low second.
+    min_query_share: float = Field(0.3, ge=0, le=1, description="video matching: share of the "
+                                   "upload's analysed frames that match the entry")
+    min_compared_share: float = Field(0.1, ge=0, le=1, description="video matching: share of "
+                                      "the entry's duration the matched frames cover (a trim "
+                                      "of a tenth of the entry still matches)")
 
     @field_validator("max_distance")
     @classmethod

@@ -58,7 +58,7 @@ def test_a_video_entry_decides_on_both_shares() -> None:
     assert match.query_share == pytest.approx(0.6)
     assert match.compared_share == pytest.approx(0.6)  # 6 slots of 1 s of 10
     assert match.entry_at_s == 0.0 and match.distance == 5
-    # 2 frames of 10 match: 0.2 of the upload, below min_query_share 0.5: no match.
+    # 2 frames of 10 match: 0.2 of the upload, below min_query_share 0.3: no match.
     short, short_pts = upload(H[:2] + H[30:38])
     assert match_banks([bank], short, short_pts, 10.0) == []
     (partial,) = entry_matches(bank, frame_queries(short), short_pts)
