@@ -1,14 +1,15 @@
 """A draft policy: a TOML file of settings sections (`[policy]`, `[signals.scores]`,
 `[signals.known_content]`, ...) merged over the deployment's settings, validated the same way.
 
-Tables merge key by key; anything else (a number, a list such as a bank list) replaces the
-deployment's value whole. Only the sections that decide may be drafted (`policy`, `signals`):
+Tables merge key by key over each section as validated (its defaults filled in); anything
+else (a number, a list such as a bank list) replaces the deployment's value whole. Only the sections that decide may be drafted (`policy`, `signals`):
 a draft that would change the broker, the models or decoding is refused, since a backtest
 re-decides recorded evidence and cannot change how it was gathered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,8 +39,7 @@ def apply_draft(settings: Settings, draft: Mapping[str, Any]) -> Settings:
     if other:
         raise ConfigError(f"a draft policy holds only {sorted(DRAFTABLE)} sections, not "
                           f"{other}")
-    base = {"policy": settings.policy.model_dump(),
-            "signals": dict(settings.signals.model_extra or {})}
+    base = {"policy": settings.policy.model_dump(), "signals": _sections(settings)}
     data = merged(base, draft)
     try:
         policy = type(settings.policy).model_validate(data["policy"])
@@ -47,6 +47,19 @@ def apply_draft(settings: Settings, draft: Mapping[str, Any]) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"invalid draft policy: {exc}") from None
     return settings.model_copy(update={"policy": policy, "signals": signals})
+
+
+def _sections(settings: Settings) -> dict[str, Any]:
+    """Every signal's section as validated (defaults filled in), so a draft that names one
+    threshold keeps the others: `review = 0.4` alone does not drop the default block."""
+    from consumer.signals import registry
+
+    out = dict(settings.signals.model_extra or {})
+    for cls in registry():
+        with contextlib.suppress(ValidationError):  # else as given: building it says why
+            out[cls.name] = cls.settings_model.model_validate(
+                settings.signals.raw(cls.name)).model_dump()
+    return out
 
 
 def load_draft(settings: Settings, path: str | Path) -> Settings:
