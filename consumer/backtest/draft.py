@@ -2,9 +2,10 @@
 `[signals.known_content]`, ...) merged over the deployment's settings, validated the same way.
 
 Tables merge key by key over each section as validated (its defaults filled in); anything
-else (a number, a list such as a bank list) replaces the deployment's value whole. Only the sections that decide may be drafted (`policy`, `signals`):
-a draft that would change the broker, the models or decoding is refused, since a backtest
-re-decides recorded evidence and cannot change how it was gathered.
+else (a number, a list such as a bank list) replaces the deployment's value whole. Only the
+sections that decide may be drafted (`policy`, `signals`): a draft that would change the
+broker, the models or decoding is refused, since a backtest re-decides recorded evidence and
+cannot change how it was gathered.
 """
 
 from __future__ import annotations
