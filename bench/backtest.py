@@ -27,24 +27,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consumer.backtest.draft import apply_draft  # noqa: E402
-from consumer.backtest.redecide import Redecider  # noqa: E402
-from consumer.backtest.report import Report  # noqa: E402
-from consumer.backtest.restore import parse, restore  # noqa: E402
-from consumer.events.source import SourceRef  # noqa: E402
-from consumer.inference.triton_client import TextRead  # noqa: E402
-from consumer.media import Keyframes, ResizeSpec, VideoProbe  # noqa: E402
-from consumer.media.frame_hash import FrameHash  # noqa: E402
-from consumer.models.specs import get_spec  # noqa: E402
-from consumer.pipeline import judge as judge_module  # noqa: E402
-from consumer.pipeline.hooks import PipelineHooks  # noqa: E402
-from consumer.pipeline.judge import Judge  # noqa: E402
-from consumer.pipeline.matching import Matches  # noqa: E402
-from consumer.publishing.limits import RecordLimits  # noqa: E402
-from consumer.publishing.outputs import OutputRecords  # noqa: E402
-from consumer.settings import Settings  # noqa: E402
-from consumer.signals import instances  # noqa: E402
-from consumer.signals.known_content.matching import EntryMatch  # noqa: E402
+from consumer.backtest.draft import apply_draft
+from consumer.backtest.redecide import Redecider
+from consumer.backtest.report import Report
+from consumer.backtest.restore import parse, restore
+from consumer.events.source import SourceRef
+from consumer.inference.triton_client import TextRead
+from consumer.media import Keyframes, ResizeSpec, VideoProbe
+from consumer.media.frame_hash import FrameHash
+from consumer.models.specs import get_spec
+from consumer.pipeline import judge as judge_module
+from consumer.pipeline.hooks import PipelineHooks
+from consumer.pipeline.judge import Judge
+from consumer.pipeline.matching import Matches
+from consumer.publishing.limits import RecordLimits
+from consumer.publishing.outputs import OutputRecords
+from consumer.settings import Settings
+from consumer.signals import instances
+from consumer.signals.known_content.matching import EntryMatch
 
 SPEC = get_spec("nsfw_classifier")
 TEMPLATES = 1000
