@@ -54,7 +54,8 @@ class Music(Signal):
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         matches: list[CatalogueMatch] = matched or []
         keyframes = evidence.keyframes
-        enforced = any(c.action in ("review", "block") for c in self.section.catalogues)
+        enforced = self.catalogues.enforcing if self.catalogues is not None else any(
+            c.action in ("review", "block") for c in self.section.catalogues)  # backtests
         return Finding(reasons=music_reasons(matches, audio=keyframes.audio,
                                              why=keyframes.audio_why, enforced=enforced),
                        tags={"music": music_tags(matches)},
