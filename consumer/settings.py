@@ -60,6 +60,8 @@ class KafkaTopics(Section):
     verdicts: str = "video.moderation.verdicts"
     tags: str = "video.content.tags"
     dlq: str = "video.uploads.dlq"
+    signals: str = Field("video.moderation.signals", description="every verdict's per-frame "
+                         "evidence, compacted, keyed by video (`vmc backtest` reads it)")
 
 
 class KafkaSettings(Section):

@@ -132,7 +132,9 @@ def record_limits(settings: Settings, producer_cfg: dict[str, Any]) -> RecordLim
     limits = RecordLimits(verdicts_bytes=topic_limit_bytes(settings, producer_cfg,
                                                            topics.verdicts)[0],
                           tags_bytes=topic_limit_bytes(settings, producer_cfg, topics.tags)[0],
-                          dead_letter_bytes=dead_letter_limit_bytes(settings, producer_cfg))
+                          dead_letter_bytes=dead_letter_limit_bytes(settings, producer_cfg),
+                          signals_bytes=topic_limit_bytes(settings, producer_cfg,
+                                                          topics.signals)[0])
     for topic, limit in ((topics.verdicts, limits.verdicts_bytes),
                          (topics.tags, limits.tags_bytes)):
         if limit < MIN_RECORD_LIMIT_BYTES:

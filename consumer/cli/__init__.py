@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "consumer.cli.run",
     "consumer.cli.scan",
     "consumer.cli.replay",
+    "consumer.cli.backtest",
     "consumer.cli.offsets",
     "consumer.cli.dev",
     "consumer.cli.keyframes",

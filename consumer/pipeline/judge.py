@@ -21,6 +21,7 @@ from consumer.models.specs import ModelSpec
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.matching import Matches
 from consumer.publishing.outputs import OutputRecords, Record
+from consumer.publishing.signals_record import signals_record
 from consumer.settings import PolicySettings
 from consumer.signals.assess import Assessment, assess
 from consumer.signals.base import Evidence, Signal
@@ -32,6 +33,7 @@ class Judged:
     content: dict[str, Any]  # the verdict as built (latency, ids)
     tags: Record
     assessment: Assessment
+    signals: Record | None = None  # the evidence, for backtests (signals topic)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,13 @@ class Judge:
             coverage=coverage)
         tags = self.outputs.tags(source, content, fields=result.tags,
                                  technical=result.technical, coverage=coverage)
-        return Judged(verdict, content, tags, result)
+        record = signals_record(
+            verdict=content, keyframes=keyframes, scores=evidence.scores, specs=self.specs,
+            texts=texts, matched={signal.name: signal.record(matches.by_signal.get(signal.name))
+                                  for signal in self.signals},
+            technical=result.technical, uploaded_at=uploaded_at,
+            inference_error=inference_error, given_up=given_up)
+        return Judged(verdict, content, tags, result, self.outputs.signals(source, record))
 
     def _report(self, keyframes: Keyframes, matches: Matches, result: Assessment) -> None:
         if keyframes.hashes:

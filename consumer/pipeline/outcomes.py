@@ -48,6 +48,8 @@ class Outcomes:
                             inference_error=None if job.inference_error is None
                             else str(job.inference_error), given_up=job.given_up)
         records = [judged.verdict, judged.tags, *self._given_up_letter(job)]
+        if judged.signals is not None:
+            records.append(judged.signals)
         self._publish(job, records, verdict=(judged.assessment.decision.verdict,
                                              judged.content["latency_s"]))
 

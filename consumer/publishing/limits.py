@@ -20,7 +20,8 @@ class RecordLimits:
     verdicts_bytes: int
     tags_bytes: int
     dead_letter_bytes: int
+    signals_bytes: int = 1 << 20  # the signals record (a broker's default limit)
 
     @classmethod
     def uniform(cls, limit_bytes: int) -> RecordLimits:
-        return cls(limit_bytes, limit_bytes, limit_bytes)
+        return cls(limit_bytes, limit_bytes, limit_bytes, limit_bytes)

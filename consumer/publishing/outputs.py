@@ -19,6 +19,7 @@ from consumer.publishing.dlq import Headers, dlq_headers, fit_dead_letter
 from consumer.publishing.fitting import Fitted, fit_tags, fit_verdict
 from consumer.publishing.limits import RecordLimits
 from consumer.publishing.records import tags_record, verdict_record
+from consumer.publishing.signals_record import fit_signals
 from consumer.settings import KafkaTopics
 
 log = logging.getLogger("consumer.publishing")
@@ -87,6 +88,21 @@ class OutputRecords:
                            fields=fields, technical=technical, source=source,
                            run_id=self.run_id, processed_at=self.now(), coverage=coverage)
         return self._fitted("tags", source, tags, self.limits.tags_bytes)[0]
+
+    def signals(self, source: SourceRef, record: Mapping[str, Any]) -> Record:
+        """The signals record (`signals_record`), fitted to the signals topic."""
+        headers = [("vmc.run_id", self.run_id.encode()), ("vmc.source", str(source).encode())]
+        key = str(record["video_id"]).encode()
+
+        def build(limit: int) -> Record:
+            value, cuts = fit_signals(record, limit, key=key, headers=headers)
+            if cuts:
+                log.warning("%s: signals record cut to fit %d bytes: %s", source, limit, cuts)
+                if self.on_truncated is not None:
+                    self.on_truncated("signals", cuts)
+            return Record(self.topics.signals, key, value, headers, build)
+
+        return build(self.limits.signals_bytes)
 
     def dead_letter(self, source: SourceRef, value: bytes,
                     original: Sequence[tuple[str, bytes | None]], *, stage: str,

@@ -63,7 +63,9 @@ def assess(evidence: Evidence, signals: Sequence[Signal], policy: PolicySettings
     tags: dict[str, Any] = {}
     for finding in findings.values():
         tags.update(finding.tags)
-    frames = next(iter(keyframes.frames.values()))
+    frames = next(iter(keyframes.frames.values()), None)
+    if frames is None:  # re-decided from a signals record (`vmc backtest`): no pixels
+        return Assessment(decision, tags, {}, findings)
     probe = keyframes.probe
     technical = {
         "width": probe.width, "height": probe.height, "fps": round(probe.fps, 3),

@@ -9,7 +9,11 @@ what it has:
 - `open`: load its reference data (lists, catalogues) and start what keeps them fresh;
 - `match`: work per video that may take time (index look-ups), run off the poll loop;
 - `judge`: its reasons under the policy and what it adds to the tags record, with the labels
-  of what matched (for its metrics).
+  of what matched (for its metrics);
+- `record` / `restore`: what it matched as JSON for the signals record, and back, re-applying
+  the *current* settings (a draft's bank actions and share thresholds) the way `judge` would;
+  `open_offline`: what `judge` needs without the matching's reference data (rules compiled),
+  so `vmc backtest` re-decides with no decode, no Triton and no bank loaded.
 The spine calls these for every registered signal and never names one.
 """
 
@@ -145,3 +149,15 @@ class Signal:
 
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         return Finding()
+
+    def record(self, matched: Any) -> Any:
+        """What `match` returned, as JSON (None: nothing to keep)."""
+        return None
+
+    def restore(self, data: Any) -> Any:
+        """`record`'s JSON -> what `judge` takes as `matched`, under the current settings;
+        a value it cannot read raises ValueError (the record is reported and skipped)."""
+        return None
+
+    def open_offline(self) -> None:
+        """Make `judge` usable without `open` (no reference data loaded, no thread started)."""

@@ -148,7 +148,8 @@ def sample_videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def topics(stack_settings: Settings, unique: str) -> KafkaTopics:
     """Fresh input (6 partitions) and output topics for one test."""
     names = KafkaTopics(input=f"{unique}.in", verdicts=f"{unique}.verdicts",
-                        tags=f"{unique}.tags", dlq=f"{unique}.dlq")
+                        tags=f"{unique}.tags", dlq=f"{unique}.dlq",
+                        signals=f"{unique}.signals")
     create_topics(stack_settings.kafka.librdkafka_config(), topic_layout(names),
                   topic_configs(names))
     return names

@@ -17,6 +17,7 @@ from consumer.policy.decide import BLOCK, KNOWN_CONTENT, REVIEW, Reason
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.known_content.flood import FloodGuard
 from consumer.signals.known_content.matching import EntryMatch, match_banks
+from consumer.signals.known_content.recorded import matches_json, restore_matches
 from consumer.signals.known_content.settings import KnownContentSettings
 from consumer.signals.known_content.store import HashListStore
 
@@ -92,6 +93,12 @@ class KnownContent(Signal):
             self._count(match, action, demoted, counted)
         return Finding(reasons=reasons, tags={"frames": frames, "known_content": tagged},
                        matched=sorted({r.hash_list for r in reasons if r.hash_list}))
+
+    def record(self, matched: Any) -> Any:
+        return matches_json(matched or [])
+
+    def restore(self, data: Any) -> list[EntryMatch]:
+        return restore_matches(data or [], self.section)
 
     def _action(self, match: EntryMatch, video: str) -> tuple[str, bool]:
         """The action this match takes (`suppressed` when an allow bank took it out) and

@@ -16,6 +16,7 @@ from consumer.signals.music.catalogues import (
     music_reasons,
     music_tags,
 )
+from consumer.signals.music.recorded import matches_json, restore_matches
 from consumer.signals.music.settings import MusicSettings
 
 
@@ -53,8 +54,15 @@ class Music(Signal):
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         matches: list[CatalogueMatch] = matched or []
         keyframes = evidence.keyframes
-        enforced = self.catalogues is not None and self.catalogues.enforcing
+        enforced = self.catalogues.enforcing if self.catalogues is not None else any(
+            c.action in ("review", "block") for c in self.section.catalogues)  # backtests
         return Finding(reasons=music_reasons(matches, audio=keyframes.audio,
                                              why=keyframes.audio_why, enforced=enforced),
                        tags={"music": music_tags(matches)},
                        matched=[m.catalogue for m in matches])
+
+    def record(self, matched: Any) -> Any:
+        return matches_json(matched or [])
+
+    def restore(self, data: Any) -> list[CatalogueMatch]:
+        return restore_matches(data or [], self.section)

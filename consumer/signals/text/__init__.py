@@ -42,6 +42,9 @@ class OnScreenText(Signal):
         if opening.metrics is not None:
             opening.metrics.text_rules_loaded([compiled.rule.name for compiled in self.rules])
 
+    def open_offline(self) -> None:
+        self.rules = load_text_rules(self.section.rules)
+
     def judge(self, evidence: Evidence, matched: Any) -> Finding:
         pts = evidence.keyframes.pts_s
         found = match_texts(self.rules, evidence.texts, pts) \
