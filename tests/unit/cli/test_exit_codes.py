@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[3]
 # `decodes_video` and stops on an unusable gpu.decode before it starts anything.
 IGNORE_DECODE_DEVICE = {("version",), ("config", "show"), ("offsets", "show"),
                         ("offsets", "reset"), ("dev", "up"), ("dev", "down"), ("dev", "status"),
-                        ("dev", "fetch"), ("dev", "smoke"), ("catalogue", "build")}
+                        ("dev", "fetch"), ("dev", "smoke"), ("catalogue", "build"),
+                        ("backtest",)}
 
 
 def _samples(tmp_path: Path) -> dict[str, list[str]]:
@@ -36,7 +37,7 @@ def _samples(tmp_path: Path) -> dict[str, list[str]]:
     return {"inputs": [str(tmp_path / "video.mp4")], "folder": [str(tmp_path)],
             "out": [str(tmp_path / "music.vmccat")], "from_": ["2024-01-01T00:00:00"],
             "run_id": ["exit-codes"], "to_datetime": ["2024-01-01T00:00:00"],
-            "bank": [str(tmp_path / "bank")]}
+            "bank": [str(tmp_path / "bank")], "policy": [str(tmp_path / "draft.toml")]}
 
 
 def _leaves() -> dict[tuple[str, ...], argparse.ArgumentParser]:
