@@ -36,6 +36,7 @@ from pydantic_settings import (
 from consumer.errors import ConfigError
 from consumer.policy_settings import PolicySettings
 from consumer.renamed_settings import renamed_in
+from consumer.review.settings import ReviewSettings
 
 ENV_PREFIX = "VMC_"
 ENV_NESTED_DELIMITER = "__"
@@ -60,6 +61,9 @@ class KafkaTopics(Section):
     verdicts: str = "video.moderation.verdicts"
     tags: str = "video.content.tags"
     dlq: str = "video.uploads.dlq"
+    review: str = "video.moderation.review"  # review tasks (consumer.review.tasks)
+    decisions: str = "video.moderation.decisions"  # reviewers' decisions, read by vmc decisions
+    signals: str = "video.moderation.signals"  # per-verdict evidence, compacted
 
 
 class KafkaSettings(Section):
@@ -273,6 +277,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
     signals: SignalsSettings = Field(default_factory=SignalsSettings)
+    review: ReviewSettings = ReviewSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     dev: DevSettings = DevSettings()
