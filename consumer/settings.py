@@ -36,7 +36,7 @@ from pydantic_settings import (
 from consumer.errors import ConfigError
 from consumer.policy_settings import PolicySettings
 from consumer.renamed_settings import renamed_in
-from consumer.review.settings import ReviewSettings
+from consumer.review_settings import ReviewSettings
 
 ENV_PREFIX = "VMC_"
 ENV_NESTED_DELIMITER = "__"

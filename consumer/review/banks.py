@@ -1,7 +1,9 @@
 """The banks decisions write: vPDQ entries put into and taken out of a folder or an object
 store prefix (local path, `s3://`, `gs://`).
 
-An entry is written as `vmc bank add` writes one (its vPDQ lines, consumer.cli.bank), to a
+An entry is written in the lines `vmc bank add` writes (consumer.cli.bank: the vPDQ reference
+tool's `frame,quality,pdq_hex,timestamp`; the command line imports this package, so the few
+lines are repeated here, and a test reads them back with the banks' own parser), to a
 dot file first (bank loaders skip dot files) and then moved into place: atomic on a local
 file system; on an object store the move is a copy, and a reload that lists the prefix in
 between sees the whole file or none. A confirmed entry is named after the video; an allow
@@ -13,17 +15,49 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from consumer.cli.bank import ENTRY_SUFFIX, BankedFrame, Entry, entry_id_of, vpdq_text
 from consumer.data_files import filesystem, is_uri
 from consumer.signals.known_content.bank_files import read_bank
 from consumer.signals.known_content.settings import HashListRule
+
+ENTRY_SUFFIX = ".txt"  # what the vPDQ reference tool's hash files are named
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class BankedFrame:
+    """One line of a vPDQ file."""
+
+    frame: int
+    quality: int
+    pdq: str
+    at_s: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: str
+    frames: list[BankedFrame]
+
+
+def entry_id_of(name: str) -> str:
+    """A file-name-safe entry id, as `vmc bank add` makes one."""
+    safe = _UNSAFE.sub("_", name).strip("._")
+    if not safe:
+        raise BankWriteError(f"cannot make an entry id of {name!r}")
+    return safe
+
+
+def vpdq_text(frames: Sequence[BankedFrame]) -> str:
+    return "".join(f"{f.frame},{f.quality},{f.pdq},{f.at_s:.3f}\n" for f in frames)
 
 
 class BankWriteError(Exception):

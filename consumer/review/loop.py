@@ -31,8 +31,8 @@ from consumer.review.banks import (
     remove_entry,
 )
 from consumer.review.decisions import DecisionError, ReviewDecision, UnknownVerdict, parse_decision
-from consumer.review.settings import ReviewSettings
 from consumer.review.state import StateStore
+from consumer.review_settings import ReviewSettings
 
 log = logging.getLogger("consumer.review")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from consumer.publishing.outputs import Record
 from consumer.publishing.records import LIVE_RUN_ID, encode
-from consumer.review.settings import ReviewSettings
 from consumer.review.tasks import review_task, sampled_because
+from consumer.review_settings import ReviewSettings
 
 
 class ReviewTasks:

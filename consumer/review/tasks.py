@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from consumer.review.settings import ReviewSettings
+from consumer.review_settings import ReviewSettings
 
 TASK_SCHEMA = "vmc.review/1"
 # Tags fields that are bookkeeping, not evidence.

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[3]
 # `decodes_video` and stops on an unusable gpu.decode before it starts anything.
 IGNORE_DECODE_DEVICE = {("version",), ("config", "show"), ("offsets", "show"),
                         ("offsets", "reset"), ("dev", "up"), ("dev", "down"), ("dev", "status"),
-                        ("dev", "fetch"), ("dev", "smoke"), ("catalogue", "build")}
+                        ("dev", "fetch"), ("dev", "smoke"), ("catalogue", "build"),
+                        ("decisions",), ("calibrate",)}
 
 
 def _samples(tmp_path: Path) -> dict[str, list[str]]:

@@ -22,7 +22,8 @@ from consumer.settings import Settings
 
 _TOPICS = Settings().kafka.topics
 TOPIC = _TOPICS.input
-SHORT = {"verdicts": _TOPICS.verdicts, "tags": _TOPICS.tags, "dlq": _TOPICS.dlq}
+SHORT = {"verdicts": _TOPICS.verdicts, "tags": _TOPICS.tags, "dlq": _TOPICS.dlq,
+         "review": _TOPICS.review}
 TP = tuple[str, int]
 
 

@@ -1,7 +1,8 @@
 """The review loop's settings (`review`): the audit sample, the banks decisions write, the
 decisions consumer's state and the precision floor its alert watches.
 
-Imports nothing of the project, like consumer/policy_settings.py, so settings never loop.
+Imports nothing of the project and lives beside consumer/policy_settings.py (not in
+consumer/review, which imports publishing -> settings), so settings never loop.
 """
 
 from __future__ import annotations
