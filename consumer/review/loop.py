@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,6 +64,8 @@ class DecisionsLoop:
         self.signals_topic, self.decisions_topic = signals_topic, decisions_topic
         self.dlq_topic, self.served_banks = dlq_topic, served_banks
         self.waiting: _Waiting | None = None
+        self.held: deque[Any] = deque()  # decisions fetched while one waits (bounded by the
+        # fetch queue: the decisions partitions are paused meanwhile)
         self.stopping = threading.Event()
         self.changed = True
 
@@ -112,7 +115,8 @@ class DecisionsLoop:
             self.store.advance(message.topic(), message.partition(), message.offset())
 
     def _decision(self, message: Any) -> None:
-        if self.waiting is not None:  # fetched before the pause: read again after it
+        if self.waiting is not None:  # fetched before the pause: handled after the wait
+            self.held.append(message)
             return
         try:
             decision = parse_decision(message.value())
@@ -126,7 +130,7 @@ class DecisionsLoop:
         self._apply(message, decision)
 
     def _wait(self, message: Any, decision: ReviewDecision) -> None:
-        """Pause the decision's partition until the signals topic catches up."""
+        """Pause the decisions partitions until the signals topic catches up."""
 
         self.consumer.pause(self._decision_partitions())
         self.waiting = _Waiting(message, decision, self._signals_ends(), self.clock())
@@ -146,8 +150,6 @@ class DecisionsLoop:
             for p in meta.topics[self.signals_topic].partitions}
 
     def _resolve_waiting(self) -> None:
-        from confluent_kafka import TopicPartition
-
         held = self.waiting
         if held is None:
             return
@@ -166,12 +168,11 @@ class DecisionsLoop:
                 f"decision {held.decision.decision_id}: verdict {held.decision.verdict_id} "
                 f"of video {held.decision.video_id} is not on {self.signals_topic} (read up "
                 f"to its end at the decision's arrival)"), held.decision.decision)
-        partitions = self._decision_partitions()
-        for tp in partitions:  # poll goes on from what is done, not what was prefetched
-            at = self.store.position(tp.topic, tp.partition)
-            if at is not None:
-                self.consumer.seek(TopicPartition(tp.topic, tp.partition, at))
-        self.consumer.resume(partitions)
+        backlog, self.held = self.held, deque()
+        for later in backlog:  # in arrival order; one may wait again and hold the rest
+            self._decision(later)
+        if self.waiting is None:
+            self.consumer.resume(self._decision_partitions())
 
     def _apply(self, message: Any, decision: ReviewDecision) -> None:
         verdict = self.store.verdict(decision.verdict_id) or {}

@@ -97,14 +97,14 @@ def test_decision_before_its_signals_waits_then_applies_once(tmp_path: Path) -> 
     consumer.signals_end = 1  # the signals record is on the topic, not read yet
     loop.handle(Msg("decisions", 0, DECISION))
     assert loop.waiting is not None and consumer.paused
-    loop.handle(Msg("decisions", 1, DECISION))  # prefetched: ignored, read again later
+    loop.handle(Msg("decisions", 1, DECISION))  # prefetched: held until the wait ends
     loop._resolve_waiting()
     assert loop.waiting is not None  # still waiting: nothing read, not timed out
     loop.handle(_signals(0))
     loop._resolve_waiting()
     assert loop.waiting is None and not consumer.paused and not producer.sent
     assert (tmp_path / "confirmed" / "v1.txt").read_text().count(PDQ) == 2
-    loop.handle(Msg("decisions", 1, DECISION))  # the replayed copy
+    assert loop.store.position("decisions", 0) == 2  # the held copy handled after it
     loop.observer.refresh(loop.store)
     value = registry.get_sample_value
     assert value("consumer_review_decisions_total", {"decision": "violating",
@@ -129,8 +129,11 @@ def test_decision_on_a_verdict_never_published_goes_to_the_dlq(tmp_path: Path) -
     # and one that waits for a signals end never reached times out into the DLQ
     consumer.signals_end = 5
     loop.handle(Msg("decisions", 1, DECISION))
+    loop.handle(Msg("decisions", 2, b"{bad"))  # held behind the waiting one, in order
     loop._resolve_waiting()
     assert len(producer.sent) == 1
     clock[0] = 31
     loop._resolve_waiting()
-    assert len(producer.sent) == 2 and loop.store.position("decisions", 0) == 2
+    assert [h["vmc.error.reason"] for _, _, h in producer.sent[1:]] == [
+        b"unknown_verdict", b"malformed_decision"]
+    assert loop.store.position("decisions", 0) == 3 and not consumer.paused
