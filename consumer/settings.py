@@ -36,6 +36,7 @@ from pydantic_settings import (
 from consumer.errors import ConfigError
 from consumer.policy_settings import PolicySettings
 from consumer.renamed_settings import renamed_in
+from consumer.review_settings import ReviewSettings
 
 ENV_PREFIX = "VMC_"
 ENV_NESTED_DELIMITER = "__"
@@ -62,6 +63,8 @@ class KafkaTopics(Section):
     dlq: str = "video.uploads.dlq"
     signals: str = Field("video.moderation.signals", description="every verdict's per-frame "
                          "evidence, compacted, keyed by video (`vmc backtest` reads it)")
+    review: str = "video.moderation.review"  # review tasks (consumer.review.tasks)
+    decisions: str = "video.moderation.decisions"  # reviewers' decisions, read by vmc decisions
 
 
 class KafkaSettings(Section):
@@ -275,6 +278,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
     signals: SignalsSettings = Field(default_factory=SignalsSettings)
+    review: ReviewSettings = ReviewSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     dev: DevSettings = DevSettings()

@@ -89,7 +89,7 @@ DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 def topic_layout(topics: KafkaTopics, input_partitions: int = 6) -> dict[str, int]:
     """Partitions of the pipeline's topics on a local broker: the input spreads the work."""
     return {topics.input: input_partitions, topics.verdicts: 3, topics.tags: 3, topics.dlq: 3,
-            topics.signals: 3}
+            topics.review: 3, topics.decisions: 3, topics.signals: 3}
 
 
 def topic_configs(topics: KafkaTopics) -> dict[str, dict[str, str]]:

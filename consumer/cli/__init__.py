@@ -36,6 +36,8 @@ _COMMAND_MODULES = (
     "consumer.cli.keyframes",
     "consumer.cli.catalogue",
     "consumer.cli.bank",
+    "consumer.cli.decisions",
+    "consumer.cli.calibrate",
 )
 
 

@@ -133,6 +133,11 @@ class ConsumerMetrics(PipelineHooks):
         self.bank_demotions = Counter("consumer_known_content_demotions", "Block matches "
                                       "demoted to review because the entry is in flood "
                                       "quarantine, by bank", ["bank"], registry=registry)
+        self.review_tasks = Counter("consumer_review_tasks", "Review tasks published, by why "
+                                    "(review, audit_allow, audit_block)", ["sampled"],
+                                    registry=registry)
+        for sampled in ("review", "audit_allow", "audit_block"):
+            self.review_tasks.labels(sampled)
         # Known label values start at 0, so the first increase shows up in rate().
         for outcome in ("accepted", "invalid"):
             self.events.labels(topic, outcome)
@@ -189,6 +194,9 @@ class ConsumerMetrics(PipelineHooks):
 
     def signal_reason(self, signal: str, action: str) -> None:
         self.signal_reasons.labels(signal, action).inc()
+
+    def review_task(self, sampled: str) -> None:
+        self.review_tasks.labels(sampled).inc()
 
     def record_truncated(self, topic_kind: str, cut: Mapping[str, int]) -> None:
         for field in cut:

@@ -28,5 +28,7 @@ class PipelineHooks:
 
     def signal_reason(self, signal: str, action: str) -> None:
         """A signal gave one reason with this action for a verdict."""
+    def review_task(self, sampled: str) -> None:
+        """A verdict became a review task (`review`, `audit_allow`, `audit_block`)."""
     def record_truncated(self, topic_kind: str, cut: Mapping[str, int]) -> None:
         """An output record was cut to fit its topic: `cut` counts what, per field."""

@@ -6,6 +6,7 @@ ends here, never in the process's exit, and an event is published at most once.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -14,9 +15,10 @@ from consumer.events import InvalidEvent
 from consumer.pipeline.delivery import Delivery
 from consumer.pipeline.hooks import PipelineHooks
 from consumer.pipeline.jobs import VideoJob
-from consumer.pipeline.judge import Judge
+from consumer.pipeline.judge import Judge, Judged
 from consumer.policy.decide import failed
 from consumer.publishing.outputs import OutputRecords, Record
+from consumer.review.records import ReviewTasks
 
 log = logging.getLogger("consumer.pipeline")
 
@@ -25,8 +27,9 @@ class Outcomes:
     """Turns finished or failed jobs into records and hands them to delivery, once."""
 
     def __init__(self, outputs: OutputRecords, delivery: Delivery, hooks: PipelineHooks,
-                 judge: Judge) -> None:
+                 judge: Judge, review: ReviewTasks | None = None) -> None:
         self.outputs = outputs
+        self.review = review
         self.delivery = delivery
         self.hooks = hooks
         self.judge = judge
@@ -47,11 +50,25 @@ class Outcomes:
                             uploaded_at=job.event.uploaded_at,
                             inference_error=None if job.inference_error is None
                             else str(job.inference_error), given_up=job.given_up)
-        records = [judged.verdict, judged.tags, *self._given_up_letter(job)]
+        records = [judged.verdict, judged.tags, *self._review_task(job, judged),
+                   *self._given_up_letter(job)]
         if judged.signals is not None:
             records.append(judged.signals)
         self._publish(job, records, verdict=(judged.assessment.decision.verdict,
                                              judged.content["latency_s"]))
+
+    def _review_task(self, job: VideoJob, judged: Judged) -> list[Record]:
+        """A task for people when the verdict asks for them (or is in the audit sample)."""
+        if self.review is None:
+            return []
+        assert job.event is not None and job.keyframes is not None
+        task = self.review.record(judged.content, judged.tags,
+                                  frames_at_s=job.keyframes.pts_s,
+                                  uploaded_at=job.event.uploaded_at)
+        if task is None:
+            return []
+        self.hooks.review_task(json.loads(task.value)["sampled"])
+        return [task]
 
     def _given_up_letter(self, job: VideoJob) -> list[Record]:
         """A DLQ copy of an event a model gave up on, to replay it with a larger budget."""

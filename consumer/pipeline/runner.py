@@ -49,6 +49,7 @@ from consumer.pipeline.replay import Window
 from consumer.pipeline.watermarks import Watermarks
 from consumer.publishing.limits import RecordLimits
 from consumer.publishing.outputs import OutputRecords
+from consumer.review.records import ReviewTasks
 from consumer.settings import Settings
 from consumer.signals import Signal, instances
 
@@ -106,7 +107,9 @@ class Pipeline:
             signals = instances(settings)
         judge = Judge(signals, settings.policy, {name: c.spec for name, c in self.models.items()},
                       outputs, self.hooks)
-        self.outcomes = Outcomes(outputs, self.delivery, self.hooks, judge)
+        self.outcomes = Outcomes(outputs, self.delivery, self.hooks, judge, review=ReviewTasks(
+            settings.review, settings.kafka.topics.review, run_id=settings.pipeline.run_id,
+            limit_bytes=outputs.limits.tags_bytes))
         self.matcher = Matcher(signals)
         self.rate = TokenBucket(max_events_per_s, now=clock()) if max_events_per_s else None
         self.resubmit: deque[tuple[float, int]] = deque()

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 IGNORE_DECODE_DEVICE = {("version",), ("config", "show"), ("offsets", "show"),
                         ("offsets", "reset"), ("dev", "up"), ("dev", "down"), ("dev", "status"),
                         ("dev", "fetch"), ("dev", "smoke"), ("catalogue", "build"),
-                        ("backtest",)}
+                        ("backtest",), ("decisions",), ("calibrate",)}
 
 
 def _samples(tmp_path: Path) -> dict[str, list[str]]:

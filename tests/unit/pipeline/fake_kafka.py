@@ -23,7 +23,7 @@ from consumer.settings import Settings
 _TOPICS = Settings().kafka.topics
 TOPIC = _TOPICS.input
 SHORT = {"verdicts": _TOPICS.verdicts, "tags": _TOPICS.tags, "dlq": _TOPICS.dlq,
-         "signals": _TOPICS.signals}
+         "signals": _TOPICS.signals, "review": _TOPICS.review}
 TP = tuple[str, int]
 
 

@@ -1,0 +1,140 @@
+"""The banks decisions write: vPDQ entries put into and taken out of a folder or an object
+store prefix (local path, `s3://`, `gs://`).
+
+An entry is written in the lines `vmc bank add` writes (consumer.cli.bank: the vPDQ reference
+tool's `frame,quality,pdq_hex,timestamp`; the command line imports this package, so the few
+lines are repeated here, and a test reads them back with the banks' own parser), to a
+dot file first (bank loaders skip dot files) and then moved into place: atomic on a local
+file system; on an object store the move is a copy, and a reload that lists the prefix in
+between sees the whole file or none. A confirmed entry is named after the video; an allow
+entry after the bank and entry it copies (`<bank>.<entry>`), so two banks' entries of the
+same name stay apart.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consumer.data_files import filesystem, is_uri
+from consumer.signals.known_content.bank_files import read_bank
+from consumer.signals.known_content.settings import HashListRule
+
+ENTRY_SUFFIX = ".txt"  # what the vPDQ reference tool's hash files are named
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class BankedFrame:
+    """One line of a vPDQ file."""
+
+    frame: int
+    quality: int
+    pdq: str
+    at_s: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: str
+    frames: list[BankedFrame]
+
+
+def entry_id_of(name: str) -> str:
+    """A file-name-safe entry id, as `vmc bank add` makes one."""
+    safe = _UNSAFE.sub("_", name).strip("._")
+    if not safe:
+        raise BankWriteError(f"cannot make an entry id of {name!r}")
+    return safe
+
+
+def vpdq_text(frames: Sequence[BankedFrame]) -> str:
+    return "".join(f"{f.frame},{f.quality},{f.pdq},{f.at_s:.3f}\n" for f in frames)
+
+
+class BankWriteError(Exception):
+    """A decision's bank change could not be made (nothing to bank, the store refused)."""
+
+    reason = "bank_write"
+
+
+def entry_of_frames(entry_id: str, frames: Mapping[str, Any]) -> Entry:
+    """A confirmed entry from a signals record's `frames` (at_s, pdq, quality, aligned):
+    the frames hashed (pdq not "") in time order."""
+    at_s, pdq, quality = (frames.get(k) or [] for k in ("at_s", "pdq", "quality"))
+    rows = sorted((float(t), str(h).lower(), int(q))
+                  for t, h, q in zip(at_s, pdq, quality, strict=False)
+                  if h and math.isfinite(float(t)))
+    if not rows:
+        raise BankWriteError(f"{entry_id}: the verdict's signals carry no frame hashes "
+                             "(signals.known_content.frame_hashes off?)")
+    return Entry(entry_id_of(entry_id),
+                 [BankedFrame(i, q, h, t) for i, (t, h, q) in enumerate(rows)])
+
+
+def entry_from_bank(bank: str, path: str, entry: str) -> Entry:
+    """A copy of one entry of a served bank, read as the consumer reads it."""
+    read = read_bank(HashListRule(name=bank, path=path, allow_empty=True)).bank
+    ids = [read.entry_id(i) for i in range(len(read.entries))]
+    if entry not in ids:
+        raise BankWriteError(f"bank {bank} ({path}) has no entry {entry!r} (removed since?)")
+    rows = np.flatnonzero(read.entry_of == ids.index(entry))
+    frames = [BankedFrame(n, int(read.qualities[r]), read.hashes[r].tobytes().hex(),
+                          float(read.times_s[r])) for n, r in enumerate(rows)]
+    return Entry(entry_id_of(f"{bank}.{entry}"), frames)
+
+
+def _target(folder: str, entry_id: str) -> str:
+    return f"{folder.rstrip('/')}/{entry_id}{ENTRY_SUFFIX}"
+
+
+def put_entry(folder: str, entry: Entry) -> str:
+    """Write (or overwrite) the entry's vPDQ file in the bank folder; returns its path."""
+    target, text = _target(folder, entry.entry_id), vpdq_text(entry.frames)
+    temporary = _target(folder, f".{entry.entry_id}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        if is_uri(folder):
+            fs = filesystem(folder)
+            fs.pipe_file(temporary, text.encode("ascii"))
+            fs.mv(temporary, target)
+            return target
+        local = Path(folder.removeprefix("file://"))
+        local.mkdir(parents=True, exist_ok=True)
+        temporary, target = temporary.removeprefix("file://"), target.removeprefix("file://")
+        with open(temporary, "w", encoding="ascii", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+        return target
+    except OSError as exc:
+        raise BankWriteError(f"cannot write {target}: {exc}") from exc
+    finally:
+        if not is_uri(folder):
+            Path(temporary).unlink(missing_ok=True)
+
+
+def remove_entry(folder: str, entry_id: str) -> bool:
+    """Take the entry's file out of the bank; False when it was not there."""
+    target = _target(folder, entry_id_of(entry_id))
+    try:
+        if is_uri(folder):
+            fs = filesystem(folder)
+            if not fs.exists(target):
+                return False
+            fs.rm_file(target)
+            return True
+        local = Path(target.removeprefix("file://"))
+        existed = local.exists()
+        local.unlink(missing_ok=True)
+        return existed
+    except OSError as exc:
+        raise BankWriteError(f"cannot remove {target}: {exc}") from exc
