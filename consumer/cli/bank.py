@@ -25,7 +25,6 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -33,53 +32,37 @@ from urllib.parse import urlsplit
 from consumer.cli import UserError
 from consumer.media.frame_hash import PDQ_HEX_DIGITS
 from consumer.settings import Settings
+from consumer.signals.known_content.entries import (
+    ENTRY_SUFFIX,
+    BankedFrame,
+    Entry,
+    EntryIdError,
+    vpdq_text,
+)
+from consumer.signals.known_content.entries import entry_id_of as safe_entry_id
 
 if TYPE_CHECKING:
     from consumer.media import Keyframes
 
-ENTRY_SUFFIX = ".txt"  # what the vPDQ reference tool's hash files are named
 DEFAULT_EVERY_S = 1.0
 DEFAULT_MAX_FRAMES = 600
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _HEX = re.compile(rf"[0-9a-f]{{{PDQ_HEX_DIGITS}}}")
 
 
-@dataclass(frozen=True)
-class BankedFrame:
-    """One line of a vPDQ file."""
-
-    frame: int
-    quality: int
-    pdq: str
-    at_s: float
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One video as a bank entry."""
-
-    entry_id: str
-    frames: list[BankedFrame]
-    duration_s: float | None = None
 
 
 def entry_id_of(name: str) -> str:
-    """A file-name-safe entry id (a video id, or a name given with --id): anything but
-    letters, digits, `.`, `_` and `-` replaced by `_`."""
-    safe = _UNSAFE.sub("_", name).strip("._")
-    if not safe:
-        raise UserError(f"cannot make an entry id of {name!r}: give one with --id")
-    return safe
+    """A file-name-safe entry id (a video id, or a name given with --id)."""
+    try:
+        return safe_entry_id(name)
+    except EntryIdError as exc:
+        raise UserError(f"{exc}: give one with --id") from exc
 
 
 def entry_id_of_uri(uri: str) -> str:
     """A video's default entry id: its path's stem (`clips/case-17.mp4` -> `case-17`)."""
     return entry_id_of(PurePosixPath(urlsplit(uri).path).stem or uri)
 
-
-def vpdq_text(frames: Sequence[BankedFrame]) -> str:
-    """The reference tool's lines, newline-terminated (timestamps to the millisecond)."""
-    return "".join(f"{f.frame},{f.quality},{f.pdq},{f.at_s:.3f}\n" for f in frames)
 
 
 def entry_of_keyframes(entry_id: str, keyframes: Keyframes) -> Entry:

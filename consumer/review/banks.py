@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,38 +24,24 @@ import numpy as np
 
 from consumer.data_files import filesystem, is_uri
 from consumer.signals.known_content.bank_files import read_bank
+from consumer.signals.known_content.entries import (
+    ENTRY_SUFFIX,
+    BankedFrame,
+    Entry,
+    EntryIdError,
+    vpdq_text,
+)
+from consumer.signals.known_content.entries import entry_id_of as safe_entry_id
 from consumer.signals.known_content.settings import HashListRule
-
-ENTRY_SUFFIX = ".txt"  # what the vPDQ reference tool's hash files are named
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class BankedFrame:
-    """One line of a vPDQ file."""
-
-    frame: int
-    quality: int
-    pdq: str
-    at_s: float
-
-
-@dataclass(frozen=True)
-class Entry:
-    entry_id: str
-    frames: list[BankedFrame]
 
 
 def entry_id_of(name: str) -> str:
     """A file-name-safe entry id, as `vmc bank add` makes one."""
-    safe = _UNSAFE.sub("_", name).strip("._")
-    if not safe:
-        raise BankWriteError(f"cannot make an entry id of {name!r}")
-    return safe
+    try:
+        return safe_entry_id(name)
+    except EntryIdError as exc:
+        raise BankWriteError(str(exc)) from exc
 
-
-def vpdq_text(frames: Sequence[BankedFrame]) -> str:
-    return "".join(f"{f.frame},{f.quality},{f.pdq},{f.at_s:.3f}\n" for f in frames)
 
 
 class BankWriteError(Exception):
