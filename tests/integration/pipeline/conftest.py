@@ -7,6 +7,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -258,3 +259,22 @@ def drip_server(payload: bytes, seconds: float = 12.0) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def metric_value(port: int, sample: str) -> float | None:
+    """One sample of a consumer's /metrics (`name{labels}` as exposed), or None."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def wait_metric(port: int, sample: str, value: float, timeout_s: float = 60) -> None:
+    """Poll /metrics until `sample` reads `value` (fails the test on timeout)."""
+    deadline = time.monotonic() + timeout_s
+    seen = metric_value(port, sample)
+    while seen != value and time.monotonic() < deadline:
+        time.sleep(0.2)
+        seen = metric_value(port, sample)
+    assert seen == value, f"{sample} is {seen}, not {value}"

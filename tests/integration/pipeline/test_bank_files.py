@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import urllib.request
 from pathlib import Path
 
 import av
@@ -22,11 +20,13 @@ from devstack.process import free_port
 from devstack.samples import make_still_video
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
+    metric_value,
     pipeline_settings,
     produce,
     running_pipeline,
     upload_event,
     wait_for_records,
+    wait_metric,
 )
 
 BANK = "video-bank"
@@ -40,22 +40,6 @@ def _others(count: int, seed: int) -> list[str]:
 def _vpdq(hashes: list[str]) -> str:
     return "".join(f"{i},100,{h},{i:.3f}\n" for i, h in enumerate(hashes))
 
-
-def _metric(port: int, sample: str) -> float | None:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith(sample + " "):
-                return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def _wait_metric(port: int, sample: str, value: float, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    seen = _metric(port, sample)
-    while seen != value and time.monotonic() < deadline:
-        time.sleep(0.2)
-        seen = _metric(port, sample)
-    assert seen == value, f"{sample} is {seen}, not {value}"
 
 
 def test_a_folder_bank_of_mixed_formats_blocks_a_banked_video_and_reloads_a_new_file(
@@ -86,16 +70,16 @@ def test_a_folder_bank_of_mixed_formats_blocks_a_banked_video_and_reloads_a_new_
     size = f'consumer_hash_list_hashes{{list="{BANK}"}}'
     malformed = f'consumer_hash_list_malformed_lines{{list="{BANK}"}}'
     with running_pipeline(settings, observe=True):
-        _wait_metric(port, size, 3 + 10 + 199)
-        _wait_metric(port, malformed, 1)
+        wait_metric(port, size, 3 + 10 + 199)
+        wait_metric(port, malformed, 1)
         produce(settings, [("copy", upload_event("copy", copy.as_uri()))])
         (verdict,) = [json.loads(m.value()) for m in
                       wait_for_records(settings, topics.verdicts, 1, timeout_s=120)]
         fresh = bank / ".case-18.vpdq.partial"  # a writer's temporary file, then renamed
         fresh.write_text(_vpdq(others[212:320]))
         os.replace(fresh, bank / "case-18.vpdq")
-        _wait_metric(port, size, 3 + 10 + 199 + 108)
-        assert _metric(port, f'consumer_hash_list_stale{{list="{BANK}"}}') == 0
+        wait_metric(port, size, 3 + 10 + 199 + 108)
+        assert metric_value(port, f'consumer_hash_list_stale{{list="{BANK}"}}') == 0
     assert verdict["video_id"] == "copy" and verdict["verdict"] == "block"
     (reason,) = [r for r in verdict["reasons"] if r["category"] == "known_content_match"]
     assert reason["hash_list"] == BANK and reason["entry"] == "case-17"

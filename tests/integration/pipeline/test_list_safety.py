@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import av
@@ -23,12 +22,14 @@ from devstack.process import free_port
 from devstack.samples import make_still_video
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
+    metric_value,
     pipeline_settings,
     produce,
     running_pipeline,
     settings_env,
     upload_event,
     wait_for_records,
+    wait_metric,
 )
 
 LIST = "known-cases"
@@ -47,22 +48,6 @@ def _others(count: int) -> list[str]:
     rng = np.random.default_rng(24)
     return [bytes(row).hex() for row in rng.integers(0, 256, (count, 32), dtype=np.uint8)]
 
-
-def _metric(port: int, sample: str) -> float | None:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith(sample + " "):
-                return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def _wait_metric(port: int, sample: str, value: float, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    seen = _metric(port, sample)
-    while seen != value and time.monotonic() < deadline:
-        time.sleep(0.2)
-        seen = _metric(port, sample)
-    assert seen == value, f"{sample} is {seen}, not {value}"
 
 
 def _replace(path: Path, text: str | None) -> None:
@@ -100,22 +85,22 @@ def test_lists_emptied_truncated_half_written_or_a_fifo_mid_run_keep_blocking(
     ]
     verdicts: list[dict[str, object]] = []
     with running_pipeline(settings, observe=True):
-        _wait_metric(port, size, 100)
+        wait_metric(port, size, 100)
         for n, (what, damaged, reason) in enumerate(steps):
             _replace(hash_list, damaged)
-            _wait_metric(port, errors % reason, 1)
-            _wait_metric(port, stale, 1)
-            assert _metric(port, size) == 100, f"{what}: the served list changed"
+            wait_metric(port, errors % reason, 1)
+            wait_metric(port, stale, 1)
+            assert metric_value(port, size) == 100, f"{what}: the served list changed"
             produce(settings, [(f"copy-{n}", upload_event(f"copy-{n}", copy.as_uri()))])
             got = wait_for_records(settings, topics.verdicts, n + 1, timeout_s=120)
             verdicts = [json.loads(m.value()) for m in got]
             mine = [v for v in verdicts if v["video_id"] == f"copy-{n}"]
             assert [v["verdict"] for v in mine] == ["block"], f"{what}: {mine}"
         _replace(hash_list, "".join(lines) + f"{_others(100)[-1]},new-case\n")
-        _wait_metric(port, size, 101)
-        _wait_metric(port, stale, 0)
+        wait_metric(port, size, 101)
+        wait_metric(port, stale, 0)
         for reason in ("empty", "shrunk", "invalid", "not_regular_file"):
-            assert _metric(port, errors % reason) == 1, f"{reason} counted once"
+            assert metric_value(port, errors % reason) == 1, f"{reason} counted once"
     reasons = [r for v in verdicts for r in v["reasons"]  # type: ignore[attr-defined]
                if r["category"] == "known_content_match"]
     assert {r["detail"] for r in reasons} == {"case-17"} and len(reasons) == len(steps)
