@@ -73,4 +73,4 @@ def model_table(specs: Collection[ModelSpec] = tuple(SPECS.values())) -> str:
                      f"{_default(spec, source)} |")
     caveats = [f"- `{spec.name}`: {spec.provenance.data_caveat}." for spec in specs
                if spec.provenance is not None and spec.provenance.data_caveat]
-    return "\n".join(lines + ["", "Training data:", *caveats] if caveats else lines)
+    return "\n".join([*lines, "", "Training data:", *caveats] if caveats else lines)

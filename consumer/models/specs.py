@@ -284,7 +284,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 __all__ = [
-    "DEFAULT_MODELS", "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_CLASSIFIER", "NSFW_DETECTOR", "OCR",
-    "OUTPUT_DTYPE", "PERMISSIVE_LICENCES", "SPECS", "VISUAL_TAGGER", "ModelSpec", "Provenance", "classifier_spec",
-    "get_spec",
+    "DEFAULT_MODELS", "DETECTION_FIELDS", "IMAGENET_LABELS", "INPUT_DTYPE", "NSFW_CLASSIFIER",
+    "NSFW_DETECTOR", "OCR", "OUTPUT_DTYPE", "PERMISSIVE_LICENCES", "SPECS", "VISUAL_TAGGER",
+    "ModelSpec", "Provenance", "classifier_spec", "get_spec",
 ]
