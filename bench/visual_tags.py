@@ -44,8 +44,8 @@ def main() -> None:
     photos = {n: getattr(data, n)() for n in ("chelsea", "coffee", "astronaut", "rocket",
                                                "hubble_deep_field", "immunohistochemistry",
                                                "retina", "colorwheel")}
-    near, far = [], []
-    for name, photo in photos.items():
+    near: list[float] = []
+    for photo in photos.values():
         h, w = photo.shape[:2]
         variants = [jpeg(photo, 30), photo[h // 10:, w // 10:], photo[:, : w * 4 // 5],
                     (photo * 0.7).astype(np.uint8), jpeg(photo[::2, ::2], 50)]
