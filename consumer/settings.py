@@ -65,6 +65,8 @@ class KafkaTopics(Section):
                          "evidence, compacted, keyed by video (`vmc backtest` reads it)")
     review: str = "video.moderation.review"  # review tasks (consumer.review.tasks)
     decisions: str = "video.moderation.decisions"  # reviewers' decisions, read by vmc decisions
+    embeddings: str = Field("video.content.embeddings", description="one image embedding "
+                            "per video (float16, keyed by video) for search and recommendation")
 
 
 class KafkaSettings(Section):

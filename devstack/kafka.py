@@ -89,14 +89,15 @@ DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 def topic_layout(topics: KafkaTopics, input_partitions: int = 6) -> dict[str, int]:
     """Partitions of the pipeline's topics on a local broker: the input spreads the work."""
     return {topics.input: input_partitions, topics.verdicts: 3, topics.tags: 3, topics.dlq: 3,
-            topics.review: 3, topics.decisions: 3, topics.signals: 3}
+            topics.review: 3, topics.decisions: 3, topics.signals: 3, topics.embeddings: 3}
 
 
 def topic_configs(topics: KafkaTopics) -> dict[str, dict[str, str]]:
     """Topic settings: the DLQ takes a whole copy of any event the consumer accepts by default
     (`pipeline.max_event_bytes` 1 MiB plus headers), where the broker's default would not."""
     return {topics.dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)},
-            topics.signals: {"cleanup.policy": "compact"}}  # the latest evidence per video
+            topics.signals: {"cleanup.policy": "compact"},  # the latest evidence per video
+            topics.embeddings: {"cleanup.policy": "compact"}}  # the latest vector per video
 
 
 def create_topics(client: Mapping[str, Any], partitions: Mapping[str, int],

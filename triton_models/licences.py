@@ -59,7 +59,7 @@ def _default(spec: ModelSpec, source: Provenance) -> str:
     return f"off (opt-in; build needs `{accept}`)" if accept else "off"
 
 
-def model_table(specs: Iterable[ModelSpec] = SPECS.values()) -> str:
+def model_table(specs: Collection[ModelSpec] = tuple(SPECS.values())) -> str:
     """A Markdown table: each served model, its task, source, licences, tensors, default."""
     lines = ["| model | task | source | code licence | weights licence | input | outputs | "
              "default |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -71,4 +71,6 @@ def model_table(specs: Iterable[ModelSpec] = SPECS.values()) -> str:
                      f"{source.package_version} | {_code_licence(source)} | "
                      f"{source.weights_licence} | {_input(spec)} | {_outputs(spec)} | "
                      f"{_default(spec, source)} |")
-    return "\n".join(lines)
+    caveats = [f"- `{spec.name}`: {spec.provenance.data_caveat}." for spec in specs
+               if spec.provenance is not None and spec.provenance.data_caveat]
+    return "\n".join([*lines, "", "Training data:", *caveats] if caveats else lines)

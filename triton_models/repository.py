@@ -22,6 +22,7 @@ from consumer.models.specs import (
     NSFW_DETECTOR,
     OCR,
     SPECS,
+    VISUAL_TAGGER,
     ModelSpec,
 )
 from triton_models.configs import MODEL_FILES, Target, render_config
@@ -32,7 +33,7 @@ SMOKE_MODEL = "smoke"
 PYTHON_RUNNER = SOURCE_DIR / "python_backend" / "model.py"
 # The local stack also serves the opt-in AGPL detector, on loopback only, for its tests: it
 # builds with DEV_ACCEPTED_LICENCES, said here rather than hidden in a default.
-DEV_MODELS = (SMOKE_MODEL, *DEFAULT_MODELS, NSFW_DETECTOR.name, OCR.name)
+DEV_MODELS = (SMOKE_MODEL, *DEFAULT_MODELS, NSFW_DETECTOR.name, OCR.name, VISUAL_TAGGER.name)
 DEV_ACCEPTED_LICENCES = ("AGPL-3.0",)
 
 
@@ -90,6 +91,10 @@ def build_onnx(spec: ModelSpec, cache_dir: Path) -> Path:
         from triton_models.nudenet_wrap import cached_nudenet_wrap
 
         return cached_nudenet_wrap(cache_dir, spec)
+    if spec.name == VISUAL_TAGGER.name:
+        from triton_models.efficientnet_export import cached_tagger_export
+
+        return cached_tagger_export(cache_dir, spec)
     raise ValueError(f"{spec.name}: no single ONNX to build (ocr is a chain: triton_models/ocr.py; "
                      "tagging models come from export-torchvision)")
 

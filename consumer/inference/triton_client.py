@@ -56,6 +56,7 @@ class BatchScores:
     scores: npt.NDArray[np.float32]
     model_version: str
     texts: list[list[TextRead]] | None = None
+    embeddings: npt.NDArray[np.float32] | None = None  # [B, D], where spec.embedding_output
 
 
 def parse_texts(raw: Any, rows: int, max_lines: int = 0) -> list[list[TextRead]]:
@@ -123,7 +124,8 @@ class TritonModelClient:
         `done` runs once, on a gRPC thread, with scores or a mapped error."""
         spec = self.spec
         count = len(rows)
-        outputs = [self._grpc.InferRequestedOutput(spec.text_output or spec.scores_output)]
+        outputs = [self._grpc.InferRequestedOutput(name) for name in
+                   (spec.text_output or spec.scores_output, spec.embedding_output) if name]
         slot: Slot | None = None
         generation = 0
         if self.slots is None:
@@ -209,7 +211,15 @@ class TritonModelClient:
         if scores.shape != (rows, len(spec.labels)):
             return InferenceError(f"{spec.name}:{spec.version}: {spec.scores_output} shape "
                                   f"{scores.shape}, expected {(rows, len(spec.labels))}")
-        return BatchScores(scores.astype(np.float32, copy=False), version)
+        embeddings = None
+        if spec.embedding_output is not None:
+            embeddings = result.as_numpy(spec.embedding_output)
+            if embeddings is None or embeddings.shape != (rows, spec.embedding_size):
+                return InferenceError(f"{spec.name}:{spec.version}: {spec.embedding_output} "
+                                      f"missing or not {(rows, spec.embedding_size)}")
+            embeddings = embeddings.astype(np.float32, copy=False)
+        return BatchScores(scores.astype(np.float32, copy=False), version,
+                           embeddings=embeddings)
 
     def ready(self) -> bool:
         """Server and model ready; any error means not ready (never raises)."""

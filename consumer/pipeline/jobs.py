@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from consumer.errors import InferenceError
 from consumer.events import SourceRef, UploadEvent
-from consumer.inference.triton_client import TextRead
+from consumer.inference.triton_client import BatchScores, TextRead
 from consumer.media import Keyframes
 from consumer.pipeline.matching import Matches
 from consumer.pipeline.watermarks import TopicPartition
@@ -33,6 +33,7 @@ class VideoJob:
     rows_left: dict[str, int] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     texts: dict[int, list[TextRead]] = field(default_factory=dict)  # lines read, per frame
+    embeddings: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)  # [N, D]
     inference_error: InferenceError | None = None
     given_up: dict[str, str] = field(default_factory=dict)  # model -> why its rows were dropped
     matches: Matches | None = None  # hash lists and catalogues, matched off the loop
@@ -40,6 +41,17 @@ class VideoJob:
     published: bool = False  # outputs handed to the producer: never a second verdict
     dead_letter_headers: list[tuple[str, bytes]] | None = None  # to re-fit a refused copy
     dead_letter_shrinks: int = 0
+
+    def keep_extras(self, model: str, index: int, result: BatchScores, row: int) -> None:
+        """What a model answered beside its scores for frame `index`: the text it read, its
+        embedding (the model's array made on its first answer, a row per frame)."""
+        if result.texts is not None:
+            self.texts[index] = result.texts[row]
+        if result.embeddings is not None:
+            if model not in self.embeddings:
+                frames, size = len(self.scores[model]), result.embeddings.shape[1]
+                self.embeddings[model] = np.full((frames, size), np.nan, np.float32)
+            self.embeddings[model][index] = result.embeddings[row]
 
     @property
     def tp(self) -> TopicPartition:

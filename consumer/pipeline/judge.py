@@ -34,6 +34,7 @@ class Judged:
     tags: Record
     assessment: Assessment
     signals: Record | None = None  # the evidence, for backtests (signals topic)
+    own: tuple[Record, ...] = ()  # the signals' records of their own (Finding.records)
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,13 @@ class Judge:
                  texts: Mapping[int, Sequence[TextRead]], versions: Mapping[str, str],
                  matches: Matches, uploaded_at: datetime | None,
                  inference_error: str | None = None,
-                 given_up: Mapping[str, str] | None = None) -> Judged:
+                 given_up: Mapping[str, str] | None = None,
+                 embeddings: Mapping[str, npt.NDArray[np.float32]] | None = None) -> Judged:
         given_up = given_up or {}
         evidence = Evidence(keyframes, {n: v for n, v in scores.items() if n not in given_up},
                             self.specs, texts, outputs_ok=inference_error is None,
-                            video_id=video_id)
+                            video_id=video_id, embeddings={
+                                n: v for n, v in (embeddings or {}).items() if n not in given_up})
         result = assess(evidence, self.signals, self.policy, matched=matches.by_signal,
                         inference_error=inference_error, given_up=given_up)
         self._report(keyframes, matches, result)
@@ -70,7 +73,10 @@ class Judge:
                                   for signal in self.signals},
             technical=result.technical, uploaded_at=uploaded_at,
             inference_error=inference_error, given_up=given_up)
-        return Judged(verdict, content, tags, result, self.outputs.signals(source, record))
+        own = tuple(self.outputs.own(source, output, video_id, value)
+                    for finding in result.findings.values()
+                    for output, value in finding.records.items())
+        return Judged(verdict, content, tags, result, self.outputs.signals(source, record), own)
 
     def _report(self, keyframes: Keyframes, matches: Matches, result: Assessment) -> None:
         if keyframes.hashes:

@@ -47,10 +47,11 @@ class Outcomes:
         assert job.matches is not None
         judged = self.judge(job.source, job.event.video_id, job.keyframes, scores=job.scores,
                             texts=job.texts, versions=job.versions, matches=job.matches,
+                            embeddings=job.embeddings,
                             uploaded_at=job.event.uploaded_at,
                             inference_error=None if job.inference_error is None
                             else str(job.inference_error), given_up=job.given_up)
-        records = [judged.verdict, judged.tags, *self._review_task(job, judged),
+        records = [judged.verdict, judged.tags, *judged.own, *self._review_task(job, judged),
                    *self._given_up_letter(job)]
         if judged.signals is not None:
             records.append(judged.signals)

@@ -368,8 +368,7 @@ class Pipeline:
             else:
                 job.scores[done.model][row.index] = result.scores[i]
                 job.versions[done.model] = result.model_version
-                if result.texts is not None:
-                    job.texts[row.index] = result.texts[i]
+                job.keep_extras(done.model, row.index, result, i)
             job.rows_left[done.model] -= 1
             if job.ready():
                 self.outcomes.guarded(job, "policy", self.outcomes.finish)

@@ -8,6 +8,7 @@ the broker would refuse as too large would otherwise stop the consumer on every 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -103,6 +104,15 @@ class OutputRecords:
             return Record(self.topics.signals, key, value, headers, build)
 
         return build(self.limits.signals_bytes)
+
+    def own(self, source: SourceRef, output: str, video_id: str,
+            record: Mapping[str, Any]) -> Record:
+        """A record a signal publishes on a topic of its own (`output`: a `KafkaTopics`
+        field), keyed by video, with the run id added; its size is the signal's to bound."""
+        headers = [("vmc.run_id", self.run_id.encode()), ("vmc.source", str(source).encode())]
+        value = json.dumps({"video_id": video_id, **record, "run_id": self.run_id},
+                           separators=(",", ":")).encode()
+        return Record(getattr(self.topics, output), video_id.encode(), value, headers)
 
     def dead_letter(self, source: SourceRef, value: bytes,
                     original: Sequence[tuple[str, bytes | None]], *, stage: str,

@@ -15,12 +15,14 @@ from consumer.signals.known_content import KnownContent
 from consumer.signals.music import Music
 from consumer.signals.scores import ModelScores
 from consumer.signals.text import OnScreenText
+from consumer.signals.visual import VisualTags
 
 if TYPE_CHECKING:
     from consumer.settings import Settings
 
 # Judged in this order; the model scores come first (the decision's base).
-BUILT_IN: tuple[type[Signal], ...] = (ModelScores, KnownContent, OnScreenText, Music)
+BUILT_IN: tuple[type[Signal], ...] = (ModelScores, KnownContent, OnScreenText, Music,
+                                      VisualTags)
 
 _registered: list[type[Signal]] = list(BUILT_IN)
 

@@ -94,6 +94,7 @@ class Evidence:
     texts: Mapping[int, Sequence[TextRead]]
     outputs_ok: bool = True
     video_id: str = ""  # what counts as one video (known content's flood quarantine)
+    embeddings: Mapping[str, npt.NDArray[np.float32]] = field(default_factory=dict)  # [N, D]
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ class Finding:
     scores: dict[str, float] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
     matched: list[str] = field(default_factory=list)
+    # Records of its own, by output (a `KafkaTopics` field, e.g. "embeddings"): each is
+    # published keyed by the video, in the same transaction as the verdict.
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

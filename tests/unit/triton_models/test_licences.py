@@ -10,6 +10,7 @@ from consumer.models.specs import (
     NSFW_CLASSIFIER,
     NSFW_DETECTOR,
     SPECS,
+    VISUAL_TAGGER,
 )
 from triton_models.__main__ import main
 from triton_models.licences import (
@@ -48,7 +49,8 @@ def test_build_cli_builds_the_permissive_models_by_default(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--target", "cpu", "--out", str(tmp_path / "repo"),
                  "--cache-dir", str(tmp_path / "cache")]) == 0
-    assert {p.name for p in (tmp_path / "repo").iterdir()} == {NSFW_CLASSIFIER.name, *OCR_MODELS}
+    assert {p.name for p in (tmp_path / "repo").iterdir()} == {NSFW_CLASSIFIER.name, *OCR_MODELS,
+                                                           VISUAL_TAGGER.name}
 
 
 def test_list_prints_the_model_table_of_the_readme(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,8 +58,10 @@ def test_list_prints_the_model_table_of_the_readme(capsys: pytest.CaptureFixture
     printed = capsys.readouterr().out.strip()
     assert printed == model_table()
     assert printed in README.read_text(), "README's Models table differs from `list`"
-    rows = printed.splitlines()[2:]
+    rows = [r for r in printed.splitlines()[2:] if r.startswith("| `")]
     assert len(rows) == len(SPECS)
+    assert f"- `{VISUAL_TAGGER.name}`: trained on ImageNet-1k, whose images are licensed for " \
+        "non-commercial research only" in printed
     detector = next(r for r in rows if r.startswith(f"| `{NSFW_DETECTOR.name}`"))
     assert "AGPL-3.0 (wheel metadata says MIT)" in detector
     assert "off (opt-in" in detector

@@ -35,7 +35,8 @@ def test_dev_repository_serves_the_smoke_model_beside_the_detector(tmp_path: Pat
     repo = write_repository(tmp_path / "repo", cache_dir=tmp_path / "cache", models=DEV_MODELS,
                             accept_licences=DEV_ACCEPTED_LICENCES)
     assert {p.name for p in repo.iterdir()} == {"smoke", "nsfw_classifier", "nsfw_detector",
-                                                "ocr", "ocr_det", "ocr_cls", "ocr_rec"}
+                                                "ocr", "ocr_det", "ocr_cls", "ocr_rec",
+                                                "visual_tagger"}
     assert (repo / "smoke" / "1" / "model.py").exists()
 
 
