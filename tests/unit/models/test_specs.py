@@ -31,7 +31,7 @@ def test_categories_name_only_known_labels_and_policy_categories() -> None:
     for spec in SPECS.values():
         assert set(spec.categories) <= set(spec.labels)
         assert set(spec.categories.values()) <= {"nudity", "sexual", "suggestive", "face",
-                                                   "nsfw"}
+                                                   "nsfw", "weapon"}
     assert NSFW_DETECTOR.categories["FEMALE_GENITALIA_EXPOSED"] == "sexual"
     assert NSFW_DETECTOR.categories["FACE_MALE"] == "face"
     assert "FEET_EXPOSED" not in NSFW_DETECTOR.categories
