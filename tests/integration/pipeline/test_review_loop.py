@@ -76,6 +76,30 @@ def _decisions_read(registry: CollectorRegistry) -> float:
                for sample in metric.samples if sample.name.endswith("_total"))
 
 
+def _restarted_and_rebuilt(settings: Settings, tmp_path: Path,
+                           again: tuple[str, bytes]) -> None:
+    """Restarted on its state file, the loop reads on from its positions (one more copy of a
+    decision is a duplicate, nothing earlier is read again); with its state file lost, it
+    reads both topics from the start and rebuilds the same outcomes and the same bank."""
+    banked = (tmp_path / "confirmed" / "v0.txt").read_bytes()
+    send(settings, settings.kafka.topics.decisions, [again])
+    with decisions_loop(settings) as (_, registry):
+        wait_for("the copy read", lambda: _decisions_read(registry) >= 1, 90)
+    assert _decisions_read(registry) == 1 and registry.get_sample_value(
+        "consumer_review_decisions_total", {"decision": "violating", "outcome": "duplicate"}) == 1
+    lost = settings.model_copy(update={"review": settings.review.model_copy(
+        update={"state_path": str(tmp_path / "rebuilt.sqlite")})})
+    with decisions_loop(lost) as (_, registry):
+        wait_for("all 8 decision records read", lambda: _decisions_read(registry) == 8, 90)
+    outcomes = {(s.labels["decision"], s.labels["outcome"]): s.value
+                for m in registry.collect() if m.name == "consumer_review_decisions"
+                for s in m.samples if s.name.endswith("_total")}
+    assert outcomes == {("violating", "applied"): 2, ("violating", "duplicate"): 2,
+                        ("violating", "superseded"): 1, ("not_violating", "superseded"): 1,
+                        ("?", "malformed_decision"): 1, ("violating", "unknown_verdict"): 1}
+    assert (tmp_path / "confirmed" / "v0.txt").read_bytes() == banked
+
+
 def test_review_tasks_for_the_audit_sample_then_decisions_bank_apply_once_and_dlq(
         stack: RunningStack, topics: KafkaTopics, unique: str, sample_videos: list[Path],
         stack_settings: Settings, tmp_path: Path) -> None:
@@ -145,3 +169,4 @@ def test_review_tasks_for_the_audit_sample_then_decisions_bank_apply_once_and_dl
     assert reasons == [b"malformed_decision", b"unknown_verdict"]
 
     _check_state(tmp_path / "state.sqlite", records)
+    _restarted_and_rebuilt(settings, tmp_path, final_violating)
