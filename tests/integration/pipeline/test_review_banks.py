@@ -58,8 +58,8 @@ def _settings(stack: RunningStack, names: KafkaTopics, unique: str, tmp_path: Pa
               port: int) -> Settings:
     def bank(name: str, action: str, path: Path) -> dict[str, Any]:
         path.mkdir(exist_ok=True)
-        return {"name": name, "path": str(path), "action": action, "match": "video",
-                "allow_empty": True}
+        # as README's worked example serves it: `match` auto (video entries: video matching)
+        return {"name": name, "path": str(path), "action": action, "allow_empty": True}
 
     return pipeline_settings(
         stack, names, f"{unique}-g", sampling={"max_keyframes": 8},
