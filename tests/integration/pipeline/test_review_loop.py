@@ -1,25 +1,21 @@
-"""The review loop against the real Kafka of the test stack.
-
-The pipeline does not publish signals records on this branch yet (another branch builds
-their producer): the decisions test feeds the signals topic itself with records of the
-`vmc.signals/1` schema, built from the verdict and tags records of a real pipeline run.
+"""The review loop against the real Kafka of the test stack, from the records the pipeline
+itself publishes: review tasks for `review` verdicts and the audit sample, and the decisions
+consumer reading the pipeline's signals records (video, verdict id, reasons, frames, scores,
+upload time) to bank a confirmed video, apply replayed and reordered decisions once, and send
+a malformed or unknown decision to the DLQ.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
-from consumer.cli.decisions import build_loop
+from consumer.review.state import StateStore
 from consumer.settings import KafkaTopics, Settings
-from devstack.kafka import create_topics, kafka_logged, topic_configs, topic_layout
 from tests.integration.conftest import RunningStack
 from tests.integration.pipeline.conftest import (
     pipeline_settings,
@@ -28,56 +24,99 @@ from tests.integration.pipeline.conftest import (
     running_pipeline,
     uploads,
 )
+from tests.integration.pipeline.review_helpers import (
+    after,
+    decision,
+    decisions_loop,
+    loop_topics,
+    send,
+    wait_for,
+)
 
 
-def _loop_topics(topics: KafkaTopics, unique: str, settings: Settings) -> KafkaTopics:
-    names = topics.model_copy(update={"review": f"{unique}.review",
-                                      "decisions": f"{unique}.decisions",
-                                      "signals": f"{unique}.signals"})
-    create_topics(settings.kafka.librdkafka_config(), topic_layout(names), topic_configs(names))
-    return names
+def _by_video(messages: list[Any]) -> dict[str, dict[str, Any]]:
+    return {json.loads(m.value())["video_id"]: json.loads(m.value()) for m in messages}
 
 
-def _send(settings: Settings, topic: str, records: list[tuple[str, bytes]]) -> None:
-    producer = Producer(kafka_logged({**settings.kafka.librdkafka_config(),
-                                      "enable.idempotence": True}))
-    for key, value in records:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
+def _check_signals_records(signals: list[Any], records: dict[str, dict[str, Any]],
+                           by_video: dict[str, dict[str, Any]], started: datetime) -> None:
+    """The pipeline's own signals records carry what the decisions consumer reads."""
+    assert sorted(records) == sorted(by_video) and all(
+        m.key() == json.loads(m.value())["video_id"].encode() for m in signals)
+    for video, record in records.items():
+        verdict = by_video[video]
+        assert record["schema"] == "vmc.signals/1"
+        assert {k: record[k] for k in ("verdict_id", "verdict", "reasons", "scores")} == {
+            k: verdict[k] for k in ("verdict_id", "verdict", "reasons", "scores")}
+        frames = record["frames"]
+        assert len(frames["at_s"]) == len(frames["pdq"]) == len(frames["quality"]) == \
+            verdict["keyframes_analyzed"] > 0
+        assert all(len(h) == 64 for h in frames["pdq"])
+        uploaded = datetime.fromisoformat(record["uploaded_at"].replace("Z", "+00:00"))
+        assert abs((uploaded - started).total_seconds()) < 600  # the upload event's time
 
 
-def _signals_of(verdict: dict[str, Any], tags: dict[str, Any]) -> bytes:
-    frames = tags.get("frames") or []
-    return json.dumps({
-        "schema": "vmc.signals/1", "video_id": verdict["video_id"],
-        "verdict_id": verdict["verdict_id"], "policy_version": verdict["policy_version"],
-        "verdict": verdict["verdict"], "reasons": verdict["reasons"],
-        "scores": verdict["scores"], "uploaded_at": "2026-11-23T09:00:00Z",
-        "decided_at": verdict["processed_at"], "source": verdict["source"],
-        "duration_s": verdict["duration_s"], "coverage": verdict.get("coverage"),
-        "keyframes_analyzed": verdict["keyframes_analyzed"],
-        "frames": {"at_s": [f["at_s"] for f in frames], "pdq": [f["pdq"] for f in frames],
-                   "quality": [f["quality"] for f in frames], "mirror_pdq": [],
-                   "full_pdq": []},
-        "model_scores": {}, "texts": {}, "matched": {}, "inference_error": None,
-        "given_up": {}, "technical": tags.get("technical", {}), "model_versions": {}}).encode()
+def _check_state(path: Path, records: dict[str, dict[str, Any]]) -> None:
+    """The state store holds each verdict as its signals record has it."""
+    store = StateStore(path)
+    try:
+        for video, record in records.items():
+            row = store.verdict(record["verdict_id"])
+            assert row is not None and row["video_id"] == video
+            assert {k: row[k] for k in ("reasons", "scores", "frames", "uploaded_at")} == {
+                k: record[k] for k in ("reasons", "scores", "frames", "uploaded_at")}
+    finally:
+        store.close()
+
+
+def _decisions_read(registry: CollectorRegistry) -> float:
+    """Decision records the loop has finished with, whatever their outcome."""
+    return sum(sample.value for metric in registry.collect()
+               if metric.name == "consumer_review_decisions"
+               for sample in metric.samples if sample.name.endswith("_total"))
+
+
+def _restarted_and_rebuilt(settings: Settings, tmp_path: Path,
+                           again: tuple[str, bytes]) -> None:
+    """Restarted on its state file, the loop reads on from its positions (one more copy of a
+    decision is a duplicate, nothing earlier is read again); with its state file lost, it
+    reads both topics from the start and rebuilds the same outcomes and the same bank."""
+    banked = (tmp_path / "confirmed" / "v0.txt").read_bytes()
+    send(settings, settings.kafka.topics.decisions, [again])
+    with decisions_loop(settings) as (_, registry):
+        wait_for("the copy read", lambda: _decisions_read(registry) >= 1, 90)
+    assert _decisions_read(registry) == 1 and registry.get_sample_value(
+        "consumer_review_decisions_total", {"decision": "violating", "outcome": "duplicate"}) == 1
+    lost = settings.model_copy(update={"review": settings.review.model_copy(
+        update={"state_path": str(tmp_path / "rebuilt.sqlite")})})
+    with decisions_loop(lost) as (_, registry):
+        wait_for("all 8 decision records read", lambda: _decisions_read(registry) == 8, 90)
+    outcomes = {(s.labels["decision"], s.labels["outcome"]): s.value
+                for m in registry.collect() if m.name == "consumer_review_decisions"
+                for s in m.samples if s.name.endswith("_total")}
+    assert outcomes == {("violating", "applied"): 2, ("violating", "duplicate"): 2,
+                        ("violating", "superseded"): 1, ("not_violating", "superseded"): 1,
+                        ("?", "malformed_decision"): 1, ("violating", "unknown_verdict"): 1}
+    assert (tmp_path / "confirmed" / "v0.txt").read_bytes() == banked
 
 
 def test_review_tasks_for_the_audit_sample_then_decisions_bank_apply_once_and_dlq(
         stack: RunningStack, topics: KafkaTopics, unique: str, sample_videos: list[Path],
         stack_settings: Settings, tmp_path: Path) -> None:
-    names = _loop_topics(topics, unique, stack_settings)
+    names = loop_topics(topics, unique, stack_settings)
     settings = pipeline_settings(stack, names, f"{unique}-g",
                                  review={"audit_allow_rate": 1.0, "audit_block_rate": 1.0,
                                          "confirmed_bank": str(tmp_path / "confirmed"),
                                          "state_path": str(tmp_path / "state.sqlite"),
                                          "decisions_group_id": f"{unique}-decisions",
                                          "unknown_verdict_wait_s": 20})
+    started = datetime.now(UTC)
     produce(settings, uploads(sample_videos, 3))
     with running_pipeline(settings):
         verdicts = read_topic(settings, names.verdicts, expect=3, timeout_s=180)
         tasks = read_topic(settings, names.review, expect=3, timeout_s=60)
-    by_video = {json.loads(m.value())["video_id"]: json.loads(m.value()) for m in verdicts}
+        signals = read_topic(settings, names.signals, expect=3, timeout_s=60)
+    by_video = _by_video(verdicts)
     assert len(by_video) == 3
     task_values = [json.loads(m.value()) for m in tasks]
     # every verdict (allow or review here) asked for people once, keyed by its video
@@ -88,48 +127,29 @@ def test_review_tasks_for_the_audit_sample_then_decisions_bank_apply_once_and_dl
         assert task["sampled"] == ("review" if verdict["verdict"] == "review"
                                    else f"audit_{verdict['verdict']}")
         assert task["frames_at_s"] and "frames" in task["evidence"]
-    tags = {json.loads(m.value())["video_id"]: json.loads(m.value())
-            for m in read_topic(settings, names.tags, expect=3)}
 
-    # the signals topic, fed from the run's records; then decisions, replayed and reordered
-    _send(settings, names.signals, [(v, _signals_of(by_video[v], tags[v])) for v in by_video])
+    records = _by_video(signals)
+    _check_signals_records(signals, records, by_video, started)
+
     v0 = by_video["v0"]
-
-    def decision(kind: str, minute: int, video: dict[str, Any] = v0) -> tuple[str, bytes]:
-        return video["video_id"], json.dumps({
-            "video_id": video["video_id"], "verdict_id": video["verdict_id"],
-            "decision": kind, "categories": ["nsfw"], "reviewer": "r1",
-            "time": f"2026-11-23T10:{minute:02d}:00Z"}).encode()
-
-    late_violating, newest_clear, final_violating = (decision("violating", 1),
-                                                     decision("not_violating", 5),
-                                                     decision("violating", 9))
-    _send(settings, names.decisions, [
+    late_violating, newest_clear, final_violating = (
+        decision(v0, "violating", after(started, 1)),
+        decision(v0, "not_violating", after(started, 5)),
+        decision(v0, "violating", after(started, 9)))
+    send(settings, names.decisions, [
         final_violating, late_violating, newest_clear, final_violating,  # reordered + replayed
-        decision("violating", 2, by_video["v1"]),
+        decision(by_video["v1"], "violating", after(started, 2)),
         ("v9", b"{not json"),
         ("v9", json.dumps({"video_id": "v9", "verdict_id": "nope", "decision": "violating",
                            "reviewer": "r1", "time": "2026-11-23T10:00:00Z"}).encode())])
 
-    registry = CollectorRegistry()
-    with contextlib.ExitStack() as stack_:
-        loop = build_loop(settings, stack_, registry)
-        thread = threading.Thread(target=loop.run, kwargs={"refresh_s": 0.1}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 90
+    with decisions_loop(settings) as (_, registry):
         value = registry.get_sample_value
-        while time.monotonic() < deadline and (
-                value("consumer_review_decisions_total",
-                      {"decision": "violating", "outcome": "unknown_verdict"}) or 0) < 1:
-            time.sleep(0.5)
-        time.sleep(1)
-        loop.stopping.set()
-        thread.join(30)
-        assert not thread.is_alive()
+        wait_for("all 7 decision records read", lambda: _decisions_read(registry) == 7, 90)
     confirmed = sorted(p.name for p in (tmp_path / "confirmed").iterdir())
-    assert confirmed == ["v0.txt", "v1.txt"]  # v0's latest (10:09) is violating
-    pdq = [f["pdq"] for f in tags["v0"]["frames"]]
-    assert all(h in (tmp_path / "confirmed" / "v0.txt").read_text() for h in pdq)
+    assert confirmed == ["v0.txt", "v1.txt"]  # v0's latest (+9 min) is violating
+    banked = (tmp_path / "confirmed" / "v0.txt").read_text().splitlines()
+    assert sorted(line.split(",")[2] for line in banked) == sorted(records["v0"]["frames"]["pdq"])
     assert value("consumer_review_decisions_total",
                  {"decision": "violating", "outcome": "duplicate"}) == 1
     assert value("consumer_review_decisions_total",
@@ -140,6 +160,13 @@ def test_review_tasks_for_the_audit_sample_then_decisions_bank_apply_once_and_dl
                  {"decision": "violating", "outcome": "applied"}) == 2
     assert value("consumer_review_decisions_total",
                  {"decision": "?", "outcome": "malformed_decision"}) == 1
+    # upload -> decision timed from the signals record's upload time: once per decision
+    # applied or superseded (not the duplicate), all within the minutes sent
+    assert value("consumer_review_decision_seconds_count") == 4
+    assert 0 < value("consumer_review_decision_seconds_sum") < 4 * 10 * 60
     dead = read_topic(settings, names.dlq, expect=2, timeout_s=30)
     reasons = sorted(dict(m.headers())["vmc.error.reason"] for m in dead)
     assert reasons == [b"malformed_decision", b"unknown_verdict"]
+
+    _check_state(tmp_path / "state.sqlite", records)
+    _restarted_and_rebuilt(settings, tmp_path, final_violating)
