@@ -19,6 +19,7 @@ place, so a consumer reloading the bank never reads half an entry.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -115,7 +116,7 @@ def write_entry(bank: Path, entry: Entry, *, replace: bool = False) -> Path:
     temporary = bank / f".{target.name}.{os.getpid()}.partial"
     try:
         with temporary.open("w", encoding="ascii", newline="\n") as out:
-            out.write(vpdq_text(entry.frames))
+            out.write(vpdq_text(entry.frames, entry.label))
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, target)
@@ -180,6 +181,8 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     if len(set(ids)) != len(ids):
         raise UserError(f"two inputs would be the same entry: {sorted(ids)}")
     bank = Path(args.bank)
+    if args.label:
+        entries = [dataclasses.replace(entry, label=args.label) for entry in entries]
     for entry in entries:
         target = write_entry(bank, entry, replace=args.replace)
         duration = "" if entry.duration_s is None else f" of {entry.duration_s:.1f}s"
@@ -215,6 +218,8 @@ def register(commands: Any) -> None:
     add.add_argument("--bank", required=True, metavar="DIR", help="the bank's folder")
     add.add_argument("--id", help="the entry id (one input only; default: the file's stem, "
                      "or the tags record's video_id)")
+    add.add_argument("--label", help="the entries' label (a case id): what match reasons "
+                     "carry as `detail`")
     add.add_argument("--from-tags", action="append", default=[], metavar="TAGS.json",
                      help="bank from a published tags record instead of the video")
     add.add_argument("--every-s", type=_positive_float, default=DEFAULT_EVERY_S,

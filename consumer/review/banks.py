@@ -50,9 +50,10 @@ class BankWriteError(Exception):
     reason = "bank_write"
 
 
-def entry_of_frames(entry_id: str, frames: Mapping[str, Any]) -> Entry:
+def entry_of_frames(entry_id: str, frames: Mapping[str, Any],
+                    label: str | None = None) -> Entry:
     """A confirmed entry from a signals record's `frames` (at_s, pdq, quality, aligned):
-    the frames hashed (pdq not "") in time order."""
+    the frames hashed (pdq not "") in time order; `label`: the deciding decision's id."""
     at_s, pdq, quality = (frames.get(k) or [] for k in ("at_s", "pdq", "quality"))
     rows = sorted((float(t), str(h).lower(), int(q))
                   for t, h, q in zip(at_s, pdq, quality, strict=False)
@@ -61,11 +62,12 @@ def entry_of_frames(entry_id: str, frames: Mapping[str, Any]) -> Entry:
         raise BankWriteError(f"{entry_id}: the verdict's signals carry no frame hashes "
                              "(signals.known_content.frame_hashes off?)")
     return Entry(entry_id_of(entry_id),
-                 [BankedFrame(i, q, h, t) for i, (t, h, q) in enumerate(rows)])
+                 [BankedFrame(i, q, h, t) for i, (t, h, q) in enumerate(rows)], label=label)
 
 
-def entry_from_bank(bank: str, path: str, entry: str) -> Entry:
-    """A copy of one entry of a served bank, read as the consumer reads it."""
+def entry_from_bank(bank: str, path: str, entry: str, label: str | None = None) -> Entry:
+    """A copy of one entry of a served bank, read as the consumer reads it; `label`: the
+    deciding decision's id."""
     read = read_bank(HashListRule(name=bank, path=path, allow_empty=True)).bank
     ids = [read.entry_id(i) for i in range(len(read.entries))]
     if entry not in ids:
@@ -73,7 +75,7 @@ def entry_from_bank(bank: str, path: str, entry: str) -> Entry:
     rows = np.flatnonzero(read.entry_of == ids.index(entry))
     frames = [BankedFrame(n, int(read.qualities[r]), read.hashes[r].tobytes().hex(),
                           float(read.times_s[r])) for n, r in enumerate(rows)]
-    return Entry(entry_id_of(f"{bank}.{entry}"), frames)
+    return Entry(entry_id_of(f"{bank}.{entry}"), frames, label=label)
 
 
 def _target(folder: str, entry_id: str) -> str:
@@ -82,7 +84,7 @@ def _target(folder: str, entry_id: str) -> str:
 
 def put_entry(folder: str, entry: Entry) -> str:
     """Write (or overwrite) the entry's vPDQ file in the bank folder; returns its path."""
-    target, text = _target(folder, entry.entry_id), vpdq_text(entry.frames)
+    target, text = _target(folder, entry.entry_id), vpdq_text(entry.frames, entry.label)
     temporary = _target(folder, f".{entry.entry_id}.{uuid.uuid4().hex[:8]}.partial")
     try:
         if is_uri(folder):

@@ -205,7 +205,8 @@ class DecisionsLoop:
     def _banks(self, decision: ReviewDecision, verdict: dict[str, Any], change: Any) -> None:
         confirmed, allowed = self.settings.confirmed_bank, self.settings.allow_bank
         if change.confirm and confirmed:
-            put_entry(confirmed, entry_of_frames(decision.video_id, verdict.get("frames", {})))
+            put_entry(confirmed, entry_of_frames(decision.video_id, verdict.get("frames", {}),
+                                                 label=decision.decision_id))
         if change.unconfirm and confirmed:
             remove_entry(confirmed, decision.video_id)
         for bank, entry in change.allow:
@@ -214,7 +215,8 @@ class DecisionsLoop:
                 if path is None:
                     raise BankWriteError(f"bank {bank} is not a served bank: cannot copy "
                                          f"entry {entry} into the allow bank")
-                put_entry(allowed, entry_from_bank(bank, path, entry))
+                put_entry(allowed, entry_from_bank(bank, path, entry,
+                                                   label=decision.decision_id))
         for bank, entry in change.disallow:
             if allowed:
                 remove_entry(allowed, f"{bank}.{entry}")

@@ -119,7 +119,10 @@ def _assemble(name: str, files: list[_File], malformed: int) -> Bank:
             times.append(parsed.times_s)
             entry_of.append(np.full(count, entries, np.int32))
             ids.one(file.stem)
-            labels.none(1)
+            if parsed.label:
+                labels.one(parsed.label)
+            else:
+                labels.none(1)
             durations.append(np.array([parsed.times_s.max()], np.float32))
             frames.append(np.array([count], np.int32))
             entries += 1

@@ -19,13 +19,13 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from consumer.signals.known_content.parse import BOM, HashListError
+from consumer.signals.known_content.parse import BOM, LABEL_MAX_CHARS, HashListError
 
 Format = Literal["plain", "vpdq", "vpdq_json"]
 SNIFF_BYTES = 1 << 16
@@ -35,6 +35,7 @@ _VPDQ_LINE = re.compile(rb"^[ \t]*([0-9]{1,9})[ \t]*,[ \t]*([0-9]{1,3})[ \t]*,[ 
                         rb"([0-9a-fA-F]{64})[ \t]*,[ \t]*" + _NUMBER + rb"[ \t]*\r?$", re.M)
 _VPDQ_START = re.compile(rb"[ \t]*[0-9]+[ \t]*,[ \t]*[0-9]+[ \t]*,[ \t]*[0-9a-fA-F]{64}[ \t]*,")
 _PLAIN_START = re.compile(rb"[ \t]*[0-9a-fA-F]{64}[ \t]*(?:,|\r?$)")
+_LABEL = re.compile(rb"^[ \t]*# label:[ \t]*([^\r\n]*)", re.M)  # entries.LABEL_PREFIX
 _SKIPPED = re.compile(rb"^[ \t]*(?:#.*)?\r?$", re.M)  # blank lines and comments
 _HEADER = re.compile(rb"[ \t]*[A-Za-z_]+(?:[ \t]*,[ \t]*[A-Za-z_]+)*[ \t]*\r?")
 _COMPACT = re.compile(r"\s*([0-9a-fA-F]{64})\s*,\s*([0-9]{1,3})\s*,\s*" +
@@ -50,6 +51,7 @@ class VideoHashes:
     times_s: npt.NDArray[np.float32]  # [n]
     malformed: int = 0
     first_malformed: str = ""
+    label: str | None = None  # a `# label: ...` comment line's (files written here)
 
 
 def sniff(data: bytes | memoryview) -> Format:
@@ -104,8 +106,18 @@ def parse_vpdq(name: str, data: bytes | memoryview) -> VideoHashes:
         if bad:
             first = (f"vPDQ file {name!r}, line {bad[0]}: not "
                      "`frame,quality,pdq_hex,timestamp`")
-    return _video([(f[2], f[1], f[3]) for f in found], malformed=malformed, first=first,
-                  where=f"vPDQ file {name!r}")
+    video = _video([(f[2], f[1], f[3]) for f in found], malformed=malformed, first=first,
+                   where=f"vPDQ file {name!r}")
+    label = _LABEL.search(text)
+    if label is None:
+        return video
+    return replace(video, label=_cut(label.group(1).decode("utf-8", "replace").strip()))
+
+
+def _cut(label: str) -> str | None:
+    if len(label) > LABEL_MAX_CHARS:
+        return label[:LABEL_MAX_CHARS - 1] + "\u2026"
+    return label or None
 
 
 def parse_vpdq_json(name: str, data: bytes | memoryview) -> VideoHashes:

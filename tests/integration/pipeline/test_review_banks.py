@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.cli import main
+from consumer.review.decisions import decision_id
 from consumer.settings import KafkaTopics, Settings
 from devstack.process import free_port
 from devstack.variants import HEIGHT, VARIANTS, WIDTH, encode, source_clip
@@ -126,6 +127,10 @@ def test_decisions_confirm_a_video_its_letterboxed_reupload_is_blocked_and_a_cle
     assert boxed_verdict["verdict"] == "block", boxed_verdict
     matched = [r for r in boxed_verdict["reasons"] if r["category"] == "known_content_match"]
     assert matched and {(r["hash_list"], r["entry"]) for r in matched} == {("confirmed", "orig")}
+    confirming = decision_id(before["orig"]["video_id"], before["orig"]["verdict_id"], "r1",
+                             after(started, 3),
+                             "violating")
+    assert {r["detail"] for r in matched} == {confirming}, "the entry's label: the decision"
 
     again = verdicts["again"]
     assert again["verdict"] != "block", again

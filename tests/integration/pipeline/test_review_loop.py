@@ -148,7 +148,8 @@ def test_review_tasks_for_the_audit_sample_then_decisions_bank_apply_once_and_dl
         wait_for("all 7 decision records read", lambda: _decisions_read(registry) == 7, 90)
     confirmed = sorted(p.name for p in (tmp_path / "confirmed").iterdir())
     assert confirmed == ["v0.txt", "v1.txt"]  # v0's latest (+9 min) is violating
-    banked = (tmp_path / "confirmed" / "v0.txt").read_text().splitlines()
+    label, *banked = (tmp_path / "confirmed" / "v0.txt").read_text().splitlines()
+    assert label.startswith("# label: ")  # the deciding decision's id
     assert sorted(line.split(",")[2] for line in banked) == sorted(records["v0"]["frames"]["pdq"])
     assert value("consumer_review_decisions_total",
                  {"decision": "violating", "outcome": "duplicate"}) == 1

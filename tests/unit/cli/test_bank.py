@@ -17,7 +17,9 @@ from consumer.cli.bank import BankedFrame, Entry, entry_id_of_uri, vpdq_text, wr
 from consumer.media import extract_keyframes
 from consumer.media.frame_hash import frame_hash
 from consumer.settings import SourceSettings
+from consumer.signals.known_content.bank_files import read_bank
 from consumer.signals.known_content.index import hamming
+from consumer.signals.known_content.settings import HashListRule
 from devstack.samples import encode_frames, make_video
 from tests.unit.media.configs import decode_config
 
@@ -112,6 +114,24 @@ def test_a_published_tags_record_banks_its_frames(tmp_path: Path) -> None:
     assert main(["bank", "add", "--from-tags", str(tags), "--bank", str(tmp_path), "--id",
                  "numbered"]) == 0
     assert [row[0] for row in _rows(tmp_path / "numbered.txt")] == [5, 20]
+
+
+def test_a_label_is_written_as_a_comment_and_read_back_as_the_entry_label(
+        tmp_path: Path) -> None:
+    """The reference form has no label: `# label: ...` first, which the bank reader takes as
+    the entry's label (what reasons carry as `detail`) and other vPDQ tools skip."""
+    photo = frame_hash(data.astronaut())
+    tags = tmp_path / "tags.json"
+    tags.write_text(json.dumps({"video_id": "v1", "frames": [
+        {"at_s": 0.0, "pdq": photo.pdq, "quality": photo.quality}]}))
+    bank = tmp_path / "bank"
+    assert main(["bank", "add", "--from-tags", str(tags), "--bank", str(bank),
+                 "--label", "NCMEC\ncase 12"]) == 0
+    text = (bank / "v1.txt").read_text()
+    assert text.splitlines()[0] == "# label: NCMEC case 12"
+    read = read_bank(HashListRule(name="b", path=str(bank))).bank
+    assert (read.entry_id(0), read.entries.labels[0], read.malformed) == ("v1", "NCMEC case 12",
+                                                                          0)
 
 
 @pytest.mark.parametrize("record", [

@@ -11,6 +11,8 @@ from consumer.review.apply import Effective, change_of, matched_entries
 from consumer.review.banks import entry_of_frames, put_entry, remove_entry
 from consumer.review.decisions import ReviewDecision
 from consumer.review.state import StateStore
+from consumer.signals.known_content.bank_files import read_bank
+from consumer.signals.known_content.settings import HashListRule
 
 T0 = datetime(2026, 1, 2, tzinfo=UTC)
 MATCH = [{"category": "known_content_match", "hash_list": "banned", "entry": "case-17",
@@ -112,8 +114,10 @@ def test_a_confirmed_entry_reads_back_as_one_video_entry_of_a_bank(tmp_path: Pat
     from consumer.review.banks import entry_from_bank
 
     frames = {"at_s": [0.0, 0.5], "pdq": ["a" * 64, "c" * 64], "quality": [90, 70]}
-    put_entry(str(tmp_path), entry_of_frames("v1", frames))
-    copy = entry_from_bank("confirmed", str(tmp_path), "v1")
-    assert copy.entry_id == "confirmed.v1"
+    put_entry(str(tmp_path), entry_of_frames("v1", frames, label="decision-7"))
+    read = read_bank(HashListRule(name="confirmed", path=str(tmp_path))).bank
+    assert (read.entry_id(0), read.entries.labels[0]) == ("v1", "decision-7")
+    copy = entry_from_bank("confirmed", str(tmp_path), "v1", label="decision-8")
+    assert (copy.entry_id, copy.label) == ("confirmed.v1", "decision-8")
     assert [(f.pdq, f.quality, f.at_s) for f in copy.frames] == [("a" * 64, 90, 0.0),
                                                                    ("c" * 64, 70, 0.5)]
