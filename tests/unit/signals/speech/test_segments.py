@@ -9,9 +9,9 @@ from consumer.signals.speech.segments import FRAME_S, covered_s, merged, speech_
 
 
 def _probabilities(spans: list[tuple[float, float]], total_s: float) -> np.ndarray:
-    out = np.full(int(round(total_s / FRAME_S)), 0.05, np.float32)
+    out = np.full(round(total_s / FRAME_S), 0.05, np.float32)
     for start, end in spans:
-        out[int(round(start / FRAME_S)):int(round(end / FRAME_S))] = 0.9
+        out[round(start / FRAME_S):round(end / FRAME_S)] = 0.9
     return out
 
 
