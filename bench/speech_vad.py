@@ -54,7 +54,7 @@ def main() -> None:
     streaming = _streaming_seconds(minute)
     print(f"per minute of audio, one thread: sequence (worker) {sequence * 1000:.0f} ms; "
           f"streaming per 32 ms frame {streaming * 1000:.0f} ms (1875 calls)")
-    signal, truth = fixture.load()
+    _, truth = fixture.load()
     _, heard = _sink_seconds(_fixture_16k())
     print("| input | truth (s) | found (s) | speech share |")
     print("|---|---|---|---|")
