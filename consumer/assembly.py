@@ -34,11 +34,13 @@ def decode_config(settings: Settings, signals: list[Signal]) -> DecodeConfig:
     """The decode workers' config: the settings' groups, and what the signals need of the
     worker (a frame hash for one, the soundtrack for another: the longest and widest asked)."""
     needs = [signal.needs() for signal in signals]
-    heard = [need for need in needs if need.soundtrack]
+    heard = [need for need in needs if need.soundtrack or need.listeners]
     return DecodeConfig.of(
-        settings, frame_hashes=any(need.frame_hashes for need in needs), soundtrack=bool(heard),
+        settings, frame_hashes=any(need.frame_hashes for need in needs),
+        soundtrack=any(need.soundtrack for need in needs),
         max_soundtrack_s=max((need.max_soundtrack_s for need in heard), default=3600.0),
-        max_audio_streams=max((need.max_audio_streams for need in heard), default=4))
+        max_audio_streams=max((need.max_audio_streams for need in heard), default=4),
+        listeners=tuple(listener for need in needs for listener in need.listeners))
 
 
 def check_decoder(settings: Settings) -> None:

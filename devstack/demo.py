@@ -52,6 +52,29 @@ def _music_video(folder: Path) -> Path:
     return add_soundtrack(clip, soundtrack, folder / "music.mp4")
 
 
+def _speech_video(folder: Path) -> Path | None:
+    """A clip whose soundtrack is two spoken sentences (espeak-ng) between silences; None
+    without espeak-ng."""
+    import shutil
+    import subprocess
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        return None
+    wav = folder / "speech.wav"
+    subprocess.run([espeak, "-v", "en-us", "-s", "160", "-w", str(wav),
+                    "Welcome to the demo. This upload has a short spoken sentence."],
+                   check=True, capture_output=True)
+    with av.open(str(wav)) as container:
+        rate = container.streams.audio[0].rate
+        voice = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    voice = voice.astype(np.float32) / 32768 if voice.dtype == np.int16 else voice
+    silence = np.zeros(int(1.5 * rate), np.float32)
+    soundtrack = np.concatenate([silence, voice.astype(np.float32), silence])
+    clip = make_video(folder / "speech-frames.mp4", seconds=6, width=320, height=240, seed=5)
+    return add_soundtrack(clip, soundtrack, folder / "speech.mp4", rate=rate)
+
+
 def sample_videos(folder: Path) -> dict[str, Path]:
     """A photo of a person, a cropped and resized copy of it (its PDQ hash is on the demo's
     known-content list), a caption with a web address, a noisy clip, a black clip, a clip
@@ -85,6 +108,9 @@ def sample_videos(folder: Path) -> dict[str, Path]:
     except (ImportError, OSError):  # no Pillow or no DejaVu font: no text sample
         pass
     videos["music"] = _music_video(folder)
+    speech = _speech_video(folder)
+    if speech is not None:
+        videos["speech"] = speech
     broken = folder / "broken.mp4"
     broken.write_bytes(b"<html>not a video</html>")
     videos["broken"] = broken
@@ -112,6 +138,13 @@ def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopic
     if (folder / CATALOGUE).exists():
         signals["music"]["catalogues"].append({
             "name": "demo-music", "path": str(folder / CATALOGUE), "action": "tag"})
+    try:  # speech tags and the content kind, where the silero-vad package is installed
+        from consumer.signals.speech.vad import shipped_model
+
+        shipped_model()
+        signals["speech"]["enabled"] = True
+    except ModuleNotFoundError:
+        pass
     return load_settings(**data)
 
 

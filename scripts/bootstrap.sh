@@ -31,10 +31,10 @@ fi
 
 stamp=.venv/.bootstrap-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  say "creating .venv and installing the project with extras dev,models,s3,gcs (torch is large)"
+  say "creating .venv and installing the project with extras dev,models,speech,s3,gcs (torch is large)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev,models,s3,gcs]'
+  .venv/bin/python -m pip install -q -e '.[dev,models,speech,s3,gcs]'
   rm -f .venv/.bootstrap-*
   touch "$stamp"
 else

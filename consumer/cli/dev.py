@@ -126,6 +126,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             "labels": [(t["label"], t["score"], t["coverage"]) for t in tag.get("labels", [])],
             "text": [t["text"] for t in tag.get("text", [])],
             "music": [(m["track_id"], m["start_s"], m["end_s"]) for m in tag.get("music", [])],
+            "speech": tag.get("speech"),
             "technical": tag.get("technical"), "latency_s": verdict["latency_s"],
         }))
     return 0 if outputs["verdicts"] else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from consumer.settings import (
     DecodeSettings,
@@ -18,6 +19,9 @@ from consumer.settings import (
     Settings,
     WorkerSettings,
 )
+
+if TYPE_CHECKING:
+    from consumer.media.listeners import AudioListener
 
 
 @dataclass(frozen=True)
@@ -33,14 +37,24 @@ class DecodeConfig:
     soundtrack: bool = False  # every audio stream's Chromaprint fingerprint
     max_soundtrack_s: float = 3600.0  # with `soundtrack`: seconds of each stream heard
     max_audio_streams: int = 4  # with `soundtrack`: audio streams heard
+    # per-stream computations over the decoded soundtrack (consumer.media.listeners), within
+    # the same limits as the fingerprints
+    listeners: tuple[AudioListener, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings, *, frame_hashes: bool = False, soundtrack: bool = False,
-           max_soundtrack_s: float = 3600.0, max_audio_streams: int = 4) -> DecodeConfig:
+           max_soundtrack_s: float = 3600.0, max_audio_streams: int = 4,
+           listeners: tuple[AudioListener, ...] = ()) -> DecodeConfig:
         """The settings' groups, and what the signals need of the worker."""
         return cls(settings.decode, settings.sampling, settings.workers, settings.gpu,
                    frame_hashes=frame_hashes, soundtrack=soundtrack,
-                   max_soundtrack_s=max_soundtrack_s, max_audio_streams=max_audio_streams)
+                   max_soundtrack_s=max_soundtrack_s, max_audio_streams=max_audio_streams,
+                   listeners=listeners)
+
+    @property
+    def hears(self) -> bool:
+        """Whether the worker decodes the soundtrack (for fingerprints or a listener)."""
+        return self.soundtrack or bool(self.listeners)
 
     @property
     def nvdec(self) -> bool:

@@ -26,6 +26,7 @@ from consumer.media.config import DecodeConfig
 from consumer.media.coverage import Coverage
 from consumer.media.decoders import PacketDecoder, Picture
 from consumer.media.frame_hash import PDQ_SPEC, FrameHash, frame_hash
+from consumer.media.listeners import StreamValue
 from consumer.media.probe import (
     VideoProbe,
     check_pixels,
@@ -85,6 +86,8 @@ class Keyframes:
     audio_fingerprints: tuple[StreamFingerprint, ...] = ()
     audio_why: str | None = None
     audio_s: float = 0.0
+    # What each signal's audio listener (DecodeConfig.listeners) made of each stream, by name.
+    audio_listened: dict[str, tuple[StreamValue, ...]] = field(default_factory=dict)
 
 
 def extract_keyframes(uri: str, specs: Sequence[ResizeSpec], decode: DecodeConfig,
@@ -166,7 +169,7 @@ def _extract(uri: str, specs: Sequence[ResizeSpec], decode: DecodeConfig,
                     result, coverage=sampler.coverage(result.pts_s),
                     device="nvdec" if decoder is not None else "cpu",
                     fallback=fallback if gpu else None)
-                return _with_soundtrack(container, result, decode) if decode.soundtrack \
+                return _with_soundtrack(container, result, decode) if decode.hears \
                     else result
     except CorruptMedia as exc:
         cause = exc.__cause__  # the demuxer may run out while the container opens
@@ -195,7 +198,8 @@ def _with_soundtrack(container: InputContainer, result: Keyframes,
     deadline = time.monotonic() + decode.limits.timeout_s * AUDIO_TIME_SHARE
     try:
         container.seek(0)
-        heard = hear(container, decode.max_audio_streams, decode.max_soundtrack_s, deadline)
+        heard = hear(container, decode.max_audio_streams, decode.max_soundtrack_s, deadline,
+                     fingerprint=decode.soundtrack, listeners=decode.listeners)
     except ChromaprintUnavailable:
         raise  # a broken install, not this video's audio (start-up checks it first)
     except (av.FFmpegError, FingerprintError, ValueError, OSError) as exc:
@@ -204,7 +208,8 @@ def _with_soundtrack(container: InputContainer, result: Keyframes,
     if heard.why:
         log.info("soundtrack %s: %s", heard.status, heard.why)
     return dataclasses.replace(result, audio=heard.status, audio_fingerprints=heard.fingerprints,
-                               audio_why=heard.why, audio_s=time.perf_counter() - started)
+                               audio_why=heard.why, audio_s=time.perf_counter() - started,
+                               audio_listened=heard.listened)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

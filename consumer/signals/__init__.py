@@ -14,15 +14,17 @@ from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, Sig
 from consumer.signals.known_content import KnownContent
 from consumer.signals.music import Music
 from consumer.signals.scores import ModelScores
+from consumer.signals.speech import Speech
 from consumer.signals.text import OnScreenText
 from consumer.signals.visual import VisualTags
 
 if TYPE_CHECKING:
     from consumer.settings import Settings
 
-# Judged in this order; the model scores come first (the decision's base).
+# Judged in this order; the model scores come first (the decision's base); a signal sees the
+# findings of those before it (speech reads music's).
 BUILT_IN: tuple[type[Signal], ...] = (ModelScores, KnownContent, OnScreenText, Music,
-                                      VisualTags)
+                                      VisualTags, Speech)
 
 _registered: list[type[Signal]] = list(BUILT_IN)
 

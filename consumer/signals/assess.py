@@ -1,5 +1,6 @@
 """One video's evidence -> decision, tags and technical facts, through every signal. Pure.
 
+Signals judge in registry order, each seeing the earlier ones' findings (`Evidence.earlier`).
 The decision's rules are here and only here: the coverage rule runs first (a video not looked
 at over its whole length is at least `review`), then each signal's reasons in registry order,
 the strongest action winning; model outputs that were unusable or given up add `review`
@@ -9,6 +10,7 @@ so a verdict means the same wherever it is made.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +47,10 @@ def assess(evidence: Evidence, signals: Sequence[Signal], policy: PolicySettings
     evidence, so a category only it scores is missing, which fails closed)."""
     matched = matched or {}
     keyframes = evidence.keyframes
-    findings = {signal.name: signal.judge(evidence, matched.get(signal.name))
-                for signal in signals}
+    findings: dict[str, Finding] = {}
+    for signal in signals:  # each sees the findings of those judged before it
+        findings[signal.name] = signal.judge(
+            dataclasses.replace(evidence, earlier=dict(findings)), matched.get(signal.name))
     decision = Decision(ALLOW)
     if keyframes.coverage is not None:
         decision = require_coverage(decision, keyframes.coverage, policy)

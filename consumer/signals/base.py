@@ -79,6 +79,10 @@ class Needs:
     soundtrack: bool = False  # every audio stream's Chromaprint fingerprint
     max_soundtrack_s: float = 0.0  # with `soundtrack`: seconds of each stream heard
     max_audio_streams: int = 0  # with `soundtrack`: audio streams heard
+    # per-stream computations over the decoded soundtrack (consumer.media.listeners.
+    # AudioListener), bounded by the same two limits; their values come back in
+    # `Keyframes.audio_listened[listener.name]`
+    listeners: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class Evidence:
     outputs_ok: bool = True
     video_id: str = ""  # what counts as one video (known content's flood quarantine)
     embeddings: Mapping[str, npt.NDArray[np.float32]] = field(default_factory=dict)  # [N, D]
+    # the findings of the signals judged before this one (registry order), by name: a signal
+    # may build on another's (speech's content kind on music's catalogue coverage)
+    earlier: Mapping[str, Finding] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

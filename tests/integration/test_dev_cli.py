@@ -104,6 +104,12 @@ def _check_demo_outputs(stdout: str) -> None:
     assert abs(start_s - 2) <= 1 and abs(end_s - 22) <= 1
     assert music["technical"]["audio"] == "ok" and music["verdict"] == "allow"
     assert shown["noise"]["technical"]["audio"] == "none"
+    # Speech (issue 28): an espeak-ng sentence is `spoken` with its segment; the catalogue
+    # track is `music`; a video without audio is `silent`.
+    speech = shown["speech"]["speech"]
+    assert speech["kind"] == "spoken" and speech["segments"]
+    assert abs(speech["segments"][0]["start_s"] - 1.5) <= 0.3
+    assert music["speech"]["kind"] == "music" and shown["noise"]["speech"]["kind"] == "silent"
 
 
 def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None:

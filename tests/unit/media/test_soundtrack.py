@@ -121,7 +121,7 @@ def test_a_stream_that_does_not_decode_is_stated_and_the_others_are_heard(
 def test_an_undecodable_soundtrack_keeps_the_visual_result(
         with_music: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(container: object, max_streams: int, max_s: float,
-               deadline: float | None) -> None:
+               deadline: float | None, **listening: object) -> None:
         raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
 
     monkeypatch.setattr(extract, "hear", broken)
