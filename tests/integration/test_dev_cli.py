@@ -104,6 +104,11 @@ def _check_demo_outputs(stdout: str) -> None:
     assert abs(start_s - 2) <= 1 and abs(end_s - 22) <= 1
     assert music["technical"]["audio"] == "ok" and music["verdict"] == "allow"
     assert shown["noise"]["technical"]["audio"] == "none"
+    cat = shown["cat"]  # what is in the picture (visual_tagger): top classes, coarse words
+    assert cat["verdict"] == "allow"
+    assert cat["visual"][0][0] in {"tabby", "tiger cat", "Egyptian cat"}, cat["visual"]
+    assert "animal" in cat["visual_words"]
+    assert not {"animal"} & set(shown["caption"]["visual_words"])
 
 
 def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None:
