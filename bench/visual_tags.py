@@ -1,23 +1,34 @@
-"""Cost per keyframe of the exported `visual_tagger` in onnxruntime on this machine's CPUs,
-and the cosine of video vectors: crops and re-encodes of a photo vs unrelated photos.
+"""Cost per keyframe of the exported `visual_tagger` on this machine's CPUs, in-process
+(onnxruntime) and served (a tritonserver of its own on a `cpu`-target repository: the python
+backend running the same ONNX), interleaved in rounds so that both see the same load; and the
+cosine of video vectors: crops and re-encodes of a photo vs unrelated photos.
 
-    PYTHONPATH=. python bench/visual_tags.py
+    PYTHONPATH=. python bench/visual_tags.py [--rounds 5]
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import tritonclient.grpc as grpcclient
 from PIL import Image
 from skimage import data
 from skimage.transform import resize
 
+from consumer.models.specs import VISUAL_TAGGER
+from devstack.process import free_port, stop_process, wait_until
+from devstack.triton import TritonPorts, TritonServer
 from triton_models.efficientnet_export import cached_tagger_export
+from triton_models.repository import write_model
+
+BATCH = 16
 
 
 def stretched(image: np.ndarray) -> np.ndarray:
@@ -31,16 +42,57 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
-def main() -> None:
-    onnx = cached_tagger_export(Path(tempfile.gettempdir()) / "vmc-bench")
+def ms_per_keyframe(run: Callable[[], object], repeats: int = 5) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return (time.perf_counter() - start) / repeats / BATCH * 1000
+
+
+def costs(onnx: Path, rounds: int) -> None:
+    """In-process and served, batch 16 (one request), `rounds` interleaved rounds of 5 runs."""
     session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
-    batch = np.random.default_rng(0).integers(0, 256, (16, 224, 224, 3), dtype=np.uint8)
-    session.run(None, {"images": batch})
-    runs, start = 5, time.perf_counter()
-    for _ in range(runs):
-        session.run(None, {"images": batch})
-    print(f"onnxruntime, batch 16: {(time.perf_counter() - start) / runs / 16 * 1000:.1f} ms "
-          "per keyframe")
+    batch = np.random.default_rng(0).integers(0, 256, (BATCH, 224, 224, 3), dtype=np.uint8)
+    work = Path(tempfile.mkdtemp(prefix="visual-bench-"))
+    write_model(work / "models", VISUAL_TAGGER, "cpu", onnx)
+    server = TritonServer(work / "triton", work / "models",
+                          TritonPorts(free_port(), free_port(), free_port()))
+    record = server.launch(ttl_s=1800, die_with_parent=True)
+    try:
+        wait_until("triton", server.ready, timeout_s=180, record=record)
+        client = grpcclient.InferenceServerClient(server.grpc_url)
+        tensor = grpcclient.InferInput(VISUAL_TAGGER.input_name, list(batch.shape), "UINT8")
+        tensor.set_data_from_numpy(batch)
+        outputs = [grpcclient.InferRequestedOutput(n) for n in ("scores", "embeddings")]
+        runs: dict[str, Callable[[], object]] = {
+            "onnxruntime in-process": lambda: session.run(None, {"images": batch}),
+            "Triton cpu target (python backend), gRPC": lambda: client.infer(
+                VISUAL_TAGGER.name, [tensor], outputs=outputs, client_timeout=120)}
+        samples: dict[str, list[float]] = {name: [] for name in runs}
+        for run in runs.values():
+            run()  # warm-up
+        for _ in range(rounds):
+            for name, run in runs.items():
+                samples[name].append(ms_per_keyframe(run))
+        client.close()
+    finally:
+        stop_process(record)
+    for name, values in samples.items():
+        v = np.asarray(values)
+        print(f"{name}, batch {BATCH}: median {np.median(v):.1f} ms per keyframe "
+              f"(rounds: {' '.join(f'{x:.1f}' for x in v)})")
+    local, served = (np.asarray(v) for v in samples.values())
+    ratio = np.median(served / local)
+    print(f"served / in-process, median of per-round ratios: {ratio:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    onnx = cached_tagger_export(Path(tempfile.gettempdir()) / "vmc-bench")
+    costs(onnx, args.rounds)
+    session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     photos = {n: getattr(data, n)() for n in ("chelsea", "coffee", "astronaut", "rocket",
                                                "hubble_deep_field", "immunohistochemistry",
                                                "retina", "colorwheel")}

@@ -94,6 +94,8 @@ def sample_videos(folder: Path) -> dict[str, Path]:
         videos["astronaut-copy"] = make_still_video(folder / "astronaut-copy.mp4",
                                                     np.asarray(copy.to_ndarray(), np.uint8))
         (folder / KNOWN_LIST).write_text(f"hash,label\n{pdq_hash(photo).pdq},demo-case-1\n")
+        cat = np.asarray(data.chelsea(), dtype=np.uint8)[:, :450]  # type: ignore[no-untyped-call]
+        videos["cat"] = make_still_video(folder / "cat.mp4", cat)  # and a cat: visual tags
     except ImportError:
         pass
     try:
@@ -129,7 +131,8 @@ def _demo_settings(base: Settings, addresses: StackAddresses, topics: KafkaTopic
     # Every signal (their sections as validated, defaults filled): on-screen text too, with a
     # rule for web addresses.
     signals = data["signals"] = {s.name: s.section.model_dump() for s in instances(base)}
-    data["pipeline"]["models"] = list(dict.fromkeys([*base.pipeline.models, "ocr"]))
+    data["pipeline"]["models"] = list(dict.fromkeys([*base.pipeline.models, "ocr",
+                                                     "visual_tagger"]))
     signals["text"]["rules"].append({
         "name": "demo-urls", "pattern": r"\b(?:https?://|www\.)\S+", "action": "review"})
     if (folder / KNOWN_LIST).exists():

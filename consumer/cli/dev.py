@@ -120,11 +120,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     tags = {record["video_id"]: record for record in outputs["tags"]}
     for verdict in sorted(outputs["verdicts"], key=lambda r: r["video_id"]):
         tag = tags.get(verdict["video_id"], {})
+        visual = tag.get("visual", {})  # the top classes by peak score, and the coarse words
         print(json.dumps({
             "video_id": verdict["video_id"], "verdict": verdict["verdict"],
             "reasons": verdict["reasons"], "scores": verdict["scores"],
             "labels": [(t["label"], t["score"], t["coverage"]) for t in tag.get("labels", [])],
             "text": [t["text"] for t in tag.get("text", [])],
+            "visual": [(v["label"], v["peak"]) for v in visual.get("labels", [])[:3]],
+            "visual_words": [v["label"] for v in visual.get("coarse", [])],
             "music": [(m["track_id"], m["start_s"], m["end_s"]) for m in tag.get("music", [])],
             "speech": tag.get("speech"),
             "technical": tag.get("technical"), "latency_s": verdict["latency_s"],

@@ -92,7 +92,7 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
             source = SourceRef("scan", 0, index)
             try:
                 keyframes = future.result()
-                scores = {name: scorer.scores(keyframes.frames[resize[name]])
+                scored = {name: scorer.scored(keyframes.frames[resize[name]])
                           for name, scorer in scorers.items()}
                 texts = {i: lines for scorer in scorers.values()
                          for i, lines in enumerate(
@@ -105,12 +105,17 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
             except InferenceError as exc:
                 raise UserError(f"inference failed for {uri}: {exc}") from exc
             else:
-                judged = judge(source, _video_id(uri), keyframes, scores=scores, texts=texts,
+                judged = judge(source, _video_id(uri), keyframes,
+                               scores={n: s.scores for n, s in scored.items()}, texts=texts,
                                versions={n: s.version for n, s in scorers.items()},
-                               matches=match(assembly.signals, keyframes), uploaded_at=started)
+                               matches=match(assembly.signals, keyframes), uploaded_at=started,
+                               embeddings={n: s.embeddings for n, s in scored.items()
+                                           if s.embeddings is not None})
                 record = judged.content
                 if args.tags:
                     record["tags"] = json.loads(judged.tags.value)
+                if args.records:  # by topic, e.g. the video embedding on kafka.topics.embeddings
+                    record["records"] = {r.topic: json.loads(r.value) for r in judged.own}
             record["uri"] = uri
             print(json.dumps(record), flush=True)
     return 0
@@ -128,4 +133,7 @@ def register(commands: Any) -> None:
                       help="local path, file://, http(s)://, gs:// or s3:// URI")
     scan.add_argument("--triton", metavar="HOST:PORT", help="score on this Triton (gRPC)")
     scan.add_argument("--tags", action="store_true", help="include labels and technical facts")
+    scan.add_argument("--records", action="store_true",
+                      help="include the records signals publish on topics of their own (the "
+                      "visual tagger's video embedding), by topic")
     scan.set_defaults(handler=_scan, decodes_video=True)

@@ -2,7 +2,9 @@
 
 `OnnxScorer` runs the very ONNX that Triton serves, in-process with onnxruntime (the `models`
 extra), and `RapidOcrReader` the reference OCR; `TritonScorer` asks a Triton server. Scores come
-in the spec's label order; a text reader has no scores and returns lines per frame.
+in the spec's label order, with the per-frame embeddings of a model that has an embedding output
+(`Scored`, as the pipeline's batches give them); a text reader has no scores and returns lines
+per frame.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,11 +22,16 @@ from consumer.inference.triton_client import BatchScores, TextRead, TritonModelC
 from consumer.models.specs import ModelSpec
 
 
+class Scored(NamedTuple):
+    scores: npt.NDArray[np.float32]  # [N, labels]
+    embeddings: npt.NDArray[np.float32] | None = None  # [N, D], where spec.embedding_output
+
+
 class Scorer(Protocol):
     spec: ModelSpec
     version: str
 
-    def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
+    def scored(self, frames: npt.NDArray[np.uint8]) -> Scored: ...
 
     def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
         """Lines read per frame, for a text reader (spec.text_output); else None."""
@@ -49,8 +56,8 @@ class RapidOcrReader:
         self.version = spec.version
         self._ocr = _models_extra("rapidocr_onnxruntime").RapidOCR()
 
-    def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        return np.zeros((len(frames), 0), np.float32)
+    def scored(self, frames: npt.NDArray[np.uint8]) -> Scored:
+        return Scored(np.zeros((len(frames), 0), np.float32))
 
     def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
         out = []
@@ -71,14 +78,15 @@ class OnnxScorer:
         self._session = _models_extra("onnxruntime").InferenceSession(str(onnx_path),
                                                      providers=["CPUExecutionProvider"])
 
-    def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        out = []
+    def scored(self, frames: npt.NDArray[np.uint8]) -> Scored:
+        names = [self.spec.scores_output, *filter(None, [self.spec.embedding_output])]
+        out: list[list[npt.NDArray[np.float32]]] = []
         for start in range(0, len(frames), self.spec.max_batch_size):
             chunk = frames[start:start + self.spec.max_batch_size]
-            (scores,) = self._session.run([self.spec.scores_output],
-                                          {self.spec.input_name: chunk})
-            out.append(np.asarray(scores, np.float32))
-        return np.concatenate(out)
+            out.append([np.asarray(x, np.float32)
+                        for x in self._session.run(names, {self.spec.input_name: chunk})])
+        scores = np.concatenate([x[0] for x in out])
+        return Scored(scores, np.concatenate([x[1] for x in out]) if len(names) > 1 else None)
 
     def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
         return None
@@ -93,14 +101,16 @@ class TritonScorer:
         self._client = TritonModelClient(url, spec, timeout_s)
         self._timeout_s = timeout_s
 
-    def scores(self, frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    def scored(self, frames: npt.NDArray[np.uint8]) -> Scored:
         out = []
         for start in range(0, len(frames), self.spec.max_batch_size):
             result = self._infer(np.ascontiguousarray(
                 frames[start:start + self.spec.max_batch_size]))
             self.version = result.model_version
-            out.append(result.scores)
-        return np.concatenate(out)
+            out.append(result)
+        embeddings = [r.embeddings for r in out if r.embeddings is not None]
+        return Scored(np.concatenate([r.scores for r in out]),
+                      np.concatenate(embeddings) if len(embeddings) == len(out) else None)
 
     def texts(self, frames: npt.NDArray[np.uint8]) -> list[list[TextRead]] | None:
         if self.spec.text_output is None:

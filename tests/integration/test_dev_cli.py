@@ -110,6 +110,11 @@ def _check_demo_outputs(stdout: str) -> None:
     assert speech["kind"] == "spoken" and speech["segments"]
     assert abs(speech["segments"][0]["start_s"] - 1.5) <= 0.3
     assert music["speech"]["kind"] == "music" and shown["noise"]["speech"]["kind"] == "silent"
+    cat = shown["cat"]  # what is in the picture (visual_tagger): top classes, coarse words
+    assert cat["verdict"] == "allow"
+    assert cat["visual"][0][0] in {"tabby", "tiger cat", "Egyptian cat"}, cat["visual"]
+    assert "animal" in cat["visual_words"]
+    assert not {"animal"} & set(shown["caption"]["visual_words"])
 
 
 def test_dev_up_status_smoke_demo_down_leaves_no_process(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from skimage import data
 
@@ -101,3 +102,33 @@ def test_scan_without_the_build_tooling_says_in_one_line_to_use_a_checkout_or_tr
     (line,) = captured.err.splitlines()
     assert "source checkout" in line and "--triton URL" in line
     assert "Traceback" not in captured.err
+
+
+def test_scan_tags_what_is_in_the_picture_and_gives_each_video_its_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consumer.signals.visual.embedding import cosine, decode
+
+    cat = data.chelsea()[:, :450]  # even sizes for H.264
+    videos = [make_still_video(tmp_path / "cat.mp4", cat),
+              make_still_video(tmp_path / "cat-crop.mp4", cat[30:, 44:]),
+              make_still_video(tmp_path / "coffee.mp4", data.coffee())]
+    monkeypatch.setenv("VMC_PIPELINE__MODELS", json.dumps(["nsfw_classifier", "visual_tagger"]))
+    monkeypatch.setenv("VMC_SAMPLING__MAX_KEYFRAMES", "2")
+    records = _scan(capsys, *map(str, videos), "--tags", "--records")
+    vectors = []
+    for record in records:
+        (embedding,) = record["records"].values()
+        assert list(record["records"]) == ["video.content.embeddings"]
+        assert embedding["video_id"] == record["video_id"] and embedding["dims"] == 1280
+        assert embedding["model"] == "visual_tagger" and embedding["dtype"] == "float16"
+        vectors.append(decode(embedding["vector"]))
+        assert abs(float(np.linalg.norm(vectors[-1])) - 1) < 1e-2
+        assert record["verdict"] == "allow" and record["models"]["visual_tagger"] == "1"
+    visual = records[0]["tags"]["visual"]
+    assert visual["labels"][0]["label"] in {"tabby", "tiger cat", "Egyptian cat"}
+    assert "animal" in [word["label"] for word in visual["coarse"]]
+    assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]) + 0.2
+    # Without --records, the verdict line is as before.
+    (plain,) = _scan(capsys, str(videos[0]))
+    assert "records" not in plain

@@ -69,6 +69,17 @@ def test_coarse_words_sum_their_classes() -> None:
     assert words[0, names.index("vehicle")] == 0.0
 
 
+def test_a_flat_or_diffuse_frame_makes_no_coarse_word() -> None:
+    """Unrecognised frames spread their scores: 398 animal classes at 0.001 summed to 0.4."""
+    flat = np.full((1, 1000), 0.001, np.float32)
+    diffuse = _scores([{i: 0.04 for i in list(VOCABULARY["animal"])[:20]}])
+    for scores in (flat, diffuse):
+        words, _ = coarse_scores(scores, VOCABULARY)
+        assert float(words.max()) == 0.0
+    words, names = coarse_scores(_scores([{281: 0.06, 282: 0.04}]), VOCABULARY)
+    assert words[0, names.index("animal")] == pytest.approx(0.06), "only classes >= 0.05"
+
+
 def test_vocabulary_words_do_not_overlap_and_name_real_classes() -> None:
     seen = [i for indices in VOCABULARY.values() for i in indices]
     assert len(seen) == len(set(seen))
