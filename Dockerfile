@@ -3,7 +3,9 @@
 #   docker build -t REGISTRY/video-moderation/consumer:0.1.0 .                        (default: runtime)
 #   docker build --build-arg VENV=builder-gpu -t REGISTRY/video-moderation/consumer-gpu:0.1.0 .
 #   docker build --target model-tools -t REGISTRY/video-moderation/model-tools:0.1.0 .
+#   docker build --build-arg VENV=builder-speech -t REGISTRY/video-moderation/consumer-speech:0.1.0 .
 # consumer-gpu: the runtime image with the [gpu] extra, for GPU node mode (k8s/components/gpu-node).
+# consumer-speech: the runtime image with Silero VAD (onnxruntime, no torch), for signals.speech.
 # runtime: the consumer (`vmc run`) with only the runtime dependencies: no torch, no onnxruntime,
 #   no model build tooling (triton_models/; tests/unit/deploy/test_runtime_image.py checks).
 # model-tools: `python -m triton_models` (torch, onnx, TensorRT) for the engine-build Job.
@@ -42,6 +44,13 @@ RUN pip install --no-cache-dir .
 # driver's libnvcuvid comes from the node: NVIDIA_DRIVER_CAPABILITIES must include `video`.
 FROM builder AS builder-gpu
 RUN pip install --no-cache-dir ".[gpu]"
+
+# ---- builder-speech: the same venv plus Silero VAD, for signals.speech ----------------------
+# onnxruntime runs Silero's packaged ONNX file in the decode worker; silero-vad itself is taken
+# without its declared torch (unused: only its ONNX file is read), so the image stays torch-free.
+FROM builder AS builder-speech
+RUN pip install --no-cache-dir "onnxruntime>=1.19" \
+    && pip install --no-cache-dir --no-deps "silero-vad==6.2.3"
 
 FROM ${VENV} AS venv
 

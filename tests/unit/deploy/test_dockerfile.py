@@ -48,6 +48,19 @@ def test_the_gpu_image_is_the_runtime_with_the_gpu_extra_on_top() -> None:
         assert package in extra
 
 
+def test_the_speech_image_adds_silero_vad_without_torch() -> None:
+    dockerfile = parse()
+    speech = dockerfile.with_args(VENV="builder-speech")
+    installs = [argv for stage in speech.lineage(speech.stage("runtime"))
+                for argv in pip_installs(stage)]
+    assert installs[0] == ["--no-cache-dir", "."]
+    assert ["--no-cache-dir", "--no-deps", "silero-vad==6.2.3"] in installs
+    assert not any("torch" in arg for argv in installs for arg in argv)
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["speech"]
+    assert "silero-vad==6.2.3" in extra  # the image pins what the extra pins
+
+
 def test_runtime_runs_vmc_run_as_a_numeric_non_root_user() -> None:
     runtime = parse().stage("runtime")
     (user,) = runtime.all("USER")
