@@ -224,11 +224,16 @@ def read_tree(path: str, limit_bytes: int, max_files: int,
                 if exc.reason == "too_large" and name != path:
                     raise _too_large(path, limit_bytes) from exc
                 raise
+            except FileNotFoundError:
+                if name == path:
+                    raise
+                break  # removed since it was listed (a bank entry taken out): read the set again
             total += len(data)
             taken.append(take(name, data))
             del data
-        if tree_signature(path, max_files) == before:
-            return taken, before
+        else:
+            if tree_signature(path, max_files) == before:
+                return taken, before
     raise DataFileError(f"{path} changed while it was read ({READ_ATTEMPTS} tries): a write "
                         "in progress? (write a new file and rename it over the old one)",
                         "changing")

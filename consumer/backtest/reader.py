@@ -6,7 +6,6 @@ no offset committed: a backtest leaves the cluster as it found it. Kafka errors 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,14 +45,16 @@ def plan(kafka: KafkaSettings, topic: str, *, from_ms: int = 0, to_ms: int | Non
 def read(kafka: KafkaSettings, topic: str, ranges: Mapping[int, tuple[int, int]]
          ) -> Iterator[Read]:
     """Every record in the ranges, partition by partition interleaved as the broker serves."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     todo = {p: end for p, (start, end) in ranges.items() if end > start}
     if not todo:
         return
+    # Partition EOF ends a partition whose last offsets are transaction markers (exactly_once
+    # outputs): markers are never delivered, so no record reaches `end - 1` there.
     consumer = Consumer({**client_config(kafka), "group.id": "vmc-backtest",
                          "enable.auto.commit": False, "isolation.level": "read_committed",
-                         "enable.partition.eof": False})
+                         "enable.partition.eof": True})
     try:
         consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in todo])
         idle = 0
@@ -65,6 +66,10 @@ def read(kafka: KafkaSettings, topic: str, ranges: Mapping[int, tuple[int, int]]
                                    f"with partitions {sorted(todo)} unfinished")
             for message in batch:
                 error = message.error()
+                if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                    if (message.offset() or 0) >= todo.get(message.partition() or 0, 0):
+                        todo.pop(message.partition() or 0, None)
+                    continue
                 if error is not None:
                     raise OffsetsError(f"{topic}[{message.partition()}]: {error}")
                 partition, offset = message.partition() or 0, message.offset() or 0
@@ -81,19 +86,19 @@ def read(kafka: KafkaSettings, topic: str, ranges: Mapping[int, tuple[int, int]]
 
 def latest_decisions(kafka: KafkaSettings, topic: str) -> dict[str, str]:
     """video id -> its latest reviewer decision (`violating` | `not_violating`) on the
-    decisions topic; the latest is the one with the latest `decided_at` (then offset order).
-    Malformed decisions are not this command's to judge (the decisions consumer sends them to
-    the DLQ): they are left out."""
-    best: dict[str, tuple[str, str]] = {}
+    decisions topic, by the decisions consumer's own reading (`parse_decision`) and order
+    (decision time, then decision id). Malformed decisions are not this command's to judge
+    (the decisions consumer sends them to the DLQ): they are left out."""
+    from consumer.review.decisions import DecisionError, parse_decision
+
+    best: dict[str, Any] = {}
     for item in read(kafka, topic, plan(kafka, topic)):
         try:
-            body: Any = json.loads(item.value or b"")
-            video, decision = str(body["video_id"]), body["decision"]
-            when = str(body.get("decided_at") or body.get("time") or "")
-        except (ValueError, KeyError, TypeError):
+            decision = parse_decision(item.value)
+        except DecisionError:
             continue
-        if decision not in ("violating", "not_violating"):
-            continue
-        if video not in best or when >= best[video][0]:
-            best[video] = (when, decision)
-    return {video: decision for video, (_, decision) in best.items()}
+        held = best.get(decision.video_id)
+        if held is None or (decision.time, decision.decision_id) >= (held.time,
+                                                                     held.decision_id):
+            best[decision.video_id] = decision
+    return {video: d.decision for video, d in best.items()}

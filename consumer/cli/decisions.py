@@ -46,9 +46,16 @@ def build_loop(settings: Settings, stack: contextlib.ExitStack, registry: Any) -
     from consumer.review.state import StateStore
 
     group = settings.review.decisions_group_id
-    consumer = Consumer(consumer_config(settings.kafka, group))
+    # Partition EOF events tell where the signals topic ends even when its last offsets are
+    # transaction markers (exactly_once), which are never delivered as records.
+    consumer = Consumer({**consumer_config(settings.kafka, group),
+                         "enable.partition.eof": True})
     stack.callback(consumer.close)
-    producer = Producer(producer_config(settings.kafka, group, settings.pipeline))
+    # The DLQ producer is idempotent, never transactional: the loop's state commits in sqlite,
+    # not in Kafka transactions (a transactional.id without init_transactions refuses sends).
+    producer = Producer(producer_config(settings.kafka, group,
+                                        settings.pipeline.model_copy(
+                                            update={"delivery": "at_least_once"})))
     stack.callback(producer.flush, 10)
     store = StateStore(settings.review.state_path)
     stack.callback(store.close)

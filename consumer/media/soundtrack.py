@@ -137,7 +137,7 @@ def hear(container: av.container.InputContainer, max_streams: int, max_s: float,
         fingerprints = tuple(StreamFingerprint(i, s.fingerprinter.finish())
                              for i, s in heard.items() if s.fingerprinter is not None
                              and (s.error is None or s.have))
-        listened = {listener.name: tuple(feed.value(i) for i, s in heard.items()
+        listened = {listener.name: tuple(_listened(feed, i, s, late) for i, s in heard.items()
                                          for feed, _ in s.feeds if feed.listener is listener)
                     for listener in listeners}
     finally:
@@ -148,6 +148,16 @@ def hear(container: av.container.InputContainer, max_streams: int, max_s: float,
                for s in heard.values()):  # every stream failed before a sample decoded
         return Heard(UNDECODABLE, (), "; ".join(why), listened)
     return Heard(PARTIAL if why else OK, fingerprints, "; ".join(why) or None, listened)
+
+
+def _listened(feed: Feed, index: int, stream: _Stream, late: bool) -> StreamValue:
+    """The listener's value, or none when the stream gave it no audio because it failed or
+    time ran out (not heard is not silence)."""
+    value = feed.value(index)
+    if value.error is None and not feed.have and (stream.error or late):
+        return StreamValue(index, 0.0, None, stream.error or "the soundtrack's time share ran "
+                           "out before any audio")
+    return value
 
 
 def _feed(listener: AudioListener, max_s: float) -> Feed:

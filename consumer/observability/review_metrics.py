@@ -50,12 +50,19 @@ class DecisionMetrics:
                            "the alert's floor for precision at the block threshold",
                            registry=registry)
         self.floor.set(precision_floor)
+        self.bank_misses = Counter("consumer_review_bank_misses", "Decisions that changed no "
+                                   "bank because there was nothing to bank (no frame hashes "
+                                   "recorded, the matched entry gone), by reason", ["reason"],
+                                   registry=registry)
         self.to_decision = Histogram("consumer_review_decision_seconds", "Upload -> "
                                      "reviewer's decision", buckets=DECISION_BUCKETS,
                                      registry=registry)
 
     def decision(self, decision: str, outcome: str) -> None:
         self.decisions.labels(decision, outcome).inc()
+
+    def bank_missed(self, reason: str) -> None:
+        self.bank_misses.labels(reason).inc()
 
     def decided_after(self, seconds: float) -> None:
         if seconds >= 0:

@@ -45,9 +45,17 @@ def entry_id_of(name: str) -> str:
 
 
 class BankWriteError(Exception):
-    """A decision's bank change could not be made (nothing to bank, the store refused)."""
+    """A decision's bank change could not be made (the store refused): the decision goes to
+    the DLQ, to be sent again."""
 
     reason = "bank_write"
+
+
+class NothingToBank(BankWriteError):
+    """There is nothing to bank (no frame hashes recorded, the entry gone): sending the
+    decision again would not help; it is recorded and counted."""
+
+    reason = "nothing_to_bank"
 
 
 def entry_of_frames(entry_id: str, frames: Mapping[str, Any],
@@ -59,7 +67,7 @@ def entry_of_frames(entry_id: str, frames: Mapping[str, Any],
                   for t, h, q in zip(at_s, pdq, quality, strict=False)
                   if h and math.isfinite(float(t)))
     if not rows:
-        raise BankWriteError(f"{entry_id}: the verdict's signals carry no frame hashes "
+        raise NothingToBank(f"{entry_id}: the verdict's signals carry no frame hashes "
                              "(signals.known_content.frame_hashes off?)")
     return Entry(entry_id_of(entry_id),
                  [BankedFrame(i, q, h, t) for i, (t, h, q) in enumerate(rows)], label=label)
@@ -71,7 +79,7 @@ def entry_from_bank(bank: str, path: str, entry: str, label: str | None = None) 
     read = read_bank(HashListRule(name=bank, path=path, allow_empty=True)).bank
     ids = [read.entry_id(i) for i in range(len(read.entries))]
     if entry not in ids:
-        raise BankWriteError(f"bank {bank} ({path}) has no entry {entry!r} (removed since?)")
+        raise NothingToBank(f"bank {bank} ({path}) has no entry {entry!r} (removed since?)")
     rows = np.flatnonzero(read.entry_of == ids.index(entry))
     frames = [BankedFrame(n, int(read.qualities[r]), read.hashes[r].tobytes().hex(),
                           float(read.times_s[r])) for n, r in enumerate(rows)]

@@ -20,12 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from consumer.errors import PublishError
 from consumer.events.bounded_json import loads
 from consumer.events.source import SourceRef
 from consumer.publishing.dlq import dlq_headers
 from consumer.review.apply import change_of
 from consumer.review.banks import (
     BankWriteError,
+    NothingToBank,
     entry_from_bank,
     entry_of_frames,
     put_entry,
@@ -36,11 +38,13 @@ from consumer.review.state import StateStore
 from consumer.review_settings import ReviewSettings
 
 log = logging.getLogger("consumer.review")
+DLQ_FLUSH_S = 30.0
 
 
 class Observer(Protocol):
     def decision(self, decision: str, outcome: str) -> None: ...
     def decided_after(self, seconds: float) -> None: ...
+    def bank_missed(self, reason: str) -> None: ...
     def refresh(self, store: StateStore) -> None: ...
 
 
@@ -68,6 +72,7 @@ class DecisionsLoop:
         # fetch queue: the decisions partitions are paused meanwhile)
         self.stopping = threading.Event()
         self.changed = True
+        self.signals_eof: dict[int, int] = {}  # partition -> where it ended when last reached
 
     def assign(self) -> None:
         """Both topics' partitions, each from its stored position (the start when none)."""
@@ -88,13 +93,29 @@ class DecisionsLoop:
         last = 0.0
         while not self.stopping.is_set() and not until():
             message = self.consumer.poll(0.2)
-            if message is not None and message.error() is None:
+            if message is not None and message.error() is not None:
+                self._error(message)
+            elif message is not None:
                 self.handle(message)
             self._resolve_waiting()
             if self.changed and self.clock() - last >= refresh_s:
                 self.observer.refresh(self.store)
                 self.changed, last = False, self.clock()
         self.observer.refresh(self.store)
+
+    def _error(self, message: Any) -> None:
+        """A partition's end (where the signals topic stands, markers included); a fatal
+        error stops the command (its state is consistent: positions commit with it)."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        error = message.error()
+        if error.code() == KafkaError._PARTITION_EOF:
+            if message.topic() == self.signals_topic:
+                self.signals_eof[message.partition()] = message.offset()
+            return
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("decisions consumer: %s", error)
 
     def handle(self, message: Any) -> None:
         if message.topic() == self.signals_topic:
@@ -106,9 +127,10 @@ class DecisionsLoop:
         with self.store.transaction():
             try:
                 record = loads(message.value() or b"").value
-                if not isinstance(record, dict) or not isinstance(record.get("verdict_id"),
-                                                                  str):
-                    raise ValueError("no verdict_id")
+                if not isinstance(record, dict) or not all(
+                        isinstance(record.get(k), str) for k in ("verdict_id", "video_id",
+                                                                 "verdict")):
+                    raise ValueError("verdict_id, video_id and verdict must be strings")
                 self.store.put_signals(record)
             except (ValueError, KeyError, TypeError) as exc:  # not ours to stop on
                 log.warning("%s: not a signals record, skipped: %s", _where(message), exc)
@@ -133,6 +155,7 @@ class DecisionsLoop:
         """Pause the decisions partitions until the signals topic catches up."""
 
         self.consumer.pause(self._decision_partitions())
+        self.signals_eof.clear()  # an end reached before now says nothing of the end now
         self.waiting = _Waiting(message, decision, self._signals_ends(), self.clock())
 
     def _decision_partitions(self) -> list[Any]:
@@ -153,7 +176,8 @@ class DecisionsLoop:
         held = self.waiting
         if held is None:
             return
-        caught_up = all((self.store.position(self.signals_topic, p) or 0) >= end
+        caught_up = all(max(self.store.position(self.signals_topic, p) or 0,
+                            self.signals_eof.get(p, 0)) >= end
                         for p, end in held.wanted.items())
         known = self.store.verdict(held.decision.verdict_id) is not None
         timed_out = self.clock() - held.since >= self.settings.unknown_verdict_wait_s
@@ -205,8 +229,14 @@ class DecisionsLoop:
     def _banks(self, decision: ReviewDecision, verdict: dict[str, Any], change: Any) -> None:
         confirmed, allowed = self.settings.confirmed_bank, self.settings.allow_bank
         if change.confirm and confirmed:
-            put_entry(confirmed, entry_of_frames(decision.video_id, verdict.get("frames", {}),
-                                                 label=decision.decision_id))
+            try:
+                entry = entry_of_frames(decision.video_id, verdict.get("frames", {}),
+                                        label=decision.decision_id)
+            except NothingToBank as exc:  # the decision still counts (calibration)
+                log.warning("decision %s: not banked: %s", decision.decision_id, exc)
+                self.observer.bank_missed(exc.reason)
+            else:
+                put_entry(confirmed, entry)
         if change.unconfirm and confirmed:
             remove_entry(confirmed, decision.video_id)
         for bank, entry in change.allow:
@@ -215,8 +245,13 @@ class DecisionsLoop:
                 if path is None:
                     raise BankWriteError(f"bank {bank} is not a served bank: cannot copy "
                                          f"entry {entry} into the allow bank")
-                put_entry(allowed, entry_from_bank(bank, path, entry,
-                                                   label=decision.decision_id))
+                try:
+                    copy = entry_from_bank(bank, path, entry, label=decision.decision_id)
+                except NothingToBank as exc:
+                    log.warning("decision %s: not allowed: %s", decision.decision_id, exc)
+                    self.observer.bank_missed(exc.reason)
+                    continue
+                put_entry(allowed, copy)
         for bank, entry in change.disallow:
             if allowed:
                 remove_entry(allowed, f"{bank}.{entry}")
@@ -227,8 +262,13 @@ class DecisionsLoop:
         log.warning("%s: decision to the DLQ: %s: %s", source, error.reason, error)
         headers = dlq_headers(stage="decisions", error=error, reason=error.reason, attempt=1,
                               source=source, original=message.headers() or [])
-        self.producer.produce(self.dlq_topic, message.value(), message.key(), headers=headers)
-        self.producer.flush(10)
+        failed: list[Any] = []
+        self.producer.produce(self.dlq_topic, message.value(), message.key(), headers=headers,
+                              on_delivery=lambda err, _msg: failed.append(err) if err else None)
+        if self.producer.flush(DLQ_FLUSH_S) or failed:  # not delivered: not passed over either
+            raise PublishError(f"{source}: the DLQ record was not delivered "
+                               f"({failed[0] if failed else 'flush timed out'}); the decision "
+                               "is read again at restart")
         with self.store.transaction():
             self.store.advance(message.topic(), message.partition(), message.offset())
         self.observer.decision(decision, error.reason)

@@ -73,7 +73,10 @@ class KnownContent(Signal):
         """Each bank's matches, closest first: block/review banks add their action (a block
         entry in flood quarantine adds review), shadow and allow banks only tags and metrics;
         a match suppressed by an allow bank adds nothing."""
-        matches: list[EntryMatch] = sorted(matched or [], key=lambda m: (m.distance, m.at_s))
+        # Live matches first: suppressed ones (tags only) must never crowd a live match out of
+        # the per-bank bound, or a bank's hit would go unreported (fail open).
+        matches: list[EntryMatch] = sorted(
+            matched or [], key=lambda m: (m.suppressed_by is not None, m.distance, m.at_s))
         keyframes = evidence.keyframes
         frames = [frame_tags(t, h) for t, h in zip(keyframes.pts_s, keyframes.hashes,
                                                    strict=False)]

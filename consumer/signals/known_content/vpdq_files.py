@@ -79,6 +79,12 @@ def _video(fields: list[tuple[bytes, ...]], *, malformed: int, first: str,
         first = first or f"{where}: a quality above 100"
     hashes = np.frombuffer(binascii.unhexlify(b"".join(hexes)), np.uint8).reshape(-1, 32)
     seconds = np.array(times or [b"0"]).astype(np.float64)[:len(times)]
+    with np.errstate(over="ignore"):  # 1e999 (or past float32) would make shares NaN
+        finite = np.isfinite(seconds.astype(np.float32))
+    if not finite.all():
+        malformed += int(np.count_nonzero(keep & ~finite))
+        first = first or f"{where}: a time that is not a finite number"
+        keep &= finite
     return VideoHashes(hashes[keep], quality[keep].astype(np.uint8),
                        seconds[keep].astype(np.float32), malformed, first)
 

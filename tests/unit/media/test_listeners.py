@@ -83,3 +83,17 @@ def test_a_failing_listener_loses_its_value_only(tmp_path: Path) -> None:
     assert broken.value is None and "listener broke" in (broken.error or "")
     assert heard.listened["ok"][0].value == pytest.approx(24000, rel=0.03)
     assert len(heard.fingerprints) == 2  # Chromaprint still heard every stream
+
+
+def test_a_stream_that_gives_no_audio_is_not_heard_rather_than_silent(tmp_path: Path) -> None:
+    """A stream that does not decode feeds its listener nothing: its value is none with the
+    stream's error (a speech kind would otherwise read it as silence)."""
+    from devstack.samples import make_video
+
+    clip = make_video(tmp_path / "v.mp4", seconds=3, width=64, height=48)
+    broken = sounds.with_soundtracks(clip, [None], tmp_path / "broken.mp4")
+    with av.open(str(broken)) as container:
+        heard = hear(container, 4, 3600.0, fingerprint=False, listeners=(_Listener(),))
+    (value,) = heard.listened["count"]
+    assert value.value is None and value.heard_s == 0.0
+    assert "does not decode" in (value.error or "")

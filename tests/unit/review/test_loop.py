@@ -7,8 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
+from consumer.errors import PublishError
 from consumer.observability.review_metrics import DecisionMetrics
 from consumer.review.loop import DecisionsLoop
 from consumer.review.state import StateStore
@@ -50,9 +52,14 @@ class FakeConsumer:
 class FakeProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, dict[str, bytes]]] = []
+        self.broken = False  # the broker refuses every record
 
-    def produce(self, topic: str, value: bytes | None, key: bytes, headers: Any) -> None:
-        self.sent.append((topic, value, {k: v for k, v in headers}))
+    def produce(self, topic: str, value: bytes | None, key: bytes, headers: Any,
+                on_delivery: Any = None) -> None:
+        if not self.broken:
+            self.sent.append((topic, value, {k: v for k, v in headers}))
+        if on_delivery is not None:
+            on_delivery("broker refused" if self.broken else None, None)
 
     def flush(self, timeout: float) -> int: return 0
 
@@ -137,3 +144,61 @@ def test_decision_on_a_verdict_never_published_goes_to_the_dlq(tmp_path: Path) -
     assert [h["vmc.error.reason"] for _, _, h in producer.sent[1:]] == [
         b"unknown_verdict", b"malformed_decision"]
     assert loop.store.position("decisions", 0) == 3 and not consumer.paused
+
+
+class Eof(Msg):
+    """The consumer's partition-EOF event: where the partition ends now."""
+
+    def error(self) -> Any:
+        from confluent_kafka import KafkaError
+
+        return KafkaError(KafkaError._PARTITION_EOF)
+
+
+def test_a_dlq_record_not_delivered_stops_before_the_decision_is_passed_over(
+        tmp_path: Path) -> None:
+    loop, _, producer, _, _ = _loop(tmp_path)
+    producer.broken = True
+    with pytest.raises(PublishError, match="not delivered"):
+        loop.handle(Msg("decisions", 0, b"{oops"))
+    assert loop.store.position("decisions", 0) is None  # read again at restart
+
+
+def test_a_signals_record_with_a_null_or_odd_field_is_skipped_not_a_crash(
+        tmp_path: Path) -> None:
+    loop, _, _, _, _ = _loop(tmp_path)
+    for offset, bad in enumerate([{"video_id": None}, {"verdict": {"x": 1}}, {"video_id": [1]}]):
+        record = {"schema": "vmc.signals/1", "video_id": "v1", "verdict_id": f"id{offset}",
+                  "verdict": "allow", **bad}
+        loop.handle(Msg("signals", offset, json.dumps(record).encode()))
+    assert loop.store.position("signals", 0) == 3 and list(loop.store.verdicts()) == []
+
+
+def test_nothing_to_bank_still_counts_the_decision_and_says_why(tmp_path: Path) -> None:
+    loop, _, producer, _, registry = _loop(tmp_path)
+    record = json.loads(_signals(0).value() or b"")
+    record["frames"] = {"at_s": [], "pdq": [], "quality": []}  # hashes cut to fit the topic
+    loop.handle(Msg("signals", 0, json.dumps(record).encode()))
+    loop.handle(Msg("decisions", 0, DECISION))
+    assert not producer.sent and not (tmp_path / "confirmed").exists()
+    assert registry.get_sample_value("consumer_review_decisions_total",
+                                     {"decision": "violating", "outcome": "applied"}) == 1
+    assert registry.get_sample_value("consumer_review_bank_misses_total",
+                                     {"reason": "nothing_to_bank"}) == 1
+
+
+def test_the_signals_end_seen_past_transaction_markers_ends_the_wait(tmp_path: Path) -> None:
+    """exactly_once outputs end in commit markers, never delivered: the partition's EOF
+    event says the topic was read to its end, so an unknown verdict goes to the DLQ at once
+    instead of after the whole wait."""
+    loop, consumer, producer, _, _ = _loop(tmp_path)
+    consumer.signals_end = 2  # one record and its commit marker
+    loop.handle(_signals(0))
+    unknown = DECISION.replace(b'"v1id"', b'"nope"')
+    loop.handle(Msg("decisions", 0, unknown))
+    loop._resolve_waiting()
+    assert loop.waiting is not None, "record 0 read, offset 1 (the marker) not"
+    loop._error(Eof("signals", 2, None))
+    loop._resolve_waiting()
+    assert loop.waiting is None
+    assert producer.sent[0][2]["vmc.error.reason"] == b"unknown_verdict"

@@ -20,7 +20,7 @@ from consumer.signals.known_content import KnownContent, known_content_reasons
 from consumer.signals.known_content.bank import IndexedBank
 from consumer.signals.known_content.matching import match_banks
 from consumer.signals.known_content.settings import KnownContentSettings
-from tests.unit.signals.known_content.banks import Video, plain, random_hashes, videos
+from tests.unit.signals.known_content.banks import Video, flip, plain, random_hashes, videos
 
 H = random_hashes(20, seed=7)
 
@@ -105,6 +105,16 @@ def test_an_allow_entry_suppresses_a_block_match_of_the_same_frames() -> None:
                  action=ALLOW) == 1
     assert value(registry, "consumer_known_content_matches_total", bank="cases",
                  action=BLOCK) == 0
+
+
+def test_suppressed_matches_never_crowd_a_live_match_out_of_the_bound() -> None:
+    """11 entries an allow bank clears, all closer than the one real hit: the hit still
+    blocks (the per-bank bound of 10 counts live matches first)."""
+    shared, hit = H[:11], H[19]
+    known, _ = signal(plain("cases", [*shared, hit], action="block"),
+                      plain("known-fp", shared, action="allow"))
+    finding = judge(known, [*shared, flip(hit, 5)])
+    assert [(r.action, r.distance) for r in finding.reasons] == [(BLOCK, 5)]
 
 
 def test_an_entry_matching_too_many_videos_is_demoted_to_review() -> None:

@@ -102,3 +102,11 @@ def test_any_bytes_give_hashes_or_a_refusal_never_a_crash(data: bytes) -> None:
             continue
         assert parsed.hashes.shape[1:] == (32,) and parsed.malformed >= 0
     assert sniff(data) in ("plain", "vpdq", "vpdq_json")
+
+
+def test_a_time_that_is_not_finite_is_a_malformed_line_not_a_nan_share() -> None:
+    h = "a" * 64
+    parsed = parse_vpdq("v", f"0,100,{h},0.000\n1,100,{h},1e999\n2,100,{h},1e39\n3,90,{h},3.0\n"
+                        .encode())
+    assert parsed.times_s.tolist() == [0.0, 3.0] and parsed.malformed == 2
+    assert "finite" in parsed.first_malformed
