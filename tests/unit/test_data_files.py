@@ -136,3 +136,25 @@ def test_a_folder_changing_while_read_is_read_again_then_refused(
     with pytest.raises(DataFileError, match="changed while it was read") as info:
         data_files.read_tree(str(tmp_path), 100, 10, lambda n, d: reads.append(n))
     assert info.value.reason == "changing" and len(reads) == data_files.READ_ATTEMPTS
+
+
+def test_a_file_removed_between_listing_and_reading_reads_the_set_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bank entry taken out while the folder is read (the decisions consumer removes
+    entries): the set is read again, not refused as unreadable."""
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    real, calls = data_files.read_bounded, []
+
+    def removed_once(name: str, limit: int) -> tuple[memoryview, tuple[str, ...]]:
+        calls.append(name)
+        if name.endswith("b.txt") and calls.count(name) == 1:
+            (tmp_path / "b.txt").unlink()
+            raise FileNotFoundError(name)
+        return real(name, limit)
+
+    monkeypatch.setattr(data_files, "read_bounded", removed_once)
+    monkeypatch.setattr(data_files, "RETRY_PAUSE_S", 0.0)
+    taken, _ = data_files.read_tree(str(tmp_path), 1 << 20, 10,
+                                    lambda name, data: (Path(name).name, bytes(data)))
+    assert taken == [("a.txt", b"a\n")]
