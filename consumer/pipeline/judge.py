@@ -33,7 +33,7 @@ class Judged:
     content: dict[str, Any]  # the verdict as built (latency, ids)
     tags: Record
     assessment: Assessment
-    signals: Record | None = None  # the evidence, for backtests (signals topic)
+    signals: Record  # the evidence, for backtests (signals topic)
     own: tuple[Record, ...] = ()  # the signals' records of their own (Finding.records)
 
 

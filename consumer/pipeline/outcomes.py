@@ -53,8 +53,7 @@ class Outcomes:
                             else str(job.inference_error), given_up=job.given_up)
         records = [judged.verdict, judged.tags, *judged.own, *self._review_task(job, judged),
                    *self._given_up_letter(job)]
-        if judged.signals is not None:
-            records.append(judged.signals)
+        records.append(judged.signals)
         self._publish(job, records, verdict=(judged.assessment.decision.verdict,
                                              judged.content["latency_s"]))
 

@@ -16,12 +16,11 @@ from consumer.media.frame_hash import FrameHash
 from consumer.policy.decide import BLOCK, KNOWN_CONTENT, REVIEW, Reason
 from consumer.signals.base import Evidence, Finding, Needs, Opening, Signal, SignalSettings
 from consumer.signals.known_content.flood import FloodGuard
-from consumer.signals.known_content.matching import EntryMatch, match_banks
+from consumer.signals.known_content.matching import ALLOW, EntryMatch, match_banks
 from consumer.signals.known_content.recorded import matches_json, restore_matches
 from consumer.signals.known_content.settings import KnownContentSettings
 from consumer.signals.known_content.store import HashListStore
 
-SHADOW, ALLOW = "shadow", "allow"
 FLOOD_QUARANTINE = "flood_quarantine"
 MAX_MATCHES_PER_BANK = 10  # reasons and tags per bank, closest first: a bound on the records
 

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from consumer.media.frame_hash import FrameHash
 from consumer.signals.known_content.bank import Bank, EntryKind, IndexedBank
+from consumer.signals.known_content.settings import HashListRule
 
 Variant = Literal["box", "mirror", "full"]
 VARIANTS: tuple[Variant, ...] = ("box", "mirror", "full")  # what a query hash is of
@@ -118,9 +119,7 @@ def entry_matches(indexed: IndexedBank, queries: Queries, pts_s: Sequence[float]
         query_share = len(matched) / analysed
         compared_share = _compared_share(bank, e, rows[a:b], offsets, rule.min_quality)
         kind = bank.entry_kind(e)
-        mode = rule.match if rule.match != "auto" else kind
-        decides = mode == "frame" or (query_share >= rule.min_query_share
-                                      and compared_share >= rule.min_compared_share)
+        decides = rule_holds(rule, kind, query_share, compared_share)
         found.append(EntryMatch(
             bank=rule.name, action=rule.action, entry=e, entry_id=bank.entry_id(e), kind=kind,
             label=bank.entries.labels[e], distance=int(distances[a]),
@@ -129,6 +128,15 @@ def entry_matches(indexed: IndexedBank, queries: Queries, pts_s: Sequence[float]
             compared_share=compared_share, covered_s=float(slots[list(matched)].sum()),
             decides=decides, frames=matched))
     return found
+
+
+def rule_holds(rule: HashListRule, kind: EntryKind, query_share: float,
+               compared_share: float) -> bool:
+    """A bank's rule for one entry: any frame (`frame`, a one-hash entry under `auto`), or
+    both shares at their bars (`video`, a video entry under `auto`)."""
+    mode = rule.match if rule.match != "auto" else kind
+    return mode == "frame" or (query_share >= rule.min_query_share
+                               and compared_share >= rule.min_compared_share)
 
 
 def match_banks(banks: Sequence[IndexedBank], frames: Sequence[FrameHash],

@@ -16,10 +16,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, cast
 
-from consumer.signals.known_content.matching import VARIANTS, EntryMatch, Variant
+from consumer.signals.known_content.matching import (
+    ALLOW,
+    VARIANTS,
+    EntryMatch,
+    Variant,
+    rule_holds,
+)
 from consumer.signals.known_content.settings import HashListRule, KnownContentSettings
-
-ALLOW = "allow"
 
 
 def matches_json(matches: list[EntryMatch]) -> list[dict[str, Any]]:
@@ -50,10 +54,8 @@ def _match(item: Any) -> EntryMatch:
 
 
 def _holds(rule: HashListRule, match: EntryMatch, query_share: float) -> bool:
-    mode = rule.match if rule.match != "auto" else match.kind
-    return match.distance <= rule.max_distance and (
-        mode == "frame" or (query_share >= rule.min_query_share
-                            and match.compared_share >= rule.min_compared_share))
+    return match.distance <= rule.max_distance and rule_holds(
+        rule, match.kind, query_share, match.compared_share)
 
 
 def restore_matches(data: Any, section: KnownContentSettings) -> list[EntryMatch]:
